@@ -297,7 +297,7 @@ func testOperations(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []store.Operation{{"GET /a", "server"}, {"query", "client"}, {"query", "internal"}, {"work", ""}}
+	want := []store.Operation{{Name: "GET /a", SpanKind: "server"}, {Name: "query", SpanKind: "client"}, {Name: "query", SpanKind: "internal"}, {Name: "work", SpanKind: ""}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("GetOperations (-want +got):\n%s", diff)
 	}
@@ -305,7 +305,7 @@ func testOperations(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]store.Operation{{"query", "client"}}, got); diff != "" {
+	if diff := cmp.Diff([]store.Operation{{Name: "query", SpanKind: "client"}}, got); diff != "" {
 		t.Errorf("GetOperations(kind=client) (-want +got):\n%s", diff)
 	}
 }
