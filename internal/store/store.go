@@ -127,3 +127,29 @@ type DependencyLink struct {
 	Child     string
 	CallCount uint64
 }
+
+// Scanner is implemented by engines that can stream candidate traces to the
+// query engine (TraceQL, Jaeger search). It is an optional upgrade of Reader,
+// found by type assertion.
+type Scanner interface {
+	// ScanTraces calls fn with each stored trace that has a span starting
+	// in [req.StartMin, req.StartMax] (each bound if non-zero) and that may
+	// satisfy req's hints, until fn returns false or ctx ends. Hints only
+	// prune: a trace passed to fn may still fail them, and the caller
+	// evaluates its query on every trace it gets. Traces come in no
+	// particular order; fn is called from one goroutine at a time. Traces
+	// are shared and read-only.
+	ScanTraces(ctx context.Context, req ScanRequest, fn func(*model.Trace) bool) error
+}
+
+// ScanRequest bounds a scan. Fields other than the time range are pruning
+// hints over single spans: an engine may skip a trace none of whose spans
+// could satisfy all of them.
+type ScanRequest struct {
+	StartMin, StartMax time.Time
+	// Service and SpanName, when set, must equal a span's service / name.
+	Service  string
+	SpanName string
+	// MinDuration, when set, is a lower bound on a span's duration.
+	MinDuration time.Duration
+}

@@ -343,3 +343,47 @@ func (s *Store) Close() error {
 	s.order, s.head, s.spans, s.bytes = nil, 0, 0, 0
 	return nil
 }
+
+var _ store.Scanner = (*Store)(nil)
+
+// ScanTraces implements store.Scanner.
+func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*model.Trace) bool) error {
+	var lo, hi uint64 = 0, ^uint64(0)
+	if !req.StartMin.IsZero() {
+		lo = uint64(req.StartMin.UnixNano())
+	}
+	if !req.StartMax.IsZero() {
+		hi = uint64(req.StartMax.UnixNano())
+	}
+	// Collect candidates under the lock, call fn outside it.
+	var cands []*model.Trace
+	s.mu.RLock()
+	for id, t := range s.traces {
+		inRange, hinted := false, false
+		for _, sp := range t.spans {
+			if sp.StartTimeUnixNano >= lo && sp.StartTimeUnixNano <= hi {
+				inRange = true
+			}
+			if (req.Service == "" || sp.ServiceName() == req.Service) &&
+				(req.SpanName == "" || sp.Name == req.SpanName) &&
+				(req.MinDuration == 0 || sp.Duration() >= req.MinDuration) {
+				hinted = true
+			}
+			if inRange && hinted {
+				cands = append(cands, &model.Trace{TraceID: id, Spans: slices.Clone(t.spans)})
+				break
+			}
+		}
+	}
+	s.mu.RUnlock()
+	for i, t := range cands {
+		if i%256 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		model.SortSpans(t.Spans)
+		if !fn(t) {
+			return nil
+		}
+	}
+	return nil
+}

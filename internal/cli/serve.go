@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/clew-dev/clew/internal/config"
+	"github.com/clew-dev/clew/internal/pipeline"
+	"github.com/clew-dev/clew/internal/server"
+	"github.com/clew-dev/clew/internal/store"
+	"github.com/clew-dev/clew/internal/store/memstore"
+)
+
+func init() {
+	register(Command{Name: "serve", Summary: "run the all-in-one server (the default)", Run: runServe})
+	register(Command{Name: "version", Summary: "print the version", Run: func(args []string, env Env) int {
+		fmt.Fprintln(env.Stdout, "clew", Version)
+		return 0
+	}})
+}
+
+// Version is set at build time with -ldflags "-X .../cli.Version=...".
+var Version = "dev"
+
+func runServe(args []string, env Env) int {
+	cfg, rest, err := config.Load("clew", args, env.Getenv, env.Stdout)
+	if errors.Is(err, config.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "clew: %v\n", err)
+		return 2
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(env.Stderr, "clew: unexpected arguments %q\n", rest)
+		return 2
+	}
+	log := newLogger(cfg.Log, env.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Serve(ctx, cfg, log, nil); err != nil {
+		log.Error("clew stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Deps is what component builders get: the configuration and the shared
+// parts of the running server.
+type Deps struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	Store    store.Store
+	Pipeline *pipeline.Pipeline
+	HTTP     *server.HTTPMetrics
+	// QueryMux is the handler tree of the query port; APIs add their routes.
+	QueryMux *http.ServeMux
+}
+
+// Serve runs the all-in-one server until ctx ends, then shuts down
+// gracefully: listeners stop taking new work, accepted requests finish
+// (and so are in the store), then the store closes. started, when not nil,
+// is called with the components once they all listen.
+func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, started func([]server.Component)) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	st, err := openStore(cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	d := &Deps{
+		Config:   cfg,
+		Log:      log,
+		Registry: reg,
+		Store:    st,
+		HTTP:     server.NewHTTPMetrics(reg),
+		QueryMux: http.NewServeMux(),
+	}
+	d.Pipeline = pipeline.New(st, pipeline.Options{
+		Limits: pipeline.Limits{
+			MaxNameBytes:           cfg.Limits.MaxNameBytes,
+			MaxAttributeValueBytes: cfg.Limits.MaxAttributeValueBytes,
+			MaxAttributes:          cfg.Limits.MaxAttributes,
+			MaxEvents:              cfg.Limits.MaxAttributes,
+			MaxLinks:               cfg.Limits.MaxAttributes,
+			MaxFutureSkew:          cfg.Limits.MaxFutureSkew,
+		},
+		MaxInFlight:  cfg.Limits.MaxInFlight,
+		MaxQueued:    cfg.Limits.MaxQueued,
+		QueueTimeout: cfg.Limits.QueueTimeout,
+		Registerer:   reg,
+		Logger:       log,
+	})
+
+	comps, err := buildComponents(d)
+	if err != nil {
+		return errors.Join(err, st.Close())
+	}
+	health := &server.Health{}
+	health.Register(d.QueryMux)
+	d.QueryMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	query := server.NewHTTPServer("query", cfg.Query.Addr, d.HTTP.Wrap("query", log, d.QueryMux), log)
+	// The query port starts first so /healthz answers while receivers bind,
+	// and stops last.
+	comps = append([]server.Component{query}, comps...)
+
+	group := server.NewGroup(log)
+	if err := group.Start(ctx, comps...); err != nil {
+		return errors.Join(err, st.Close())
+	}
+	health.SetReady(true)
+	log.Info("clew is ready", "ui", "http://"+query.Addr()+"/", "storage", cfg.Storage)
+	if started != nil {
+		started(comps)
+	}
+	<-ctx.Done()
+	log.Info("shutting down", "timeout", cfg.Shutdown.Timeout)
+	health.SetReady(false)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
+	defer cancel()
+	err = group.Shutdown(sctx)
+	if cerr := st.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+	}
+	log.Info("stopped")
+	return err
+}
+
+func openStore(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (store.Store, error) {
+	switch cfg.Storage {
+	case "memory":
+		return memstore.New(memstore.Options{
+			MaxSpans:   cfg.Memory.MaxSpans,
+			MaxBytes:   int64(cfg.Memory.MaxBytes),
+			Registerer: reg,
+		}), nil
+	}
+	return nil, fmt.Errorf("storage %q is not available", cfg.Storage)
+}
+
+// buildComponents builds every enabled receiver and mounts every API on the
+// query mux. Each receiver and API adds its line here.
+func buildComponents(d *Deps) ([]server.Component, error) {
+	var comps []server.Component
+	return comps, nil
+}

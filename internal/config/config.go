@@ -1,0 +1,185 @@
+// Package config is Clew's configuration tree: one struct with defaults and
+// Validate, overlaid in order by a YAML file (--config), CLEW_* environment
+// variables and command-line flags. Every setting's flag, variable and YAML
+// key derive from its place in the tree, and the reference in
+// docs/configuration.md is generated from the same tags (clew config docs).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config is the whole configuration of `clew`.
+type Config struct {
+	Log       Log       `yaml:"log"`
+	DataDir   string    `yaml:"data_dir" help:"Directory for durable data (WAL, blocks)."`
+	Storage   string    `yaml:"storage" help:"Storage engine: memory (nothing survives a restart) or local (durable, in data_dir)."`
+	Memory    Memory    `yaml:"memory"`
+	Limits    Limits    `yaml:"limits"`
+	Query     Query     `yaml:"query"`
+	Receivers Receivers `yaml:"receivers"`
+	Shutdown  Shutdown  `yaml:"shutdown"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level" help:"Log level: debug, info, warn or error."`
+	Format string `yaml:"format" help:"Log format: text or json."`
+}
+
+// Memory bounds the memory store.
+type Memory struct {
+	MaxSpans int   `yaml:"max_spans" help:"Most spans the memory store keeps; the traces that arrived first are evicted."`
+	MaxBytes Bytes `yaml:"max_bytes" help:"Most (estimated) bytes the memory store keeps."`
+}
+
+// Limits bound what is accepted.
+type Limits struct {
+	MaxRequestBytes        Bytes         `yaml:"max_request_bytes" help:"Largest request body a receiver accepts, after decompression; larger ones get 413 / ResourceExhausted."`
+	MaxNameBytes           int           `yaml:"max_name_bytes" help:"Longest span name, event name or attribute key; longer ones are truncated."`
+	MaxAttributeValueBytes int           `yaml:"max_attribute_value_bytes" help:"Longest string or bytes attribute value; longer ones are truncated."`
+	MaxAttributes          int           `yaml:"max_attributes" help:"Most attributes, events and links kept per span (each); the rest are dropped and counted in the span's dropped counts."`
+	MaxFutureSkew          time.Duration `yaml:"max_future_skew" help:"Spans starting further than this in the future are rejected."`
+	MaxInFlight            int           `yaml:"max_in_flight" help:"Batches written to the store at once."`
+	MaxQueued              int           `yaml:"max_queued" help:"Batches that may wait for a write slot; more are refused with a retryable error."`
+	QueueTimeout           time.Duration `yaml:"queue_timeout" help:"How long a batch may wait for a write slot before it is refused."`
+}
+
+// Query configures the query port (APIs, UI, /metrics, health).
+type Query struct {
+	Addr            string        `yaml:"addr" help:"Listen address of the query APIs, the UI, /metrics and health endpoints."`
+	Timeout         time.Duration `yaml:"timeout" help:"Deadline of one query."`
+	MaxLimit        int           `yaml:"max_limit" help:"Most traces one search returns, whatever limit it asks for."`
+	DefaultLookback time.Duration `yaml:"default_lookback" help:"Time range of a search that gives neither start nor lookback."`
+}
+
+// Receivers configures every receiver. An address "" or enabled=false turns
+// a receiver off.
+type Receivers struct {
+	OTLP    OTLP     `yaml:"otlp"`
+	Jaeger  Jaeger   `yaml:"jaeger"`
+	Zipkin  Listener `yaml:"zipkin"`
+	Datadog Listener `yaml:"datadog"`
+	XRay    XRay     `yaml:"xray"`
+}
+
+// Listener is one enabled-or-not listen address.
+type Listener struct {
+	Enabled bool   `yaml:"enabled" help:"Run this receiver."`
+	Addr    string `yaml:"addr" help:"Listen address."`
+}
+
+// OTLP configures the OpenTelemetry receivers.
+type OTLP struct {
+	GRPC Listener `yaml:"grpc"`
+	HTTP OTLPHTTP `yaml:"http"`
+}
+
+// OTLPHTTP configures OTLP over HTTP.
+type OTLPHTTP struct {
+	Enabled            bool     `yaml:"enabled" help:"Run this receiver."`
+	Addr               string   `yaml:"addr" help:"Listen address."`
+	CORSAllowedOrigins []string `yaml:"cors_allowed_origins" help:"Origins browser SDKs may send from (comma-separated; * for any)."`
+}
+
+// Jaeger configures the legacy Jaeger agent and collector receivers.
+type Jaeger struct {
+	AgentCompact  Listener `yaml:"agent_compact"`
+	AgentBinary   Listener `yaml:"agent_binary"`
+	CollectorHTTP Listener `yaml:"collector_http"`
+	CollectorGRPC Listener `yaml:"collector_grpc"`
+}
+
+// XRay configures the AWS X-Ray daemon receiver (UDP segments, TCP sampling).
+type XRay struct {
+	Enabled bool   `yaml:"enabled" help:"Run this receiver."`
+	UDPAddr string `yaml:"udp_addr" help:"UDP listen address for segments."`
+	TCPAddr string `yaml:"tcp_addr" help:"TCP listen address for the sampling endpoints."`
+}
+
+// Shutdown configures graceful shutdown.
+type Shutdown struct {
+	Timeout time.Duration `yaml:"timeout" help:"How long to wait for in-flight requests to drain on SIGINT/SIGTERM."`
+}
+
+// Default returns the zero-configuration defaults: every receiver on its
+// standard port on localhost, durable storage in ./clew-data.
+func Default() Config {
+	on := func(addr string) Listener { return Listener{Enabled: true, Addr: addr} }
+	return Config{
+		Log:     Log{Level: "info", Format: "text"},
+		DataDir: "./clew-data",
+		Storage: "memory",
+		Memory:  Memory{MaxSpans: 1_000_000, MaxBytes: 512 << 20},
+		Limits: Limits{
+			MaxRequestBytes:        16 << 20,
+			MaxNameBytes:           1024,
+			MaxAttributeValueBytes: 64 << 10,
+			MaxAttributes:          1024,
+			MaxFutureSkew:          24 * time.Hour,
+			MaxInFlight:            64,
+			MaxQueued:              1024,
+			QueueTimeout:           5 * time.Second,
+		},
+		Query: Query{Addr: "127.0.0.1:16686", Timeout: 30 * time.Second, MaxLimit: 1500, DefaultLookback: time.Hour},
+		Receivers: Receivers{
+			OTLP: OTLP{
+				GRPC: on("127.0.0.1:4317"),
+				HTTP: OTLPHTTP{Enabled: true, Addr: "127.0.0.1:4318", CORSAllowedOrigins: []string{"*"}},
+			},
+			Jaeger: Jaeger{
+				AgentCompact:  on("127.0.0.1:6831"),
+				AgentBinary:   on("127.0.0.1:6832"),
+				CollectorHTTP: on("127.0.0.1:14268"),
+				CollectorGRPC: on("127.0.0.1:14250"),
+			},
+			Zipkin:  on("127.0.0.1:9411"),
+			Datadog: on("127.0.0.1:8126"),
+			XRay:    XRay{Enabled: true, UDPAddr: "127.0.0.1:2000", TCPAddr: "127.0.0.1:2000"},
+		},
+		Shutdown: Shutdown{Timeout: 15 * time.Second},
+	}
+}
+
+// Validate reports every setting that cannot work, joined.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format %q: want text or json", c.Log.Format)
+	}
+	switch c.Storage {
+	case "memory":
+	case "local":
+		if c.DataDir == "" {
+			bad("data_dir must be set for storage local")
+		}
+	default:
+		bad("storage %q: want memory or local", c.Storage)
+	}
+	if c.Memory.MaxSpans <= 0 {
+		bad("memory.max_spans must be positive")
+	}
+	if c.Memory.MaxBytes <= 0 {
+		bad("memory.max_bytes must be positive")
+	}
+	if c.Limits.MaxRequestBytes <= 0 {
+		bad("limits.max_request_bytes must be positive")
+	}
+	if c.Query.Addr == "" {
+		bad("query.addr must be set")
+	}
+	if c.Query.MaxLimit <= 0 {
+		bad("query.max_limit must be positive")
+	}
+	return errors.Join(errs...)
+}
