@@ -17,6 +17,7 @@ import (
 
 	"github.com/clew-dev/clew/internal/config"
 	"github.com/clew-dev/clew/internal/pipeline"
+	"github.com/clew-dev/clew/internal/receiver/otlp"
 	"github.com/clew-dev/clew/internal/server"
 	"github.com/clew-dev/clew/internal/store"
 	"github.com/clew-dev/clew/internal/store/memstore"
@@ -164,6 +165,20 @@ func openStore(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (
 // buildComponents builds every enabled receiver and mounts every API on the
 // query mux. Each receiver and API adds its line here.
 func buildComponents(d *Deps) ([]server.Component, error) {
+	cfg, log := d.Config, d.Log
 	var comps []server.Component
+	maxBytes := int64(cfg.Limits.MaxRequestBytes)
+
+	// Receivers.
+	if r := cfg.Receivers.OTLP.GRPC; r.Enabled {
+		comps = append(comps, otlp.NewGRPC(r.Addr, int(maxBytes), d.Pipeline, log))
+	}
+	if r := cfg.Receivers.OTLP.HTTP; r.Enabled {
+		mux := http.NewServeMux()
+		otlp.NewHTTPHandler(d.Pipeline, maxBytes, r.CORSAllowedOrigins, log).Register(mux)
+		comps = append(comps, server.NewHTTPServer(otlp.NameHTTP, r.Addr, d.HTTP.Wrap(otlp.NameHTTP, log, mux), log))
+	}
+
+	// Query APIs on the query port.
 	return comps, nil
 }

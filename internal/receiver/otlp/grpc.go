@@ -1,0 +1,164 @@
+package otlp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip compressor
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/clew-dev/clew/internal/server"
+)
+
+// GRPC is the OTLP/gRPC receiver component.
+type GRPC struct {
+	addr     string
+	consumer Consumer
+	log      *slog.Logger
+	srv      *grpc.Server
+
+	mu sync.Mutex
+	ln net.Listener
+}
+
+var _ server.Component = (*GRPC)(nil)
+
+// NewGRPC returns an OTLP/gRPC receiver on addr accepting messages of up to
+// maxBytes (decompressed).
+func NewGRPC(addr string, maxBytes int, c Consumer, log *slog.Logger) *GRPC {
+	r := &GRPC{addr: addr, consumer: c, log: log}
+	r.srv = grpc.NewServer(
+		grpc.ForceServerCodecV2(rawCodec{}),
+		grpc.MaxRecvMsgSize(maxBytes),
+		grpc.MaxConcurrentStreams(1024),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute}),
+	)
+	r.srv.RegisterService(&traceServiceDesc, r)
+	return r
+}
+
+// Name implements server.Component.
+func (r *GRPC) Name() string { return NameGRPC }
+
+// Addr returns the bound address once started.
+func (r *GRPC) Addr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ln == nil {
+		return r.addr
+	}
+	return r.ln.Addr().String()
+}
+
+// Start implements server.Component.
+func (r *GRPC) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", r.addr)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.ln = ln
+	r.mu.Unlock()
+	go func() {
+		if err := r.srv.Serve(ln); err != nil {
+			r.log.Error("OTLP/gRPC server stopped", "err", err)
+		}
+	}()
+	r.log.Info("listening", "component", NameGRPC, "addr", ln.Addr().String())
+	return nil
+}
+
+// Shutdown implements server.Component: in-flight exports finish first.
+func (r *GRPC) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { r.srv.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		r.srv.Stop()
+		return ctx.Err()
+	}
+}
+
+// exportRaw decodes and handles one Export call.
+func (r *GRPC) exportRaw(ctx context.Context, in []byte) ([]byte, error) {
+	req := ptraceotlp.NewExportRequest()
+	if err := req.UnmarshalProto(in); err != nil {
+		r.consumer.Refuse(NameGRPC, ReasonMalformed, 0)
+		return nil, status.Errorf(codes.InvalidArgument, "decode ExportTraceServiceRequest: %s", shortErr(err))
+	}
+	out := export(ctx, r.consumer, NameGRPC, req)
+	if out.err != nil {
+		if isOverload(out.err) {
+			st := status.New(codes.ResourceExhausted, "server overloaded, retry later: "+shortErr(out.err))
+			if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)}); err == nil {
+				st = d
+			}
+			return nil, st.Err()
+		}
+		if ctx.Err() != nil {
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+		return nil, status.Errorf(codes.Unavailable, "store: %s", shortErr(out.err))
+	}
+	b, err := out.resp.MarshalProto()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "encode response: %v", err)
+	}
+	return b, nil
+}
+
+// The service is registered by hand with a raw codec so that a malformed
+// request is answered with InvalidArgument (gRPC's own decoding would
+// answer Internal) and so the bytes are decoded exactly once, by pdata.
+var traceServiceDesc = grpc.ServiceDesc{
+	ServiceName: "opentelemetry.proto.collector.trace.v1.TraceService",
+	HandlerType: (*any)(nil),
+	Methods: []grpc.MethodDesc{{
+		MethodName: "Export",
+		Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+			var in []byte
+			if err := dec(&in); err != nil {
+				return nil, err
+			}
+			return srv.(*GRPC).exportRaw(ctx, in)
+		},
+	}},
+	Metadata: "opentelemetry/proto/collector/trace/v1/trace_service.proto",
+}
+
+// rawCodec passes message bytes through untouched.
+type rawCodec struct{}
+
+func (rawCodec) Name() string { return "proto" }
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	switch b := v.(type) {
+	case []byte:
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	case *[]byte:
+		return mem.BufferSlice{mem.SliceBuffer(*b)}, nil
+	}
+	return nil, fmt.Errorf("BUG: raw codec cannot marshal %T", v)
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	p, ok := v.(*[]byte)
+	if !ok {
+		return fmt.Errorf("BUG: raw codec cannot unmarshal into %T", v)
+	}
+	*p = data.Materialize()
+	return nil
+}

@@ -1,0 +1,80 @@
+// Package otlp receives OpenTelemetry traces: OTLP/gRPC
+// (opentelemetry.proto.collector.trace.v1.TraceService/Export) and OTLP/HTTP
+// (POST /v1/traces, protobuf or JSON, gzip). Requests are decoded with the
+// Collector's pdata library, converted to the model and handed to the
+// pipeline; the reply is sent once the pipeline has stored the spans.
+package otlp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/model/pdataconv"
+	"github.com/clew-dev/clew/internal/pipeline"
+)
+
+// Receiver names as counted in /metrics.
+const (
+	NameGRPC = "otlp_grpc"
+	NameHTTP = "otlp_http"
+)
+
+// Consumer is what the receivers hand spans to; *pipeline.Pipeline
+// implements it.
+type Consumer interface {
+	Consume(ctx context.Context, receiver string, spans []*model.Span) (pipeline.Result, error)
+	Refuse(receiver, reason string, n int)
+}
+
+// Reasons a whole request is refused, as counted in /metrics.
+const (
+	ReasonMalformed   = "malformed"
+	ReasonTooLarge    = "too_large"
+	ReasonBadEncoding = "unsupported_encoding"
+	ReasonMediaType   = "unsupported_media_type"
+)
+
+// outcome is the outcome of an export for the transports.
+type outcome struct {
+	resp ptraceotlp.ExportResponse
+	err  error
+}
+
+// export converts a decoded request, passes it to the consumer, and builds
+// the OTLP response with partial success when spans were rejected.
+func export(ctx context.Context, c Consumer, receiver string, req ptraceotlp.ExportRequest) outcome {
+	spans := pdataconv.ToModel(req.Traces())
+	resp := ptraceotlp.NewExportResponse()
+	if len(spans) == 0 {
+		return outcome{resp: resp}
+	}
+	res, err := c.Consume(ctx, receiver, spans)
+	if err != nil {
+		return outcome{err: err}
+	}
+	if res.Rejected > 0 {
+		ps := resp.PartialSuccess()
+		ps.SetRejectedSpans(int64(res.Rejected))
+		ps.SetErrorMessage(fmt.Sprintf("%d spans rejected (first reason: %s); see the limits in Clew's configuration reference", res.Rejected, res.RejectReason))
+	}
+	return outcome{resp: resp}
+}
+
+// isOverload reports whether err means "retry later".
+func isOverload(err error) bool {
+	return errors.Is(err, pipeline.ErrOverloaded) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// shortErr keeps decoder messages readable and bounded.
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 512 {
+		s = s[:512] + "..."
+	}
+	return strings.TrimSpace(s)
+}
