@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/clew-dev/clew/internal/api/native"
 	"github.com/clew-dev/clew/internal/config"
 	"github.com/clew-dev/clew/internal/pipeline"
 	"github.com/clew-dev/clew/internal/receiver/otlp"
@@ -180,5 +181,12 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 	}
 
 	// Query APIs on the query port.
+	native.New(native.Options{
+		Reader:          d.Store,
+		Log:             log,
+		Timeout:         cfg.Query.Timeout,
+		MaxLimit:        cfg.Query.MaxLimit,
+		DefaultLookback: cfg.Query.DefaultLookback,
+	}).Register(d.QueryMux)
 	return comps, nil
 }
