@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/clew-dev/clew/internal/api/jaeger"
+	"github.com/clew-dev/clew/internal/api/jaegerv3"
 	"github.com/clew-dev/clew/internal/api/native"
 	"github.com/clew-dev/clew/internal/config"
 	"github.com/clew-dev/clew/internal/pipeline"
@@ -181,6 +183,13 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 	}
 
 	// Query APIs on the query port.
+	jaeger.New(d.Store, jaeger.Options{
+		Timeout:         cfg.Query.Timeout,
+		MaxLimit:        cfg.Query.MaxLimit,
+		DefaultLookback: cfg.Query.DefaultLookback,
+		Logger:          log,
+	}).Register(d.QueryMux, "")
+	jaegerv3.New(d.Store, cfg.Query.Timeout, cfg.Query.MaxLimit, log).Register(d.QueryMux)
 	native.New(native.Options{
 		Reader:          d.Store,
 		Log:             log,
