@@ -84,7 +84,9 @@ type Server struct {
 func (s *Server) QueryURL() string { return "http://" + s.Addrs["query.addr"] }
 
 // OTLPHTTPURL is the OTLP/HTTP traces endpoint.
-func (s *Server) OTLPHTTPURL() string { return "http://" + s.Addrs["receivers.otlp.http.addr"] + "/v1/traces" }
+func (s *Server) OTLPHTTPURL() string {
+	return "http://" + s.Addrs["receivers.otlp.http.addr"] + "/v1/traces"
+}
 
 // OTLPGRPCAddr is the OTLP/gRPC address.
 func (s *Server) OTLPGRPCAddr() string { return s.Addrs["receivers.otlp.grpc.addr"] }
