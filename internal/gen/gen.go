@@ -1,0 +1,377 @@
+// Package gen generates realistic synthetic traces and sends them to a
+// tracing backend over its wire protocols, for benchmarks and receiver
+// tests. It is the library behind `clew gen`.
+//
+// A Generator builds traces in the internal model; a Protocol encodes
+// batches of them into ready request bodies before the clock starts (or ahead
+// of the senders), so that a run measures the receiver, not the generator.
+package gen
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+// Options shape the generated traces.
+type Options struct {
+	// Services is the number of distinct services (service.name).
+	Services int
+	// Operations is the number of distinct operations per service.
+	Operations int
+	// SpansPerTrace is the number of spans in each trace.
+	SpansPerTrace int
+	// Depth is the deepest level of the span tree (1: the root only has
+	// children that have none).
+	Depth int
+	// Attributes is the number of extra attributes per span, beside the
+	// semantic-convention ones every span carries.
+	Attributes int
+	// Events is the number of span events per span.
+	Events int
+	// ErrorRatio is the probability that a span fails (status error, an
+	// exception event, and a 5xx status code on HTTP spans).
+	ErrorRatio float64
+	// Cardinality is the number of distinct values each extra attribute
+	// takes.
+	Cardinality int
+	// Seed makes the generated traces reproducible.
+	Seed uint64
+	// IDs shapes trace ids for protocols that constrain them; nil means
+	// 128 random bits.
+	IDs IDPolicy
+}
+
+// IDPolicy fills a trace id for a trace starting at start.
+type IDPolicy func(rng *rand.Rand, start time.Time) model.TraceID
+
+// DefaultOptions returns a moderate shape: 5 services, 10 operations each,
+// 10 spans per trace, depth 4, 5 extra attributes, 1 event, 1% errors.
+func DefaultOptions() Options {
+	return Options{
+		Services:      5,
+		Operations:    10,
+		SpansPerTrace: 10,
+		Depth:         4,
+		Attributes:    5,
+		Events:        1,
+		ErrorRatio:    0.01,
+		Cardinality:   100,
+		Seed:          1,
+	}
+}
+
+// Limits of Options, so that a typo cannot exhaust memory.
+const (
+	MaxServices      = 10_000
+	MaxOperations    = 10_000
+	MaxSpansPerTrace = 100_000
+	MaxDepth         = 1_000
+	MaxAttributes    = 1_000
+	MaxEvents        = 1_000
+)
+
+// Validate reports every option that is out of range, joined.
+func (o Options) Validate() error {
+	var errs []error
+	check := func(name string, v, lo, hi int) {
+		if v < lo || v > hi {
+			errs = append(errs, fmt.Errorf("%s %d: want %d to %d", name, v, lo, hi))
+		}
+	}
+	check("services", o.Services, 1, MaxServices)
+	check("operations", o.Operations, 1, MaxOperations)
+	check("spans per trace", o.SpansPerTrace, 1, MaxSpansPerTrace)
+	check("depth", o.Depth, 0, MaxDepth)
+	check("attributes", o.Attributes, 0, MaxAttributes)
+	check("events", o.Events, 0, MaxEvents)
+	check("cardinality", o.Cardinality, 1, 1<<30)
+	if o.ErrorRatio < 0 || o.ErrorRatio > 1 {
+		errs = append(errs, fmt.Errorf("error ratio %g: want 0 to 1", o.ErrorRatio))
+	}
+	return errors.Join(errs...)
+}
+
+// Generator builds traces. It is not safe for concurrent use; give each
+// goroutine its own (with its own seed).
+type Generator struct {
+	o         Options
+	rng       *rand.Rand
+	services  []*model.Resource
+	scope     *model.Scope
+	ops       [][]operation // per service
+	attrKeys  []string
+	attrVals  []model.Value // Cardinality values shared by every extra key
+	eventName []string
+	depth     []int // scratch: depth of each span of the current trace
+	svcOf     []int // scratch: service index of each span
+}
+
+type operation struct {
+	name  string
+	route string
+	kind  model.SpanKind
+	db    bool
+}
+
+var serviceNames = []string{
+	"frontend", "checkout", "cart", "catalog", "payment", "shipping",
+	"inventory", "recommendation", "currency", "email", "ad", "user",
+	"search", "review", "pricing", "fraud", "ledger", "notification",
+}
+
+var resources = []string{"orders", "users", "items", "carts", "payments", "sessions", "products", "quotes", "reviews", "accounts"}
+
+// New returns a Generator for valid options.
+func New(o Options) (*Generator, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	g := &Generator{
+		o:     o,
+		rng:   rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
+		scope: &model.Scope{Name: "github.com/clew-dev/clew/internal/gen", Version: "1"},
+	}
+	for i := 0; i < o.Services; i++ {
+		name := serviceNames[i%len(serviceNames)]
+		if i >= len(serviceNames) {
+			name += "-" + strconv.Itoa(i/len(serviceNames))
+		}
+		g.services = append(g.services, &model.Resource{Attributes: model.Attributes{
+			{Key: "service.name", Value: model.StringValue(name)},
+			{Key: "service.version", Value: model.StringValue("1." + strconv.Itoa(i%7) + ".0")},
+			{Key: "service.instance.id", Value: model.StringValue(name + "-" + strconv.Itoa(i))},
+			{Key: "host.name", Value: model.StringValue("node-" + strconv.Itoa(i%3))},
+			{Key: "deployment.environment.name", Value: model.StringValue("bench")},
+			{Key: "telemetry.sdk.name", Value: model.StringValue("clew-gen")},
+			{Key: "telemetry.sdk.language", Value: model.StringValue("go")},
+		}})
+		ops := make([]operation, o.Operations)
+		for j := range ops {
+			res := resources[(i+j)%len(resources)]
+			switch j % 4 {
+			case 0, 1:
+				method := "GET"
+				if j%4 == 1 {
+					method = "POST"
+				}
+				route := "/api/" + res
+				if j >= 4 {
+					route += "/v" + strconv.Itoa(j/4)
+				}
+				ops[j] = operation{name: method + " " + route, route: route, kind: model.SpanKindServer}
+			case 2:
+				ops[j] = operation{name: "SELECT " + res, kind: model.SpanKindClient, db: true}
+			default:
+				ops[j] = operation{name: "compute-" + res + "-" + strconv.Itoa(j), kind: model.SpanKindInternal}
+			}
+		}
+		g.ops = append(g.ops, ops)
+	}
+	for i := 0; i < o.Attributes; i++ {
+		g.attrKeys = append(g.attrKeys, "app.attr."+strconv.Itoa(i))
+	}
+	n := min(o.Cardinality, 1<<16) // values beyond are formatted on the fly
+	for i := 0; i < n; i++ {
+		g.attrVals = append(g.attrVals, model.StringValue("value-"+strconv.Itoa(i)))
+	}
+	for i := 0; i < o.Events; i++ {
+		g.eventName = append(g.eventName, "event-"+strconv.Itoa(i))
+	}
+	return g, nil
+}
+
+// Trace returns the spans of one new trace starting at start, root first.
+// Every span's Resource and Scope are shared with other traces of the same
+// generator and must not be modified.
+func (g *Generator) Trace(start time.Time) []*model.Span {
+	o := g.o
+	n := o.SpansPerTrace
+	var tid model.TraceID
+	if o.IDs != nil {
+		tid = o.IDs(g.rng, start)
+	} else {
+		putUint64(tid[:8], g.rng.Uint64())
+		putUint64(tid[8:], g.rng.Uint64()|1)
+	}
+	spans := make([]*model.Span, n)
+	g.depth = g.depth[:0]
+	g.svcOf = g.svcOf[:0]
+	// The root spans most of the trace's duration; children nest in their
+	// parent's interval.
+	total := time.Duration(5+g.rng.IntN(500)) * time.Millisecond
+	for i := 0; i < n; i++ {
+		var parent *model.Span
+		svc, depth, entry := 0, 0, true
+		if i > 0 {
+			p := g.pickParent(i)
+			parent, depth = spans[p], g.depth[p]+1
+			svc = g.svcOf[p]
+			if g.rng.IntN(2) == 0 {
+				svc = g.rng.IntN(o.Services)
+			}
+			entry = svc != g.svcOf[p]
+		}
+		g.depth = append(g.depth, depth)
+		g.svcOf = append(g.svcOf, svc)
+		sp := &model.Span{
+			Resource: g.services[svc],
+			Scope:    g.scope,
+			TraceID:  tid,
+			Flags:    1,
+		}
+		putUint64(sp.SpanID[:], g.rng.Uint64()|1)
+		if parent == nil {
+			sp.StartTimeUnixNano = uint64(start.UnixNano())
+			sp.EndTimeUnixNano = sp.StartTimeUnixNano + uint64(total)
+		} else {
+			sp.ParentSpanID = parent.SpanID
+			span := parent.EndTimeUnixNano - parent.StartTimeUnixNano
+			off := uint64(g.rng.Int64N(int64(span/2 + 1)))
+			dur := uint64(g.rng.Int64N(int64(span-off)/2+1)) + 1000
+			sp.StartTimeUnixNano = parent.StartTimeUnixNano + off
+			sp.EndTimeUnixNano = min(sp.StartTimeUnixNano+dur, parent.EndTimeUnixNano)
+		}
+		g.fill(sp, svc, entry)
+		spans[i] = sp
+	}
+	return spans
+}
+
+// pickParent chooses the parent of span i among spans 0..i-1 whose depth
+// allows a child.
+func (g *Generator) pickParent(i int) int {
+	for tries := 0; tries < 8; tries++ {
+		p := g.rng.IntN(i)
+		if g.depth[p] < g.o.Depth {
+			return p
+		}
+	}
+	for p := i - 1; p >= 0; p-- {
+		if g.depth[p] < g.o.Depth {
+			return p
+		}
+	}
+	return 0
+}
+
+// fill names the span and sets its attributes, events and status. entry
+// spans (the root, and a span whose parent is in another service) are server
+// spans.
+func (g *Generator) fill(sp *model.Span, svc int, entry bool) {
+	ops := g.ops[svc]
+	op := ops[g.rng.IntN(len(ops))]
+	if !entry && len(ops) > 2 {
+		op = ops[2+g.rng.IntN(len(ops)-2)]
+	}
+	if entry {
+		op = ops[0]
+		if len(ops) > 1 && g.rng.IntN(2) == 0 {
+			op = ops[1]
+		}
+	}
+	sp.Name, sp.Kind = op.name, op.kind
+	failed := g.o.ErrorRatio > 0 && g.rng.Float64() < g.o.ErrorRatio
+	attrs := make(model.Attributes, 0, 6+len(g.attrKeys))
+	switch {
+	case op.kind == model.SpanKindServer:
+		code := int64(200)
+		if failed {
+			code = 500 + int64(g.rng.IntN(4))
+		}
+		method, route, _ := cutSpace(op.name)
+		attrs = append(attrs,
+			model.KeyValue{Key: "http.request.method", Value: model.StringValue(method)},
+			model.KeyValue{Key: "http.route", Value: model.StringValue(route)},
+			model.KeyValue{Key: "url.path", Value: model.StringValue(route)},
+			model.KeyValue{Key: "http.response.status_code", Value: model.IntValue(code)},
+			model.KeyValue{Key: "server.address", Value: model.StringValue(sp.ServiceName())},
+			model.KeyValue{Key: "user.id", Value: g.value(g.rng.IntN(1000))},
+		)
+	case op.db:
+		table := op.name[len("SELECT "):]
+		attrs = append(attrs,
+			model.KeyValue{Key: "db.system.name", Value: model.StringValue("postgresql")},
+			model.KeyValue{Key: "db.collection.name", Value: model.StringValue(table)},
+			model.KeyValue{Key: "db.operation.name", Value: model.StringValue("SELECT")},
+			model.KeyValue{Key: "db.query.text", Value: model.StringValue("SELECT * FROM " + table + " WHERE id = $1")},
+			model.KeyValue{Key: "server.address", Value: model.StringValue("db-" + table)},
+		)
+	default:
+		attrs = append(attrs, model.KeyValue{Key: "code.function.name", Value: model.StringValue(op.name)})
+	}
+	for _, k := range g.attrKeys {
+		attrs = append(attrs, model.KeyValue{Key: k, Value: g.value(g.rng.IntN(g.o.Cardinality))})
+	}
+	sp.Attributes = attrs
+	if len(g.eventName) > 0 {
+		sp.Events = make([]model.Event, 0, len(g.eventName)+1)
+		dur := sp.EndTimeUnixNano - sp.StartTimeUnixNano
+		for i, name := range g.eventName {
+			sp.Events = append(sp.Events, model.Event{
+				TimeUnixNano: sp.StartTimeUnixNano + dur*uint64(i+1)/uint64(len(g.eventName)+1),
+				Name:         name,
+				Attributes:   model.Attributes{{Key: "event.seq", Value: model.IntValue(int64(i))}},
+			})
+		}
+	}
+	if failed {
+		sp.Status = model.Status{Code: model.StatusError, Message: "internal error"}
+		sp.Events = append(sp.Events, model.Event{
+			TimeUnixNano: sp.EndTimeUnixNano,
+			Name:         "exception",
+			Attributes: model.Attributes{
+				{Key: "exception.type", Value: model.StringValue("TimeoutError")},
+				{Key: "exception.message", Value: model.StringValue("upstream timed out")},
+			},
+		})
+	}
+}
+
+// value returns the i-th value of an attribute's domain.
+func (g *Generator) value(i int) model.Value {
+	if i < len(g.attrVals) {
+		return g.attrVals[i]
+	}
+	return model.StringValue("value-" + strconv.Itoa(i))
+}
+
+func cutSpace(s string) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func putUint64(b []byte, v uint64) {
+	for i := 7; i >= 0; i-- {
+		b[i] = byte(v)
+		v >>= 8
+	}
+}
+
+// ID64 is an IDPolicy for protocols with 64-bit trace ids (Datadog): the
+// high half is zero, as receivers pad those ids.
+func ID64(rng *rand.Rand, _ time.Time) model.TraceID {
+	var id model.TraceID
+	putUint64(id[8:], rng.Uint64()|1)
+	return id
+}
+
+// IDXRay is an IDPolicy for AWS X-Ray, whose trace ids begin with the epoch
+// second of the trace's start.
+func IDXRay(rng *rand.Rand, start time.Time) model.TraceID {
+	var id model.TraceID
+	sec := uint32(start.Unix())
+	id[0], id[1], id[2], id[3] = byte(sec>>24), byte(sec>>16), byte(sec>>8), byte(sec)
+	putUint64(id[4:12], rng.Uint64())
+	r := rng.Uint32() | 1
+	id[12], id[13], id[14], id[15] = byte(r>>24), byte(r>>16), byte(r>>8), byte(r)
+	return id
+}

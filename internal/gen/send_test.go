@@ -1,0 +1,184 @@
+package gen_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clew-dev/clew/internal/gen"
+	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/pipeline"
+	"github.com/clew-dev/clew/internal/receiver/otlp"
+	"github.com/clew-dev/clew/internal/store"
+	"github.com/clew-dev/clew/internal/store/memstore"
+)
+
+// backend is a pipeline writing to a memory store, as the server wires it.
+type backend struct {
+	store store.Store
+	pipe  *pipeline.Pipeline
+	log   *slog.Logger
+}
+
+func newBackend(t *testing.T) *backend {
+	t.Helper()
+	st := memstore.New(memstore.Options{MaxSpans: 1_000_000, MaxBytes: 1 << 30})
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return &backend{store: st, pipe: pipeline.New(st, pipeline.Options{Logger: log}), log: log}
+}
+
+// sendAndVerify sends traces with gen over protocol to endpoint and checks
+// that the store holds every trace id gen wrote, with every span.
+func sendAndVerify(t *testing.T, b *backend, protocol, endpoint string, traces int) *gen.Summary {
+	t.Helper()
+	p, err := gen.Lookup(protocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := gen.DefaultOptions()
+	o.SpansPerTrace = 7
+	o.ErrorRatio = 0.1
+	var ids bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sum, err := gen.Run(ctx, gen.RunOptions{
+		Protocol:           p,
+		Endpoint:           endpoint,
+		Trace:              o,
+		TracesPerBatch:     5,
+		Traces:             traces,
+		Workers:            2,
+		Timeout:            5 * time.Second,
+		Ahead:              8,
+		MaxPreencodedBytes: 64 << 20,
+		TraceIDs:           &ids,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Spans != int64(traces*o.SpansPerTrace) || sum.Traces != int64(traces) || sum.SpansFailed != 0 {
+		t.Fatalf("summary: %+v", sum)
+	}
+	lines := strings.Split(strings.TrimSuffix(ids.String(), "\n"), "\n")
+	if len(lines) != traces {
+		t.Fatalf("trace id file has %d lines, want %d", len(lines), traces)
+	}
+	// UDP receivers hand spans over asynchronously: wait a little.
+	deadline := time.Now().Add(5 * time.Second)
+	for _, line := range lines {
+		if len(line) != 32 {
+			t.Fatalf("trace id %q is not 32 hex digits", line)
+		}
+		id, err := model.ParseTraceID(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			tr, err := b.store.GetTrace(ctx, id)
+			if err == nil && len(tr.Spans) == o.SpansPerTrace {
+				break
+			}
+			if time.Now().After(deadline) {
+				n := 0
+				if tr != nil {
+					n = len(tr.Spans)
+				}
+				t.Fatalf("trace %s: %d spans stored, want %d (err %v)", line, n, o.SpansPerTrace, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return sum
+}
+
+func TestOTLPGRPC(t *testing.T) {
+	b := newBackend(t)
+	r := otlp.NewGRPC("127.0.0.1:0", 16<<20, b.pipe, b.log)
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Shutdown(context.Background()) })
+	sendAndVerify(t, b, "otlp-grpc", r.Addr(), 40)
+}
+
+func TestOTLPHTTP(t *testing.T) {
+	for _, protocol := range []string{"otlp-http", "otlp-http-json"} {
+		t.Run(protocol, func(t *testing.T) {
+			b := newBackend(t)
+			mux := http.NewServeMux()
+			otlp.NewHTTPHandler(b.pipe, 16<<20, nil, b.log).Register(mux)
+			srv := httptest.NewServer(mux)
+			t.Cleanup(srv.Close)
+			sendAndVerify(t, b, protocol, srv.URL+"/v1/traces", 40)
+		})
+	}
+}
+
+// TestThrottledAndFailed checks that "slow down" answers are retried and
+// counted, and other failures counted, without trace ids being written.
+func TestThrottledAndFailed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.Contains(r.URL.Path, "busy"):
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		default:
+			http.Error(w, "bad batch", http.StatusBadRequest)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p, _ := gen.Lookup("otlp-http")
+	run := func(path string) (*gen.Summary, string) {
+		var ids bytes.Buffer
+		sum, err := gen.Run(context.Background(), gen.RunOptions{
+			Protocol: p, Endpoint: srv.URL + path, Trace: gen.DefaultOptions(),
+			TracesPerBatch: 2, Traces: 4, Workers: 1, Ahead: 1, Retries: 2, TraceIDs: &ids,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum, ids.String()
+	}
+	sum, ids := run("/busy")
+	if sum.RequestsFailed != 2 || sum.RequestsThrottled != 2 || sum.RequestsRetried != 4 || sum.Spans != 0 || sum.SpansFailed != 40 || ids != "" {
+		t.Errorf("throttled run: %+v, ids %q", sum, ids)
+	}
+	sum, ids = run("/bad")
+	if sum.RequestsFailed != 2 || sum.RequestsThrottled != 0 || sum.RequestsRetried != 0 || len(sum.Errors) != 1 || ids != "" {
+		t.Errorf("failing run: %+v, ids %q", sum, ids)
+	}
+	if !strings.Contains(sum.Errors[0], "HTTP 400: bad batch") {
+		t.Errorf("error %q does not carry the reply", sum.Errors[0])
+	}
+}
+
+func TestRate(t *testing.T) {
+	b := newBackend(t)
+	r := otlp.NewGRPC("127.0.0.1:0", 16<<20, b.pipe, b.log)
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Shutdown(context.Background()) })
+	p, _ := gen.Lookup("otlp-grpc")
+	o := gen.DefaultOptions() // 10 spans per trace
+	sum, err := gen.Run(context.Background(), gen.RunOptions{
+		Protocol: p, Endpoint: r.Addr(), Trace: o,
+		TracesPerBatch: 1, Workers: 2, Ahead: 4,
+		Rate:     500, // 50 requests/s
+		Duration: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One second at 500 spans/s: about 500 spans (the first request goes
+	// at once, so up to 510).
+	if sum.Spans < 400 || sum.Spans > 510 {
+		t.Errorf("sent %d spans in %.2fs at 500 spans/s", sum.Spans, sum.Seconds)
+	}
+}
