@@ -177,21 +177,21 @@ const (
 
 	// Structural operators. In a spanset expression ">" and "<" are
 	// OpChild and OpParent, "!~" is OpNotSibling.
-	OpChild            // >
-	OpParent           // <
-	OpDescendant       // >>
-	OpAncestor         // <<
-	OpSibling          // ~
-	OpNotChild         // !>
-	OpNotParent        // !<
-	OpNotDescendant    // !>>
-	OpNotAncestor      // !<<
-	OpNotSibling       // !~
-	OpUnionChild       // &>
-	OpUnionParent      // &<
-	OpUnionDescendant  // &>>
-	OpUnionAncestor    // &<<
-	OpUnionSibling     // &~
+	OpChild           // >
+	OpParent          // <
+	OpDescendant      // >>
+	OpAncestor        // <<
+	OpSibling         // ~
+	OpNotChild        // !>
+	OpNotParent       // !<
+	OpNotDescendant   // !>>
+	OpNotAncestor     // !<<
+	OpNotSibling      // !~
+	OpUnionChild      // &>
+	OpUnionParent     // &<
+	OpUnionDescendant // &>>
+	OpUnionAncestor   // &<<
+	OpUnionSibling    // &~
 )
 
 var opText = [...]string{

@@ -15,9 +15,9 @@ type tokenType uint8
 const (
 	tokEOF tokenType = iota
 	tokError
-	tokIdent    // keywords, intrinsics, function names: count, true, status, ...
+	tokIdent          // keywords, intrinsics, function names: count, true, status, ...
 	tokIntrinsicColon // a "scope:name" intrinsic such as trace:id
-	tokAttr     // an attribute reference; val is the name, scope in scope
+	tokAttr           // an attribute reference; val is the name, scope in scope
 	tokString
 	tokInt
 	tokFloat

@@ -545,7 +545,7 @@ func (p *parser) parseFieldPow() FieldExpr {
 var identStatics = map[string]Static{
 	"true": {Type: TypeBool, B: true}, "false": {Type: TypeBool},
 	"nil": {Type: TypeNil},
-	"ok": {Type: TypeStatus, Status: model.StatusOK}, "error": {Type: TypeStatus, Status: model.StatusError},
+	"ok":  {Type: TypeStatus, Status: model.StatusOK}, "error": {Type: TypeStatus, Status: model.StatusError},
 	"unset":       {Type: TypeStatus, Status: model.StatusUnset},
 	"unspecified": {Type: TypeKind, Kind: model.SpanKindUnspecified},
 	"internal":    {Type: TypeKind, Kind: model.SpanKindInternal},
