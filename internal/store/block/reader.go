@@ -1,0 +1,358 @@
+package block
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"sort"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/bloom"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+// Reader reads one block. It keeps in memory the meta, the bloom filter
+// (about BloomBitsPerTrace bits per trace), one fence per FenceEvery traces
+// and the Parquet footer. Methods are safe for concurrent use.
+type Reader struct {
+	be       Backend
+	meta     Meta
+	bloom    bloom.SplitBlockFilter
+	fences   []model.TraceID
+	nIndex   int
+	file     *parquet.File
+	closer   io.Closer
+	rgStarts []int64 // first row of each row group, and the total at the end
+}
+
+// Open opens block id: it reads the meta, the bloom filter and the index
+// (to check it and keep its fences) and the Parquet footer.
+func Open(ctx context.Context, be Backend, id string) (*Reader, error) {
+	mb, err := be.Read(ctx, id, MetaName)
+	if err != nil {
+		return nil, fmt.Errorf("read meta: %w", err)
+	}
+	meta, err := decodeMeta(mb)
+	if err != nil {
+		return nil, err
+	}
+	if meta.ID != id {
+		return nil, fmt.Errorf("%w: meta names block %q", ErrCorrupt, meta.ID)
+	}
+	r := &Reader{be: be, meta: meta}
+	bb, err := be.Read(ctx, id, BloomName)
+	if err != nil {
+		return nil, fmt.Errorf("read bloom: %w", err)
+	}
+	if r.bloom, err = decodeBloom(bb); err != nil {
+		return nil, err
+	}
+	ib, err := be.Read(ctx, id, IndexName)
+	if err != nil {
+		return nil, fmt.Errorf("read index: %w", err)
+	}
+	if r.nIndex, err = checkIndex(ib); err != nil {
+		return nil, err
+	}
+	if int64(r.nIndex) != meta.Traces {
+		return nil, fmt.Errorf("%w: index has %d traces, meta %d", ErrCorrupt, r.nIndex, meta.Traces)
+	}
+	r.fences = fences(ib, r.nIndex)
+
+	var ra io.ReaderAt
+	var size int64
+	if o, ok := be.(ReaderAtOpener); ok {
+		f, n, err := o.OpenReaderAt(id, DataName)
+		if err != nil {
+			return nil, fmt.Errorf("open data: %w", err)
+		}
+		ra, size, r.closer = f, n, f
+	} else {
+		n, err := be.Size(ctx, id, DataName)
+		if err != nil {
+			return nil, fmt.Errorf("stat data: %w", err)
+		}
+		ra, size = &rangeReader{ctx: ctx, be: be, block: id}, n
+	}
+	if size != meta.DataSize {
+		r.Close()
+		return nil, fmt.Errorf("%w: data file has %d bytes, meta says %d", ErrCorrupt, size, meta.DataSize)
+	}
+	f, err := openParquet(ra, size)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%w: data: %v", ErrCorrupt, err)
+	}
+	r.file = f
+	var total int64
+	for _, rg := range f.RowGroups() {
+		r.rgStarts = append(r.rgStarts, total)
+		total += rg.NumRows()
+	}
+	r.rgStarts = append(r.rgStarts, total)
+	if total != meta.Spans {
+		r.Close()
+		return nil, fmt.Errorf("%w: data has %d rows, meta %d spans", ErrCorrupt, total, meta.Spans)
+	}
+	return r, nil
+}
+
+// openParquet opens the footer, turning a panic of the decoder on damaged
+// input into an error.
+func openParquet(ra io.ReaderAt, size int64) (f *parquet.File, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			f, err = nil, fmt.Errorf("parquet decoder: %v", p)
+		}
+	}()
+	return parquet.OpenFile(ra, size, parquet.SkipBloomFilters(true), parquet.ReadBufferSize(16<<10))
+}
+
+type rangeReader struct {
+	ctx   context.Context
+	be    Backend
+	block string
+}
+
+func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
+	if err := r.be.ReadRange(r.ctx, r.block, DataName, off, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Meta returns the block's meta.
+func (r *Reader) Meta() Meta { return r.meta }
+
+// Close releases the data file.
+func (r *Reader) Close() error {
+	if r.closer != nil {
+		return r.closer.Close()
+	}
+	return nil
+}
+
+// MayContain reports whether the bloom filter admits the trace.
+func (r *Reader) MayContain(id model.TraceID) bool { return r.bloom.Check(traceHash(id)) }
+
+// lookup finds the trace's index entry with one range read of the index.
+func (r *Reader) lookup(ctx context.Context, id model.TraceID) (IndexEntry, bool, error) {
+	i := sort.Search(len(r.fences), func(i int) bool { return bytes.Compare(r.fences[i][:], id[:]) > 0 }) - 1
+	if i < 0 {
+		return IndexEntry{}, false, nil
+	}
+	first := i * FenceEvery
+	n := min(FenceEvery, r.nIndex-first)
+	chunk := make([]byte, n*IndexEntrySize)
+	if err := r.be.ReadRange(ctx, r.meta.ID, IndexName, int64(len(indexMagic)+first*IndexEntrySize), chunk); err != nil {
+		return IndexEntry{}, false, fmt.Errorf("read index: %w", err)
+	}
+	e, ok := searchChunk(chunk, id)
+	return e, ok, nil
+}
+
+// FindTrace returns the spans of the trace held by this block (nil when it
+// holds none): a bloom check, one range read of the index, and the rows'
+// pages of the data file.
+func (r *Reader) FindTrace(ctx context.Context, id model.TraceID) ([]*model.Span, error) {
+	if !r.MayContain(id) {
+		return nil, nil
+	}
+	e, ok, err := r.lookup(ctx, id)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if int64(e.FirstRow)+int64(e.Rows) > r.meta.Spans {
+		return nil, fmt.Errorf("%w: index entry past the data", ErrCorrupt)
+	}
+	rows := make([]Row, e.Rows)
+	if err := r.readRows(int64(e.FirstRow), rows); err != nil {
+		return nil, err
+	}
+	var b spanBuilder
+	out := make([]*model.Span, 0, len(rows))
+	for i := range rows {
+		if rows[i].TraceID != id {
+			return nil, fmt.Errorf("%w: index points at rows of another trace", ErrCorrupt)
+		}
+		out = append(out, b.ToSpan(&rows[i]))
+	}
+	return out, nil
+}
+
+// readRows reads len(rows) rows starting at row first.
+func (r *Reader) readRows(first int64, rows []Row) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: data: parquet decoder: %v", ErrCorrupt, p)
+		}
+	}()
+	for len(rows) > 0 {
+		g := sort.Search(len(r.rgStarts)-1, func(i int) bool { return r.rgStarts[i+1] > first })
+		if g >= len(r.rgStarts)-1 {
+			return fmt.Errorf("%w: row %d past the data", ErrCorrupt, first)
+		}
+		rr := parquet.NewGenericRowGroupReader[Row](r.file.RowGroups()[g])
+		if err := rr.SeekToRow(first - r.rgStarts[g]); err != nil {
+			rr.Close()
+			return fmt.Errorf("%w: data: seek: %v", ErrCorrupt, err)
+		}
+		n := min(int64(len(rows)), r.rgStarts[g+1]-first)
+		got, err := readFull(rr, rows[:n])
+		rr.Close()
+		if err != nil {
+			return fmt.Errorf("%w: data: %v", ErrCorrupt, err)
+		}
+		rows = rows[got:]
+		first += int64(got)
+	}
+	return nil
+}
+
+func readFull[T any](rr *parquet.GenericReader[T], rows []T) (int, error) {
+	n := 0
+	for n < len(rows) {
+		k, err := rr.Read(rows[n:])
+		n += k
+		if err != nil {
+			if errors.Is(err, io.EOF) && n == len(rows) {
+				return n, nil
+			}
+			if errors.Is(err, io.EOF) {
+				return n, fmt.Errorf("short read: %d of %d rows", n, len(rows))
+			}
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Summary is the searchable columns of one span, read without the rest.
+type Summary struct {
+	TraceID       [16]byte `parquet:"trace_id"`
+	StartUnixNano int64    `parquet:"start_unix_nano,delta"`
+	DurationNano  int64    `parquet:"duration_nano,delta"`
+	ServiceName   string   `parquet:"service_name,dict"`
+	Name          string   `parquet:"name,dict"`
+	Kind          int32    `parquet:"kind"`
+	StatusCode    int32    `parquet:"status_code"`
+}
+
+// ScanSummaries calls fn with the summary of every span, in storage order
+// (by trace), until fn returns false. The summary is only valid during the
+// call.
+func (r *Reader) ScanSummaries(ctx context.Context, fn func(*Summary) bool) error {
+	return scanRows(ctx, r, fn)
+}
+
+// ScanRows calls fn with every row, in storage order, until fn returns
+// false. The row is only valid during the call.
+func (r *Reader) ScanRows(ctx context.Context, fn func(*Row) bool) error {
+	return scanRows(ctx, r, fn)
+}
+
+// Span builds a span from a row (for rows given by ScanRows). Spans built
+// by one builder share equal resources and scopes of consecutive rows.
+type SpanBuilder struct{ b spanBuilder }
+
+// Span converts r.
+func (b *SpanBuilder) Span(r *Row) *model.Span { return b.b.ToSpan(r) }
+
+func scanRows[T any](ctx context.Context, r *Reader, fn func(*T) bool) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: data: parquet decoder: %v", ErrCorrupt, p)
+		}
+	}()
+	buf := make([]T, 256)
+	for _, rg := range r.file.RowGroups() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rr := parquet.NewGenericRowGroupReader[T](rg)
+		for {
+			n, err := rr.Read(buf)
+			for i := 0; i < n; i++ {
+				if !fn(&buf[i]) {
+					rr.Close()
+					return nil
+				}
+			}
+			if err != nil {
+				rr.Close()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return fmt.Errorf("%w: data: %v", ErrCorrupt, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Verify checks the whole block: the data file's checksum, every row's
+// decoding, the index against the rows, and the bloom filter.
+func (r *Reader) Verify(ctx context.Context) error {
+	data := make([]byte, 1<<20)
+	crc := crc32.New(castagnoli)
+	for off := int64(0); off < r.meta.DataSize; {
+		n := min(int64(len(data)), r.meta.DataSize-off)
+		if err := r.be.ReadRange(ctx, r.meta.ID, DataName, off, data[:n]); err != nil {
+			return fmt.Errorf("read data: %w", err)
+		}
+		crc.Write(data[:n])
+		off += n
+	}
+	if crc.Sum32() != r.meta.DataCRC32C {
+		return fmt.Errorf("%w: data checksum mismatch", ErrCorrupt)
+	}
+	ib, err := r.be.Read(ctx, r.meta.ID, IndexName)
+	if err != nil {
+		return err
+	}
+	n, err := checkIndex(ib)
+	if err != nil {
+		return err
+	}
+	entries := indexEntries(ib, n)
+	var row int64
+	var cur int
+	var prev [16]byte
+	var b spanBuilder
+	var verr error
+	err = r.ScanRows(ctx, func(rw *Row) bool {
+		if row > 0 && bytes.Compare(prev[:], rw.TraceID[:]) > 0 {
+			verr = fmt.Errorf("%w: row %d out of trace id order", ErrCorrupt, row)
+			return false
+		}
+		for cur < len(entries) && int64(entries[cur].FirstRow)+int64(entries[cur].Rows) <= row {
+			cur++
+		}
+		if cur >= len(entries) || int64(entries[cur].FirstRow) > row || entries[cur].TraceID != rw.TraceID {
+			verr = fmt.Errorf("%w: row %d not covered by the index", ErrCorrupt, row)
+			return false
+		}
+		if !r.MayContain(rw.TraceID) {
+			verr = fmt.Errorf("%w: bloom filter misses trace %x", ErrCorrupt, rw.TraceID)
+			return false
+		}
+		b.ToSpan(rw)
+		prev = rw.TraceID
+		row++
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if verr != nil {
+		return verr
+	}
+	if row != r.meta.Spans {
+		return fmt.Errorf("%w: %d rows, meta says %d", ErrCorrupt, row, r.meta.Spans)
+	}
+	return nil
+}

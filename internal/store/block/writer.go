@@ -1,0 +1,239 @@
+package block
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+// WriterOptions tune the data file. Zero values take the defaults.
+type WriterOptions struct {
+	// RowGroupRows is the row count after which a row group ends at the
+	// next trace boundary (default 65,536).
+	RowGroupRows int
+	// PageBufferSize bounds a column page before compression (default
+	// 16 KiB: small pages keep a lookup by trace id cheap).
+	PageBufferSize int
+}
+
+// Writer writes one block from spans added in order (trace id, then start
+// time, then span id). Memory is bounded by one row group's column buffers.
+type Writer struct {
+	be      Backend
+	opts    WriterOptions
+	meta    Meta
+	tmp     *os.File
+	crc     hash.Hash32
+	pw      *parquet.GenericWriter[Row]
+	buf     []Row
+	index   []IndexEntry
+	ids     []model.TraceID
+	ops     map[string]map[Operation]struct{}
+	rows    uint32
+	inGroup int
+	last    *model.Span
+}
+
+// NewWriter starts a block. tmpDir holds the data file until Finish.
+func NewWriter(be Backend, tmpDir string, meta Meta, o WriterOptions) (*Writer, error) {
+	if o.RowGroupRows <= 0 {
+		o.RowGroupRows = 65536
+	}
+	if o.PageBufferSize <= 0 {
+		o.PageBufferSize = 16 << 10
+	}
+	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(tmpDir, "block-*.parquet")
+	if err != nil {
+		return nil, fmt.Errorf("create block temp file: %w", err)
+	}
+	w := &Writer{be: be, opts: o, meta: meta, tmp: f, crc: crc32.New(castagnoli), ops: map[string]map[Operation]struct{}{}}
+	w.meta.Version = FormatVersion
+	w.pw = parquet.NewGenericWriter[Row](io.MultiWriter(f, w.crc),
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+		parquet.PageBufferSize(o.PageBufferSize),
+		parquet.MaxRowsPerRowGroup(int64(o.RowGroupRows)*64),
+		parquet.CreatedBy("clew", "block", fmt.Sprint(FormatVersion)),
+		parquet.KeyValueMetadata("clew.block.format_version", fmt.Sprint(FormatVersion)),
+		parquet.SortingWriterConfig(parquet.SortingColumns(parquet.Ascending("trace_id"), parquet.Ascending("start_unix_nano"))),
+	)
+	return w, nil
+}
+
+// CompareSpans orders spans as blocks store them: trace id, start, span id.
+func CompareSpans(a, b *model.Span) int {
+	if c := bytes.Compare(a.TraceID[:], b.TraceID[:]); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.StartTimeUnixNano, b.StartTimeUnixNano); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.SpanID[:], b.SpanID[:])
+}
+
+// Add appends a span. Spans must come in CompareSpans order; a span equal
+// in trace, start and span id to the previous one is skipped as a
+// duplicate.
+func (w *Writer) Add(sp *model.Span) error {
+	if w.last != nil {
+		c := CompareSpans(w.last, sp)
+		if c > 0 {
+			return fmt.Errorf("block writer: spans out of order")
+		}
+		if c == 0 {
+			return nil
+		}
+	}
+	newTrace := w.last == nil || w.last.TraceID != sp.TraceID
+	if newTrace {
+		if w.inGroup >= w.opts.RowGroupRows {
+			if err := w.flushRows(); err != nil {
+				return err
+			}
+			if err := w.pw.Flush(); err != nil {
+				return fmt.Errorf("write row group: %w", err)
+			}
+			w.inGroup = 0
+		}
+		w.index = append(w.index, IndexEntry{TraceID: sp.TraceID, FirstRow: w.rows})
+		w.ids = append(w.ids, sp.TraceID)
+	}
+	w.index[len(w.index)-1].Rows++
+	w.last = sp
+	w.buf = append(w.buf, Row{})
+	w.buf[len(w.buf)-1].FromSpan(sp)
+	w.rows++
+	w.inGroup++
+	if w.meta.Spans == 0 || sp.StartTimeUnixNano < w.meta.MinStart {
+		w.meta.MinStart = sp.StartTimeUnixNano
+	}
+	w.meta.MaxStart = max(w.meta.MaxStart, sp.StartTimeUnixNano)
+	w.meta.Spans++
+	svc := sp.ServiceName()
+	m := w.ops[svc]
+	if m == nil {
+		m = map[Operation]struct{}{}
+		w.ops[svc] = m
+	}
+	m[Operation{Name: sp.Name, Kind: sp.Kind.String()}] = struct{}{}
+	if len(w.buf) >= 1024 {
+		return w.flushRows()
+	}
+	return nil
+}
+
+func (w *Writer) flushRows() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	if _, err := w.pw.Write(w.buf); err != nil {
+		return fmt.Errorf("write rows: %w", err)
+	}
+	clear(w.buf)
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// Abort discards the block.
+func (w *Writer) Abort() {
+	w.tmp.Close()
+	os.Remove(w.tmp.Name())
+}
+
+// Finish writes the data file, the index, the bloom filter and, last, the
+// meta through the backend, and returns the meta. The block is visible
+// (listed) only once Finish returns without error.
+func (w *Writer) Finish(ctx context.Context, now time.Time) (Meta, error) {
+	defer w.Abort()
+	if err := w.flushRows(); err != nil {
+		return Meta{}, err
+	}
+	if err := w.pw.Close(); err != nil {
+		return Meta{}, fmt.Errorf("close parquet writer: %w", err)
+	}
+	fi, err := w.tmp.Stat()
+	if err != nil {
+		return Meta{}, err
+	}
+	if _, err := w.tmp.Seek(0, io.SeekStart); err != nil {
+		return Meta{}, err
+	}
+	m := w.meta
+	if m.ID == "" {
+		m.ID = NewID(now)
+	}
+	m.CreatedUnixNano = now.UnixNano()
+	m.Traces = int64(len(w.index))
+	m.DataSize = fi.Size()
+	m.DataCRC32C = w.crc.Sum32()
+	m.Services = map[string][]Operation{}
+	for svc, ops := range w.ops {
+		list := make([]Operation, 0, len(ops))
+		for op := range ops {
+			list = append(list, op)
+		}
+		slices.SortFunc(list, func(a, b Operation) int {
+			if c := cmp.Compare(a.Name, b.Name); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Kind, b.Kind)
+		})
+		m.Services[svc] = list
+	}
+	idx := encodeIndex(w.index)
+	bl := encodeBloom(w.ids)
+	m.IndexSize, m.BloomSize = int64(len(idx)), int64(len(bl))
+	mj, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return Meta{}, err
+	}
+	err = errors.Join(
+		w.be.Write(ctx, m.ID, DataName, w.tmp),
+		w.be.Write(ctx, m.ID, IndexName, bytes.NewReader(idx)),
+		w.be.Write(ctx, m.ID, BloomName, bytes.NewReader(bl)),
+	)
+	if err == nil {
+		err = w.be.Write(ctx, m.ID, MetaName, bytes.NewReader(mj))
+	}
+	if err != nil {
+		_ = w.be.DeleteBlock(ctx, m.ID)
+		return Meta{}, fmt.Errorf("write block %s: %w", m.ID, err)
+	}
+	return m, nil
+}
+
+// Write writes spans (in any order) as one block. It sorts spans in place.
+func Write(ctx context.Context, be Backend, tmpDir string, meta Meta, o WriterOptions, spans []*model.Span, now time.Time) (Meta, error) {
+	slices.SortFunc(spans, CompareSpans)
+	w, err := NewWriter(be, tmpDir, meta, o)
+	if err != nil {
+		return Meta{}, err
+	}
+	for i, sp := range spans {
+		if i%4096 == 0 && ctx.Err() != nil {
+			w.Abort()
+			return Meta{}, ctx.Err()
+		}
+		if err := w.Add(sp); err != nil {
+			w.Abort()
+			return Meta{}, err
+		}
+	}
+	return w.Finish(ctx, now)
+}

@@ -1,0 +1,433 @@
+// Package spancodec is a compact binary encoding of span batches, used for
+// WAL records, and of single attribute values, used for the composite
+// values of block files. Resources and scopes shared by spans of a batch
+// are written once. The byte layout is in FORMAT.md beside this file.
+//
+// Encoders append to a caller's buffer; decoders copy every string out of
+// the input, so the input may be reused after they return.
+package spancodec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+// Version is the batch format version, the first byte of every batch.
+const Version = 1
+
+// MaxDepth bounds the nesting of array and map values when decoding.
+const MaxDepth = 32
+
+// ErrCorrupt is wrapped by every decoding error.
+var ErrCorrupt = errors.New("corrupt span batch")
+
+// AppendBatch appends the encoding of spans to dst.
+func AppendBatch(dst []byte, spans []*model.Span) []byte {
+	resIdx := map[*model.Resource]int{}
+	scopeIdx := map[*model.Scope]int{}
+	var resources []*model.Resource
+	var scopes []*model.Scope
+	for _, s := range spans {
+		if s.Resource != nil {
+			if _, ok := resIdx[s.Resource]; !ok {
+				resIdx[s.Resource] = len(resources)
+				resources = append(resources, s.Resource)
+			}
+		}
+		if s.Scope != nil {
+			if _, ok := scopeIdx[s.Scope]; !ok {
+				scopeIdx[s.Scope] = len(scopes)
+				scopes = append(scopes, s.Scope)
+			}
+		}
+	}
+	dst = append(dst, Version)
+	dst = binary.AppendUvarint(dst, uint64(len(resources)))
+	for _, r := range resources {
+		dst = AppendAttributes(dst, r.Attributes)
+		dst = binary.AppendUvarint(dst, uint64(r.DroppedAttributesCount))
+		dst = appendString(dst, r.SchemaURL)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(scopes)))
+	for _, sc := range scopes {
+		dst = appendString(dst, sc.Name)
+		dst = appendString(dst, sc.Version)
+		dst = AppendAttributes(dst, sc.Attributes)
+		dst = binary.AppendUvarint(dst, uint64(sc.DroppedAttributesCount))
+		dst = appendString(dst, sc.SchemaURL)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(spans)))
+	for _, s := range spans {
+		ri, si := 0, 0
+		if s.Resource != nil {
+			ri = resIdx[s.Resource] + 1
+		}
+		if s.Scope != nil {
+			si = scopeIdx[s.Scope] + 1
+		}
+		dst = binary.AppendUvarint(dst, uint64(ri))
+		dst = binary.AppendUvarint(dst, uint64(si))
+		dst = AppendSpan(dst, s)
+	}
+	return dst
+}
+
+// AppendSpan appends a span's own fields (not its resource and scope).
+func AppendSpan(dst []byte, s *model.Span) []byte {
+	dst = append(dst, s.TraceID[:]...)
+	dst = append(dst, s.SpanID[:]...)
+	dst = append(dst, s.ParentSpanID[:]...)
+	dst = appendString(dst, s.TraceState)
+	dst = binary.AppendUvarint(dst, uint64(s.Flags))
+	dst = appendString(dst, s.Name)
+	dst = binary.AppendVarint(dst, int64(s.Kind))
+	dst = binary.AppendUvarint(dst, s.StartTimeUnixNano)
+	dst = binary.AppendVarint(dst, int64(s.EndTimeUnixNano-s.StartTimeUnixNano))
+	dst = AppendAttributes(dst, s.Attributes)
+	dst = binary.AppendUvarint(dst, uint64(s.DroppedAttributesCount))
+	dst = binary.AppendUvarint(dst, uint64(len(s.Events)))
+	for i := range s.Events {
+		e := &s.Events[i]
+		dst = binary.AppendUvarint(dst, e.TimeUnixNano)
+		dst = appendString(dst, e.Name)
+		dst = AppendAttributes(dst, e.Attributes)
+		dst = binary.AppendUvarint(dst, uint64(e.DroppedAttributesCount))
+	}
+	dst = binary.AppendUvarint(dst, uint64(s.DroppedEventsCount))
+	dst = binary.AppendUvarint(dst, uint64(len(s.Links)))
+	for i := range s.Links {
+		l := &s.Links[i]
+		dst = append(dst, l.TraceID[:]...)
+		dst = append(dst, l.SpanID[:]...)
+		dst = appendString(dst, l.TraceState)
+		dst = AppendAttributes(dst, l.Attributes)
+		dst = binary.AppendUvarint(dst, uint64(l.DroppedAttributesCount))
+		dst = binary.AppendUvarint(dst, uint64(l.Flags))
+	}
+	dst = binary.AppendUvarint(dst, uint64(s.DroppedLinksCount))
+	dst = binary.AppendVarint(dst, int64(s.Status.Code))
+	dst = appendString(dst, s.Status.Message)
+	return dst
+}
+
+// AppendAttributes appends a count and the attributes.
+func AppendAttributes(dst []byte, attrs model.Attributes) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(attrs)))
+	for i := range attrs {
+		dst = appendString(dst, attrs[i].Key)
+		dst = AppendValue(dst, attrs[i].Value)
+	}
+	return dst
+}
+
+// AppendValue appends a typed value.
+func AppendValue(dst []byte, v model.Value) []byte {
+	dst = append(dst, byte(v.Type()))
+	switch v.Type() {
+	case model.ValueString, model.ValueBytes:
+		dst = appendString(dst, v.Str())
+	case model.ValueBool:
+		if v.Bool() {
+			dst = append(dst, 1)
+		} else {
+			dst = append(dst, 0)
+		}
+	case model.ValueInt:
+		dst = binary.AppendVarint(dst, v.Int())
+	case model.ValueDouble:
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.Double()))
+	case model.ValueSlice:
+		s := v.Slice()
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		for _, e := range s {
+			dst = AppendValue(dst, e)
+		}
+	case model.ValueMap:
+		dst = AppendAttributes(dst, model.Attributes(v.Map()))
+	}
+	return dst
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// decoder reads from b, recording the first error.
+type decoder struct {
+	b   []byte
+	err error
+	// strs interns short strings within one batch (keys, names, values
+	// repeated across spans).
+	strs map[string]string
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad uvarint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) uint32() uint32 {
+	v := d.uvarint()
+	if v > math.MaxUint32 {
+		d.fail("count %d overflows uint32", v)
+		return 0
+	}
+	return uint32(v)
+}
+
+// count reads a element count, each element taking at least min bytes.
+func (d *decoder) count(min int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)/min) {
+		d.fail("count %d larger than the %d bytes left", n, len(d.b))
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) bytes(n int) []byte {
+	if n > len(d.b) {
+		d.fail("need %d bytes, have %d", n, len(d.b))
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte1() byte {
+	if len(d.b) == 0 {
+		d.fail("unexpected end")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("string of %d bytes, %d left", n, len(d.b))
+		return ""
+	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	if n == 0 {
+		return ""
+	}
+	if n <= 64 && d.strs != nil {
+		if s, ok := d.strs[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		if len(d.strs) < 4096 {
+			d.strs[s] = s
+		}
+		return s
+	}
+	return string(b)
+}
+
+func (d *decoder) attributes(depth int) model.Attributes {
+	n := d.count(2)
+	if n == 0 {
+		return nil
+	}
+	attrs := make(model.Attributes, n)
+	for i := range attrs {
+		attrs[i].Key = d.string()
+		attrs[i].Value = d.value(depth)
+	}
+	return attrs
+}
+
+func (d *decoder) value(depth int) model.Value {
+	if depth > MaxDepth {
+		d.fail("values nested deeper than %d", MaxDepth)
+		return model.Value{}
+	}
+	switch t := model.ValueType(d.byte1()); t {
+	case model.ValueEmpty:
+		return model.Value{}
+	case model.ValueString:
+		return model.StringValue(d.string())
+	case model.ValueBytes:
+		return model.BytesValue([]byte(d.string()))
+	case model.ValueBool:
+		switch d.byte1() {
+		case 0:
+			return model.BoolValue(false)
+		case 1:
+			return model.BoolValue(true)
+		}
+		d.fail("bad bool")
+	case model.ValueInt:
+		return model.IntValue(d.varint())
+	case model.ValueDouble:
+		b := d.bytes(8)
+		if b == nil {
+			return model.Value{}
+		}
+		return model.DoubleValue(math.Float64frombits(binary.LittleEndian.Uint64(b)))
+	case model.ValueSlice:
+		n := d.count(1)
+		vs := make([]model.Value, n)
+		for i := range vs {
+			vs[i] = d.value(depth + 1)
+		}
+		return model.SliceValue(vs)
+	case model.ValueMap:
+		return model.MapValue(d.attributes(depth + 1))
+	default:
+		d.fail("unknown value type %d", t)
+	}
+	return model.Value{}
+}
+
+func (d *decoder) span(s *model.Span) {
+	copy(s.TraceID[:], d.bytes(16))
+	copy(s.SpanID[:], d.bytes(8))
+	copy(s.ParentSpanID[:], d.bytes(8))
+	s.TraceState = d.string()
+	s.Flags = d.uint32()
+	s.Name = d.string()
+	s.Kind = model.SpanKind(d.varint())
+	s.StartTimeUnixNano = d.uvarint()
+	s.EndTimeUnixNano = s.StartTimeUnixNano + uint64(d.varint())
+	s.Attributes = d.attributes(0)
+	s.DroppedAttributesCount = d.uint32()
+	if n := d.count(4); n > 0 {
+		s.Events = make([]model.Event, n)
+		for i := range s.Events {
+			e := &s.Events[i]
+			e.TimeUnixNano = d.uvarint()
+			e.Name = d.string()
+			e.Attributes = d.attributes(0)
+			e.DroppedAttributesCount = d.uint32()
+		}
+	}
+	s.DroppedEventsCount = d.uint32()
+	if n := d.count(28); n > 0 {
+		s.Links = make([]model.Link, n)
+		for i := range s.Links {
+			l := &s.Links[i]
+			copy(l.TraceID[:], d.bytes(16))
+			copy(l.SpanID[:], d.bytes(8))
+			l.TraceState = d.string()
+			l.Attributes = d.attributes(0)
+			l.DroppedAttributesCount = d.uint32()
+			l.Flags = d.uint32()
+		}
+	}
+	s.DroppedLinksCount = d.uint32()
+	s.Status.Code = model.StatusCode(d.varint())
+	s.Status.Message = d.string()
+}
+
+// DecodeBatch decodes a batch written by AppendBatch. Spans of the batch
+// that shared a resource or scope share it again.
+func DecodeBatch(b []byte) ([]*model.Span, error) {
+	d := &decoder{b: b, strs: map[string]string{}}
+	if v := d.byte1(); d.err == nil && v != Version {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrCorrupt, v, Version)
+	}
+	resources := make([]*model.Resource, d.count(3))
+	for i := range resources {
+		r := &model.Resource{}
+		r.Attributes = d.attributes(0)
+		r.DroppedAttributesCount = d.uint32()
+		r.SchemaURL = d.string()
+		resources[i] = r
+	}
+	scopes := make([]*model.Scope, d.count(5))
+	for i := range scopes {
+		sc := &model.Scope{}
+		sc.Name = d.string()
+		sc.Version = d.string()
+		sc.Attributes = d.attributes(0)
+		sc.DroppedAttributesCount = d.uint32()
+		sc.SchemaURL = d.string()
+		scopes[i] = sc
+	}
+	n := d.count(50)
+	spans := make([]*model.Span, n)
+	all := make([]model.Span, n)
+	for i := range spans {
+		s := &all[i]
+		ri, si := d.uvarint(), d.uvarint()
+		if ri > uint64(len(resources)) || si > uint64(len(scopes)) {
+			d.fail("span %d: resource %d / scope %d out of range", i, ri, si)
+			break
+		}
+		if ri > 0 {
+			s.Resource = resources[ri-1]
+		}
+		if si > 0 {
+			s.Scope = scopes[si-1]
+		}
+		d.span(s)
+		spans[i] = s
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	}
+	return spans, nil
+}
+
+// DecodeValue decodes a value written by AppendValue, which must fill b.
+func DecodeValue(b []byte) (model.Value, error) {
+	d := &decoder{b: b}
+	v := d.value(0)
+	if d.err != nil {
+		return model.Value{}, d.err
+	}
+	if len(d.b) != 0 {
+		return model.Value{}, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	}
+	return v, nil
+}
+
+// DecodeAttributes decodes attributes written by AppendAttributes, which
+// must fill b.
+func DecodeAttributes(b []byte) (model.Attributes, error) {
+	d := &decoder{b: b}
+	a := d.attributes(0)
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	}
+	return a, nil
+}
