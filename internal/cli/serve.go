@@ -24,6 +24,7 @@ import (
 	"github.com/clew-dev/clew/internal/server"
 	"github.com/clew-dev/clew/internal/store"
 	"github.com/clew-dev/clew/internal/store/memstore"
+	"github.com/clew-dev/clew/internal/ui"
 )
 
 func init() {
@@ -197,5 +198,11 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 		MaxLimit:        cfg.Query.MaxLimit,
 		DefaultLookback: cfg.Query.DefaultLookback,
 	}).Register(d.QueryMux)
+	// The web UI answers every path no API claims (see internal/ui).
+	webUI, err := ui.New()
+	if err != nil {
+		return nil, err
+	}
+	webUI.Register(d.QueryMux)
 	return comps, nil
 }
