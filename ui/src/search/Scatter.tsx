@@ -1,0 +1,61 @@
+import { useEffect, useRef } from "preact/hooks";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import type { TraceSummary } from "../api";
+import { fmtDuration } from "../format";
+
+interface Props {
+  traces: TraceSummary[];
+  onOpen: (t: TraceSummary) => void;
+}
+
+/**
+ * Scatter plots each trace's duration over its start time; red dots have
+ * errors. Clicking a dot opens the trace.
+ */
+export function Scatter({ traces, onOpen }: Props) {
+  const host = useRef<HTMLDivElement>(null);
+  const open = useRef(onOpen);
+  open.current = onOpen;
+
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    const sorted = traces.slice().sort((a, b) => a.startTimeUnixMicro - b.startTimeUnixMicro);
+    const xs = sorted.map((t) => t.startTimeUnixMicro / 1e6);
+    const ok = sorted.map((t) => (t.errorCount ? null : t.durationNano / 1e6));
+    const bad = sorted.map((t) => (t.errorCount ? t.durationNano / 1e6 : null));
+    const css = getComputedStyle(document.documentElement);
+    const fg = css.getPropertyValue("--muted").trim() || "#888";
+    const grid = css.getPropertyValue("--grid").trim() || "#ddd";
+    const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    const opts: uPlot.Options = {
+      width: Math.max(el.clientWidth, 300),
+      height: 200,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false }, points: { size: 12 } },
+      scales: { x: { time: true }, y: { distr: 3 } },
+      axes: [axis, { ...axis, values: (_u, vals) => vals.map((v) => fmtDuration(v * 1e6)), size: 64 }],
+      series: [
+        {},
+        { label: "ok", stroke: "#4e79a7", paths: () => null, points: { show: true, size: 8, fill: "#4e79a7" } },
+        { label: "errors", stroke: "#d64545", paths: () => null, points: { show: true, size: 8, fill: "#d64545" } },
+      ],
+    };
+    const u = new uPlot(opts, [xs, ok, bad], el);
+    const click = () => {
+      const i = u.cursor.idx;
+      if (i != null && sorted[i]) open.current(sorted[i]);
+    };
+    u.over.addEventListener("click", click);
+    u.over.title = "Click a dot to open its trace";
+    const ro = new ResizeObserver(() => u.setSize({ width: Math.max(el.clientWidth, 300), height: 200 }));
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      u.destroy();
+    };
+  }, [traces]);
+
+  return <div class="scatter" ref={host} aria-label="Trace durations over time" />;
+}

@@ -1,0 +1,26 @@
+// Light and dark themes: the choice is kept in localStorage; without one the
+// system preference applies.
+export type Theme = "light" | "dark";
+
+const key = "clew.theme";
+
+export function initialTheme(): Theme {
+  try {
+    const t = localStorage.getItem(key);
+    if (t === "light" || t === "dark") return t;
+  } catch {
+    // Storage may be disabled; fall through to the system preference.
+  }
+  return matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+}
+
+export function applyTheme(t: Theme, remember: boolean): void {
+  document.documentElement.dataset.theme = t;
+  if (remember) {
+    try {
+      localStorage.setItem(key, t);
+    } catch {
+      // Not remembered; the theme still applies to this page.
+    }
+  }
+}

@@ -1,0 +1,189 @@
+import { useState } from "preact/hooks";
+import type { Attr } from "../api";
+import { isSpanID, isTraceID } from "../api";
+import { fmtDuration, serviceColor } from "../format";
+import type { TraceModel } from "./model";
+
+interface Props {
+  model: TraceModel;
+  i: number;
+  onClose: () => void;
+  onSelect: (i: number) => void;
+}
+
+function CopyButton({ text, label }: { text: string; label: string }) {
+  const [done, setDone] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setDone(true);
+      setTimeout(() => setDone(false), 1200);
+    } catch {
+      setDone(false);
+    }
+  };
+  return (
+    <button type="button" class="copy" onClick={copy} aria-label={`Copy ${label}`}>
+      {done ? "Copied" : "Copy"}
+    </button>
+  );
+}
+
+function AttrTable({ attrs, dropped }: { attrs: Attr[]; dropped?: number }) {
+  if (!attrs.length && !dropped) return <p class="muted">None.</p>;
+  return (
+    <table class="attrs">
+      <tbody>
+        {attrs.map((a) => (
+          <tr>
+            <th scope="row">{a.key}</th>
+            <td>
+              {a.key === "exception.stacktrace" || a.value.includes("\n") ? <pre>{a.value}</pre> : <span class="val">{a.value}</span>}
+            </td>
+            <td class="type">{a.type}</td>
+          </tr>
+        ))}
+        {dropped ? (
+          <tr>
+            <td colSpan={3} class="muted">
+              {dropped} attribute(s) dropped by the sender or by Clew's limits
+            </td>
+          </tr>
+        ) : null}
+      </tbody>
+    </table>
+  );
+}
+
+/** SpanDetails shows everything stored about one span. All values render as text. */
+export function SpanDetails({ model, i, onClose, onSelect }: Props) {
+  const s = model.spans[i];
+  const trace = model.trace;
+  const res = trace.resources[s.resource];
+  const scope = s.scope >= 0 ? trace.scopes[s.scope] : null;
+  const parent = model.parent[i];
+  const svc = model.service[i];
+  const byID = (id: string) => model.spans.findIndex((x) => x.spanID === id);
+  return (
+    <aside class="details" aria-label="Span details">
+      <div class="details-head">
+        <h2>
+          <span class="svc-dot" style={{ background: serviceColor(svc) }} />
+          {s.name}
+        </h2>
+        <button type="button" class="close" onClick={onClose} aria-label="Close span details">
+          ✕
+        </button>
+      </div>
+      <dl class="facts">
+        <dt>Service</dt>
+        <dd>{svc}</dd>
+        <dt>Duration</dt>
+        <dd>{fmtDuration(s.durationNano)}</dd>
+        <dt>Start</dt>
+        <dd>+{fmtDuration(s.startNano)} into the trace</dd>
+        <dt>Kind</dt>
+        <dd>{s.kind}</dd>
+        <dt>Status</dt>
+        <dd class={s.status.code === "error" ? "err" : ""}>
+          {s.status.code}
+          {s.status.message && <>: {s.status.message}</>}
+        </dd>
+        <dt>Span ID</dt>
+        <dd>
+          <code>{s.spanID}</code> <CopyButton text={s.spanID} label="span ID" />
+        </dd>
+        <dt>Trace ID</dt>
+        <dd>
+          <code>{trace.traceID}</code> <CopyButton text={trace.traceID} label="trace ID" />
+        </dd>
+        <dt>Parent</dt>
+        <dd>
+          {parent >= 0 ? (
+            <button type="button" class="linkish" onClick={() => onSelect(parent)}>
+              {model.spans[parent].name} ({model.spans[parent].spanID})
+            </button>
+          ) : s.parentSpanID ? (
+            <span class="warn-text">
+              <code>{s.parentSpanID}</code> — not in this trace
+            </span>
+          ) : (
+            "none (root span)"
+          )}
+        </dd>
+        {s.traceState && (
+          <>
+            <dt>Trace state</dt>
+            <dd>
+              <code>{s.traceState}</code>
+            </dd>
+          </>
+        )}
+      </dl>
+
+      <h3>Attributes</h3>
+      <AttrTable attrs={s.attributes} dropped={s.droppedAttributesCount} />
+
+      <h3>Events {s.events.length > 0 && <span class="muted">({s.events.length})</span>}</h3>
+      {s.events.length === 0 && !s.droppedEventsCount ? (
+        <p class="muted">None.</p>
+      ) : (
+        <ol class="events">
+          {s.events.map((e) => (
+            <li class={e.name === "exception" ? "exception" : ""}>
+              <div class="event-head">
+                <span class="offset">+{fmtDuration(e.offsetNano)}</span> <b>{e.name}</b>
+              </div>
+              <AttrTable attrs={e.attributes} dropped={e.droppedAttributesCount} />
+            </li>
+          ))}
+          {s.droppedEventsCount > 0 && <li class="muted">{s.droppedEventsCount} event(s) dropped</li>}
+        </ol>
+      )}
+
+      <h3>Links {s.links.length > 0 && <span class="muted">({s.links.length})</span>}</h3>
+      {s.links.length === 0 && !s.droppedLinksCount ? (
+        <p class="muted">None.</p>
+      ) : (
+        <ul class="links">
+          {s.links.map((l) => {
+            const same = l.traceID === trace.traceID;
+            const target = same ? byID(l.spanID) : -1;
+            return (
+              <li>
+                {same && target >= 0 ? (
+                  <button type="button" class="linkish" onClick={() => onSelect(target)}>
+                    span {l.spanID} in this trace
+                  </button>
+                ) : l.traceExists && isTraceID(l.traceID) && isSpanID(l.spanID) ? (
+                  <a href={`/trace/${l.traceID}?span=${l.spanID}`}>
+                    trace {l.traceID}, span {l.spanID}
+                  </a>
+                ) : (
+                  <span>
+                    trace <code>{l.traceID}</code>, span <code>{l.spanID}</code> <span class="muted">(not stored)</span>
+                  </span>
+                )}
+                {l.attributes.length > 0 && <AttrTable attrs={l.attributes} dropped={l.droppedAttributesCount} />}
+              </li>
+            );
+          })}
+          {s.droppedLinksCount > 0 && <li class="muted">{s.droppedLinksCount} link(s) dropped</li>}
+        </ul>
+      )}
+
+      <h3>Resource</h3>
+      <AttrTable attrs={res?.attributes ?? []} dropped={res?.droppedAttributesCount} />
+
+      {scope && (
+        <>
+          <h3>Instrumentation scope</h3>
+          <p>
+            <code>{scope.name || "(unnamed)"}</code> {scope.version && <span class="muted">{scope.version}</span>}
+          </p>
+          {scope.attributes.length > 0 && <AttrTable attrs={scope.attributes} dropped={scope.droppedAttributesCount} />}
+        </>
+      )}
+    </aside>
+  );
+}
