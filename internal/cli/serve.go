@@ -20,6 +20,7 @@ import (
 	"github.com/clew-dev/clew/internal/api/native"
 	"github.com/clew-dev/clew/internal/config"
 	"github.com/clew-dev/clew/internal/pipeline"
+	jaegerreceiver "github.com/clew-dev/clew/internal/receiver/jaeger"
 	"github.com/clew-dev/clew/internal/receiver/otlp"
 	"github.com/clew-dev/clew/internal/server"
 	"github.com/clew-dev/clew/internal/store"
@@ -181,6 +182,32 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 		mux := http.NewServeMux()
 		otlp.NewHTTPHandler(d.Pipeline, maxBytes, r.CORSAllowedOrigins, log).Register(mux)
 		comps = append(comps, server.NewHTTPServer(otlp.NameHTTP, r.Addr, d.HTTP.Wrap(otlp.NameHTTP, log, mux), log))
+	}
+	{
+		r := cfg.Receivers.Jaeger
+		agent := func(l config.Listener, enc jaegerreceiver.Encoding) *jaegerreceiver.Agent {
+			return jaegerreceiver.NewAgent(jaegerreceiver.AgentOptions{
+				Addr: l.Addr, Encoding: enc,
+				QueueSize: r.Agent.QueueSize, Workers: r.Agent.Workers, SocketBuffer: int(r.Agent.SocketBuffer),
+				Consumer: d.Pipeline, Logger: log, Registerer: d.Registry,
+			})
+		}
+		if r.AgentCompact.Enabled {
+			comps = append(comps, agent(r.AgentCompact, jaegerreceiver.Compact))
+		}
+		if r.AgentBinary.Enabled {
+			comps = append(comps, agent(r.AgentBinary, jaegerreceiver.Binary))
+		}
+		if r.CollectorHTTP.Enabled {
+			h := jaegerreceiver.NewHTTPHandler(jaegerreceiver.HTTPOptions{Consumer: d.Pipeline, MaxRequestBytes: maxBytes, Logger: log})
+			comps = append(comps, server.NewHTTPServer(jaegerreceiver.NameCollectorHTTP, r.CollectorHTTP.Addr,
+				d.HTTP.Wrap(jaegerreceiver.NameCollectorHTTP, log, h), log))
+		}
+		if r.CollectorGRPC.Enabled {
+			comps = append(comps, jaegerreceiver.NewGRPC(jaegerreceiver.GRPCOptions{
+				Addr: r.CollectorGRPC.Addr, Consumer: d.Pipeline, MaxRequestBytes: int(maxBytes), Logger: log,
+			}))
+		}
 	}
 
 	// Query APIs on the query port.

@@ -86,10 +86,19 @@ type OTLPHTTP struct {
 
 // Jaeger configures the legacy Jaeger agent and collector receivers.
 type Jaeger struct {
-	AgentCompact  Listener `yaml:"agent_compact"`
-	AgentBinary   Listener `yaml:"agent_binary"`
-	CollectorHTTP Listener `yaml:"collector_http"`
-	CollectorGRPC Listener `yaml:"collector_grpc"`
+	AgentCompact  Listener    `yaml:"agent_compact"`
+	AgentBinary   Listener    `yaml:"agent_binary"`
+	CollectorHTTP Listener    `yaml:"collector_http"`
+	CollectorGRPC Listener    `yaml:"collector_grpc"`
+	Agent         JaegerAgent `yaml:"agent"`
+}
+
+// JaegerAgent tunes both Jaeger agent UDP ports (each port has its own
+// queue, workers and socket).
+type JaegerAgent struct {
+	QueueSize    int   `yaml:"queue_size" help:"Datagrams each Jaeger agent port holds for its workers; a datagram arriving at a full queue is dropped and counted."`
+	Workers      int   `yaml:"workers" help:"Goroutines decoding datagrams per Jaeger agent port."`
+	SocketBuffer Bytes `yaml:"socket_buffer" help:"UDP receive buffer (SO_RCVBUF) asked for per Jaeger agent port, for bursts; the kernel may cap it (net.core.rmem_max)."`
 }
 
 // XRay configures the AWS X-Ray daemon receiver (UDP segments, TCP sampling).
@@ -134,6 +143,7 @@ func Default() Config {
 				AgentBinary:   on("127.0.0.1:6832"),
 				CollectorHTTP: on("127.0.0.1:14268"),
 				CollectorGRPC: on("127.0.0.1:14250"),
+				Agent:         JaegerAgent{QueueSize: 1000, Workers: 4, SocketBuffer: 4 << 20},
 			},
 			Zipkin:  on("127.0.0.1:9411"),
 			Datadog: on("127.0.0.1:8126"),

@@ -1,0 +1,3 @@
+package jaeger
+
+const linuxDoubles = true
