@@ -1,0 +1,190 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+type recordingWriter struct {
+	mu    sync.Mutex
+	spans []*model.Span
+	block chan struct{}
+	err   error
+}
+
+func (w *recordingWriter) WriteSpans(ctx context.Context, spans []*model.Span) error {
+	if w.block != nil {
+		select {
+		case <-w.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.spans = append(w.spans, spans...)
+	return w.err
+}
+
+func span(mod func(*model.Span)) *model.Span {
+	sp := &model.Span{
+		TraceID:           model.TraceIDFromUint64s(1, 2),
+		SpanID:            model.SpanIDFromUint64(3),
+		Name:              "op",
+		StartTimeUnixNano: uint64(now.Add(-time.Minute).UnixNano()),
+		EndTimeUnixNano:   uint64(now.UnixNano()),
+	}
+	if mod != nil {
+		mod(sp)
+	}
+	return sp
+}
+
+func TestValidation(t *testing.T) {
+	long := strings.Repeat("é", 600) // 1200 bytes
+	cases := []struct {
+		name   string
+		mod    func(*model.Span)
+		reject string
+		adjust string
+		check  func(t *testing.T, sp *model.Span)
+	}{
+		{name: "valid", mod: nil},
+		{name: "zero trace id", mod: func(s *model.Span) { s.TraceID = model.TraceID{} }, reject: ReasonInvalidTraceID},
+		{name: "zero span id", mod: func(s *model.Span) { s.SpanID = model.SpanID{} }, reject: ReasonInvalidSpanID},
+		{name: "start in 1970", mod: func(s *model.Span) { s.StartTimeUnixNano = 5 }, reject: ReasonTimestampRange},
+		{name: "start far in the future", mod: func(s *model.Span) { s.StartTimeUnixNano = uint64(now.Add(48 * time.Hour).UnixNano()) }, reject: ReasonTimestampRange},
+		{name: "end before start", mod: func(s *model.Span) { s.EndTimeUnixNano = s.StartTimeUnixNano - 1 }, adjust: AdjustEndBeforeStart,
+			check: func(t *testing.T, sp *model.Span) {
+				if sp.Duration() != 0 {
+					t.Errorf("duration %v", sp.Duration())
+				}
+			}},
+		{name: "empty name", mod: func(s *model.Span) { s.Name = "" }, adjust: AdjustEmptyName,
+			check: func(t *testing.T, sp *model.Span) {
+				if sp.Name != EmptySpanName {
+					t.Errorf("name %q", sp.Name)
+				}
+			}},
+		{name: "long name", mod: func(s *model.Span) { s.Name = long }, adjust: AdjustNameTruncated,
+			check: func(t *testing.T, sp *model.Span) {
+				if len(sp.Name) != 1024 || !strings.HasSuffix(sp.Name, "é") {
+					t.Errorf("name cut to %d bytes, not at a rune boundary", len(sp.Name))
+				}
+			}},
+		{name: "long value", mod: func(s *model.Span) {
+			s.Attributes = model.Attributes{{Key: "k", Value: model.StringValue(strings.Repeat("x", 70000))}}
+		}, adjust: AdjustValueTruncated, check: func(t *testing.T, sp *model.Span) {
+			if v, _ := sp.Attributes.Get("k"); len(v.Str()) != 65536 {
+				t.Errorf("value cut to %d", len(v.Str()))
+			}
+		}},
+		{name: "too many attributes", mod: func(s *model.Span) {
+			s.Attributes = make(model.Attributes, 1500)
+			s.DroppedAttributesCount = 2
+		}, adjust: AdjustAttributesDropped, check: func(t *testing.T, sp *model.Span) {
+			if len(sp.Attributes) != 1024 || sp.DroppedAttributesCount != 478 {
+				t.Errorf("kept %d, dropped count %d", len(sp.Attributes), sp.DroppedAttributesCount)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sp := span(c.mod)
+			reject, adjusted := Limits{}.withDefaults().apply(sp, now)
+			if reject != c.reject {
+				t.Errorf("reject %q, want %q", reject, c.reject)
+			}
+			if c.adjust != "" && (len(adjusted) != 1 || adjusted[0] != c.adjust) {
+				t.Errorf("adjusted %v, want [%s]", adjusted, c.adjust)
+			}
+			if c.adjust == "" && len(adjusted) != 0 {
+				t.Errorf("unexpected adjustments %v", adjusted)
+			}
+			if c.check != nil {
+				c.check(t, sp)
+			}
+		})
+	}
+}
+
+func TestConsumeCountsAndPartialResult(t *testing.T) {
+	w := &recordingWriter{}
+	reg := prometheus.NewRegistry()
+	p := New(w, Options{Registerer: reg, Now: func() time.Time { return now }})
+	bad := span(func(s *model.Span) { s.SpanID = model.SpanID{} })
+	res, err := p.Consume(context.Background(), "test", []*model.Span{span(nil), bad, span(func(s *model.Span) { s.SpanID = model.SpanIDFromUint64(9) })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 2 || res.Rejected != 1 || res.RejectReason != ReasonInvalidSpanID {
+		t.Errorf("result %+v", res)
+	}
+	if got := testutil.ToFloat64(p.stored.WithLabelValues("test")); got != 2 {
+		t.Errorf("stored counter %v", got)
+	}
+	if got := testutil.ToFloat64(p.refused.WithLabelValues("test", ReasonInvalidSpanID)); got != 1 {
+		t.Errorf("refused counter %v", got)
+	}
+	if len(w.spans) != 2 {
+		t.Errorf("writer got %d spans", len(w.spans))
+	}
+}
+
+func TestOverload(t *testing.T) {
+	w := &recordingWriter{block: make(chan struct{})}
+	p := New(w, Options{MaxInFlight: 1, MaxQueued: 2, QueueTimeout: 50 * time.Millisecond, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { _, err := p.Consume(ctx, "r", []*model.Span{span(nil)}); done <- err }()
+	time.Sleep(20 * time.Millisecond) // first batch holds the only slot
+	// Second batch waits, then times out.
+	if _, err := p.Consume(ctx, "r", []*model.Span{span(nil)}); !errors.Is(err, ErrOverloaded) {
+		t.Errorf("queued batch: err %v, want ErrOverloaded", err)
+	}
+	close(w.block)
+	if err := <-done; err != nil {
+		t.Errorf("first batch: %v", err)
+	}
+	if got := testutil.ToFloat64(p.refused.WithLabelValues("r", "overloaded")); got != 1 {
+		t.Errorf("overloaded counter %v", got)
+	}
+	if got := testutil.ToFloat64(p.depth); got != 0 {
+		t.Errorf("queue depth %v after drain", got)
+	}
+}
+
+func TestStoreErrorIsReturned(t *testing.T) {
+	w := &recordingWriter{err: errors.New("disk full")}
+	p := New(w, Options{Now: func() time.Time { return now }})
+	if _, err := p.Consume(context.Background(), "r", []*model.Span{span(nil)}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("err %v", err)
+	}
+}
+
+func BenchmarkConsume(b *testing.B) {
+	w := &recordingWriter{}
+	p := New(w, Options{Now: func() time.Time { return now }})
+	batch := make([]*model.Span, 500)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		for j := range batch {
+			batch[j] = span(nil)
+		}
+		w.spans = w.spans[:0]
+		if _, err := p.Consume(context.Background(), "bench", batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
