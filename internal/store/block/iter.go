@@ -1,0 +1,73 @@
+package block
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+// Iterator returns a block's spans in storage order, reading a few hundred
+// rows at a time. It is not safe for concurrent use.
+type Iterator struct {
+	r   *Reader
+	rg  int
+	rr  *parquet.GenericReader[Row]
+	buf []Row
+	pos int
+	n   int
+	b   spanBuilder
+	err error
+}
+
+// Iter returns an iterator over the block's spans.
+func (r *Reader) Iter() *Iterator { return &Iterator{r: r, buf: make([]Row, 256)} }
+
+// Next returns the next span, or nil at the end or on error (see Err).
+func (it *Iterator) Next() (sp *model.Span) {
+	defer func() {
+		if p := recover(); p != nil {
+			it.err = fmt.Errorf("%w: data: parquet decoder: %v", ErrCorrupt, p)
+			sp = nil
+		}
+	}()
+	for it.pos >= it.n {
+		if it.err != nil {
+			return nil
+		}
+		if it.rr == nil {
+			if it.rg >= len(it.r.file.RowGroups()) {
+				return nil
+			}
+			it.rr = parquet.NewGenericRowGroupReader[Row](it.r.file.RowGroups()[it.rg])
+			it.rg++
+		}
+		n, err := it.rr.Read(it.buf)
+		it.pos, it.n = 0, n
+		if err != nil {
+			it.rr.Close()
+			it.rr = nil
+			if !errors.Is(err, io.EOF) {
+				it.err = fmt.Errorf("%w: data: %v", ErrCorrupt, err)
+				return nil
+			}
+		}
+	}
+	sp = it.b.ToSpan(&it.buf[it.pos])
+	it.pos++
+	return sp
+}
+
+// Err returns the error that ended the iteration, if any.
+func (it *Iterator) Err() error { return it.err }
+
+// Close releases the iterator.
+func (it *Iterator) Close() {
+	if it.rr != nil {
+		it.rr.Close()
+		it.rr = nil
+	}
+}

@@ -1,0 +1,459 @@
+package local
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/store"
+	"github.com/clew-dev/clew/internal/store/block"
+)
+
+// GetTrace implements store.Reader: the head and every block whose bloom
+// filter admits the trace are searched, and duplicates dropped.
+func (s *Store) GetTrace(ctx context.Context, id model.TraceID) (*model.Trace, error) {
+	spans, err := s.traceSpans(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(spans) == 0 {
+		return nil, store.ErrTraceNotFound
+	}
+	return &model.Trace{TraceID: id, Spans: spans}, nil
+}
+
+func (s *Store) traceSpans(ctx context.Context, id model.TraceID) ([]*model.Span, error) {
+	heads, blocks, err := s.acquire(0, ^uint64(0))
+	if err != nil {
+		return nil, err
+	}
+	defer release(blocks)
+	var spans []*model.Span
+	s.mu.RLock()
+	for _, h := range heads {
+		if t := h.traces[id]; t != nil {
+			spans = append(spans, t.spans...)
+		}
+	}
+	s.mu.RUnlock()
+	for _, b := range blocks {
+		got, err := b.r.FindTrace(ctx, id)
+		if err != nil {
+			s.m.blockErrors.Inc()
+			s.log.Warn("block read failed", "block", b.meta.ID, "err", err)
+			continue
+		}
+		spans = append(spans, got...)
+	}
+	return dedupSpans(spans), nil
+}
+
+// dedupSpans sorts spans and drops repeated span ids.
+func dedupSpans(spans []*model.Span) []*model.Span {
+	if len(spans) == 0 {
+		return spans
+	}
+	model.SortSpans(spans)
+	seen := make(map[model.SpanID]struct{}, len(spans))
+	out := spans[:0]
+	for _, sp := range spans {
+		if _, ok := seen[sp.SpanID]; ok {
+			continue
+		}
+		seen[sp.SpanID] = struct{}{}
+		out = append(out, sp)
+	}
+	return out
+}
+
+// GetServices implements store.Reader from the heads' and the blocks'
+// metadata; no block data is read.
+func (s *Store) GetServices(ctx context.Context) ([]string, error) {
+	set, err := s.operations()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(set))
+	for svc := range set {
+		out = append(out, svc)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (s *Store) operations() (map[string]map[store.Operation]struct{}, error) {
+	heads, blocks, err := s.acquire(0, ^uint64(0))
+	if err != nil {
+		return nil, err
+	}
+	defer release(blocks)
+	set := map[string]map[store.Operation]struct{}{}
+	add := func(svc string, op store.Operation) {
+		m := set[svc]
+		if m == nil {
+			m = map[store.Operation]struct{}{}
+			set[svc] = m
+		}
+		m[op] = struct{}{}
+	}
+	s.mu.RLock()
+	for _, h := range heads {
+		for svc, ops := range h.ops {
+			for k := range ops {
+				add(svc, store.Operation{Name: k.name, SpanKind: k.kind.String()})
+			}
+		}
+	}
+	s.mu.RUnlock()
+	for _, b := range blocks {
+		for svc, ops := range b.meta.Services {
+			for _, op := range ops {
+				add(svc, store.Operation{Name: op.Name, SpanKind: op.Kind})
+			}
+		}
+	}
+	return set, nil
+}
+
+// GetOperations implements store.Reader.
+func (s *Store) GetOperations(ctx context.Context, q store.OperationQuery) ([]store.Operation, error) {
+	set, err := s.operations()
+	if err != nil {
+		return nil, err
+	}
+	out := []store.Operation{}
+	for op := range set[q.Service] {
+		if q.SpanKind == "" || op.SpanKind == q.SpanKind {
+			out = append(out, op)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Operation) int {
+		if c := cmp.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.SpanKind, b.SpanKind)
+	})
+	return out, nil
+}
+
+type hit struct {
+	id    model.TraceID
+	start uint64
+}
+
+func timeBounds(min, max time.Time) (uint64, uint64) {
+	lo, hi := uint64(0), ^uint64(0)
+	if !min.IsZero() {
+		lo = uint64(min.UnixNano())
+	}
+	if !max.IsZero() {
+		hi = uint64(max.UnixNano())
+	}
+	return lo, hi
+}
+
+// blockMayMatch prunes a block by its meta.
+func blockMayMatch(m *block.Meta, service, operation string) bool {
+	if service != "" {
+		ops, ok := m.Services[service]
+		if !ok {
+			return false
+		}
+		if operation != "" {
+			return slices.ContainsFunc(ops, func(o block.Operation) bool { return o.Name == operation })
+		}
+		return true
+	}
+	if operation != "" {
+		for _, ops := range m.Services {
+			if slices.ContainsFunc(ops, func(o block.Operation) bool { return o.Name == operation }) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// summaryMatch checks the conditions of q that a summary can decide.
+func summaryMatch(sm *block.Summary, q *store.TraceQuery, lo, hi uint64) bool {
+	st := uint64(sm.StartUnixNano)
+	if st < lo || st > hi {
+		return false
+	}
+	if q.Service != "" && sm.ServiceName != q.Service {
+		return false
+	}
+	if q.Operation != "" && sm.Name != q.Operation {
+		return false
+	}
+	d := time.Duration(max(sm.DurationNano, 0))
+	if q.DurationMin > 0 && d < q.DurationMin {
+		return false
+	}
+	if q.DurationMax > 0 && d > q.DurationMax {
+		return false
+	}
+	return true
+}
+
+// FindTraces implements store.Reader. Blocks are searched newest first, and
+// the search stops once it holds Limit traces newer than every span of the
+// remaining blocks.
+func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) ([]*model.Trace, error) {
+	limit := q.EffectiveLimit()
+	lo, hi := timeBounds(q.StartMin, q.StartMax)
+	heads, blocks, err := s.acquire(lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer release(blocks)
+	found := map[model.TraceID]uint64{}
+	note := func(id model.TraceID, start uint64) {
+		if old, ok := found[id]; !ok || start < old {
+			found[id] = start
+		}
+	}
+	s.mu.RLock()
+	for _, h := range heads {
+		if !h.overlaps(lo, hi) {
+			continue
+		}
+		for id, t := range h.traces {
+			for _, sp := range t.spans {
+				if store.MatchSpan(sp, &q) {
+					note(id, t.start)
+					break
+				}
+			}
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(blocks, func(a, b *blockRef) int { return cmp.Compare(b.meta.MaxStart, a.meta.MaxStart) })
+	for _, b := range blocks {
+		if len(found) >= limit && kthNewest(found, limit) > b.meta.MaxStart {
+			break
+		}
+		if !blockMayMatch(&b.meta, q.Service, q.Operation) {
+			continue
+		}
+		if err := s.searchBlock(ctx, b, &q, lo, hi, note); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			s.m.blockErrors.Inc()
+			s.log.Warn("block search failed", "block", b.meta.ID, "err", err)
+		}
+	}
+	hits := make([]hit, 0, len(found))
+	for id, st := range found {
+		hits = append(hits, hit{id, st})
+	}
+	sortHits(hits)
+	if len(hits) > limit {
+		hits = hits[:limit]
+	}
+	out := make([]*model.Trace, 0, len(hits))
+	for _, h := range hits {
+		t, err := s.GetTrace(ctx, h.id)
+		if errors.Is(err, store.ErrTraceNotFound) {
+			continue // deleted by retention meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	slices.SortStableFunc(out, func(a, b *model.Trace) int { return cmp.Compare(b.Start(), a.Start()) })
+	return out, nil
+}
+
+func sortHits(hits []hit) {
+	slices.SortFunc(hits, func(a, b hit) int {
+		if c := cmp.Compare(b.start, a.start); c != 0 {
+			return c
+		}
+		return cmp.Compare(string(a.id[:]), string(b.id[:]))
+	})
+}
+
+// kthNewest returns the k-th largest start in found.
+func kthNewest(found map[model.TraceID]uint64, k int) uint64 {
+	starts := make([]uint64, 0, len(found))
+	for _, st := range found {
+		starts = append(starts, st)
+	}
+	slices.SortFunc(starts, func(a, b uint64) int { return cmp.Compare(b, a) })
+	return starts[k-1]
+}
+
+func (s *Store) searchBlock(ctx context.Context, b *blockRef, q *store.TraceQuery, lo, hi uint64, note func(model.TraceID, uint64)) error {
+	// Rows of a trace are adjacent: track the fragment's start.
+	var cur model.TraceID
+	var curStart uint64
+	var matched, started bool
+	flush := func() {
+		if started && matched {
+			note(cur, curStart)
+		}
+	}
+	begin := func(id model.TraceID, st uint64) {
+		if !started || id != cur {
+			flush()
+			cur, curStart, matched, started = id, st, false, true
+		}
+	}
+	if len(q.Tags) == 0 {
+		err := b.r.ScanSummaries(ctx, func(sm *block.Summary) bool {
+			begin(sm.TraceID, uint64(sm.StartUnixNano))
+			if !matched && summaryMatch(sm, q, lo, hi) {
+				matched = true
+			}
+			return true
+		})
+		flush()
+		return err
+	}
+	var sb block.SpanBuilder
+	err := b.r.ScanRows(ctx, func(r *block.Row) bool {
+		begin(r.TraceID, uint64(r.StartUnixNano))
+		if matched {
+			return true
+		}
+		sm := block.Summary{StartUnixNano: r.StartUnixNano, DurationNano: r.DurationNano, ServiceName: r.ServiceName, Name: r.Name}
+		if summaryMatch(&sm, q, lo, hi) && store.MatchSpan(sb.Span(r), q) {
+			matched = true
+		}
+		return true
+	})
+	flush()
+	return err
+}
+
+// ScanTraces implements store.Scanner.
+func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*model.Trace) bool) error {
+	lo, hi := timeBounds(req.StartMin, req.StartMax)
+	heads, blocks, err := s.acquire(lo, hi)
+	if err != nil {
+		return err
+	}
+	defer release(blocks)
+	q := store.TraceQuery{Service: req.Service, Operation: req.SpanName, DurationMin: req.MinDuration}
+	seen := map[model.TraceID]struct{}{}
+	var batch []model.TraceID
+	collect := func(id model.TraceID, _ uint64) {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			batch = append(batch, id)
+		}
+	}
+	// emit hands out the collected traces whole; it reports false to stop.
+	emit := func() (bool, error) {
+		for _, id := range batch {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+			t, err := s.GetTrace(ctx, id)
+			if errors.Is(err, store.ErrTraceNotFound) {
+				continue
+			}
+			if err != nil {
+				return false, err
+			}
+			// The time range is on any span; the hints may have matched a
+			// span outside it.
+			if !traceInRange(t, lo, hi) {
+				continue
+			}
+			if !fn(t) {
+				return false, nil
+			}
+		}
+		batch = batch[:0]
+		return true, nil
+	}
+	s.mu.RLock()
+	for _, h := range heads {
+		if !h.overlaps(lo, hi) {
+			continue
+		}
+		for id, t := range h.traces {
+			for _, sp := range t.spans {
+				if scanHint(sp, &q) {
+					collect(id, 0)
+					break
+				}
+			}
+		}
+	}
+	s.mu.RUnlock()
+	if ok, err := emit(); !ok || err != nil {
+		return err
+	}
+	for _, b := range blocks {
+		if !blockMayMatch(&b.meta, q.Service, q.Operation) {
+			continue
+		}
+		err := s.searchBlock(ctx, b, &q, 0, ^uint64(0), collect)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.m.blockErrors.Inc()
+			s.log.Warn("block scan failed", "block", b.meta.ID, "err", err)
+		}
+		if ok, err := emit(); !ok || err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func scanHint(sp *model.Span, q *store.TraceQuery) bool {
+	return (q.Service == "" || sp.ServiceName() == q.Service) &&
+		(q.Operation == "" || sp.Name == q.Operation) &&
+		(q.DurationMin == 0 || sp.Duration() >= q.DurationMin)
+}
+
+func traceInRange(t *model.Trace, lo, hi uint64) bool {
+	for _, sp := range t.Spans {
+		if sp.StartTimeUnixNano >= lo && sp.StartTimeUnixNano <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+// GetDependencies implements store.Reader. Traces are loaded whole in
+// batches of depBatch to bound memory.
+func (s *Store) GetDependencies(ctx context.Context, end time.Time, lookback time.Duration) ([]store.DependencyLink, error) {
+	counts := map[[2]string]uint64{}
+	var batch []*model.Trace
+	const depBatch = 1000
+	add := func() {
+		for _, l := range store.Dependencies(batch) {
+			counts[[2]string{l.Parent, l.Child}] += l.CallCount
+		}
+		batch = batch[:0]
+	}
+	err := s.ScanTraces(ctx, store.ScanRequest{StartMin: end.Add(-lookback), StartMax: end}, func(t *model.Trace) bool {
+		batch = append(batch, t)
+		if len(batch) >= depBatch {
+			add()
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	add()
+	out := make([]store.DependencyLink, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, store.DependencyLink{Parent: k[0], Child: k[1], CallCount: n})
+	}
+	store.SortDependencies(out)
+	return out, nil
+}
