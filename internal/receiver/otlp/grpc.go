@@ -36,14 +36,14 @@ var _ server.Component = (*GRPC)(nil)
 
 // NewGRPC returns an OTLP/gRPC receiver on addr accepting messages of up to
 // maxBytes (decompressed).
-func NewGRPC(addr string, maxBytes int, c Consumer, log *slog.Logger) *GRPC {
+func NewGRPC(addr string, maxBytes int, c Consumer, log *slog.Logger, opts ...grpc.ServerOption) *GRPC {
 	r := &GRPC{addr: addr, consumer: c, log: log}
-	r.srv = grpc.NewServer(
+	r.srv = grpc.NewServer(append(opts,
 		grpc.ForceServerCodecV2(rawCodec{}),
 		grpc.MaxRecvMsgSize(maxBytes),
 		grpc.MaxConcurrentStreams(1024),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute}),
-	)
+	)...)
 	r.srv.RegisterService(&traceServiceDesc, r)
 	return r
 }
@@ -133,7 +133,13 @@ var traceServiceDesc = grpc.ServiceDesc{
 			if err := dec(&in); err != nil {
 				return nil, err
 			}
-			return srv.(*GRPC).exportRaw(ctx, in)
+			if interceptor == nil {
+				return srv.(*GRPC).exportRaw(ctx, in)
+			}
+			info := &grpc.UnaryServerInfo{Server: srv, FullMethod: "/opentelemetry.proto.collector.trace.v1.TraceService/Export"}
+			return interceptor(ctx, in, info, func(ctx context.Context, req any) (any, error) {
+				return srv.(*GRPC).exportRaw(ctx, req.([]byte))
+			})
 		},
 	}},
 	Metadata: "opentelemetry/proto/collector/trace/v1/trace_service.proto",
