@@ -118,7 +118,6 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-
 // FuzzParseSearch feeds arbitrary query strings to the search parser: it
 // must return a query or a 400, never panic, and never exceed its limits.
 func FuzzParseSearch(f *testing.F) {

@@ -36,10 +36,10 @@ const (
 )
 
 type traceEntry struct {
-	spans   []*model.Span
-	ids     map[model.SpanID]struct{} // built once the trace grows past a few spans
-	bytes   int64
-	start   uint64 // earliest span start
+	spans []*model.Span
+	ids   map[model.SpanID]struct{} // built once the trace grows past a few spans
+	bytes int64
+	start uint64 // earliest span start
 }
 
 type opKey struct {

@@ -451,8 +451,8 @@ func testDependencies(t *testing.T, s store.Store) {
 		span(db, 1, 4, 3, "q", 0, time.Millisecond),     // backend -> db
 		span(db, 1, 5, 3, "q", 0, time.Millisecond),     // backend -> db
 		span(be, 2, 6, 0, "serve", 0, time.Millisecond),
-		span(db, 2, 7, 6, "q", 0, time.Millisecond),     // backend -> db
-		span(db, 2, 8, 99, "q", 0, time.Millisecond),    // parent missing: no edge
+		span(db, 2, 7, 6, "q", 0, time.Millisecond),  // backend -> db
+		span(db, 2, 8, 99, "q", 0, time.Millisecond), // parent missing: no edge
 		span(fe, 3, 9, 0, "old", -2*time.Hour, time.Millisecond),
 		span(be, 3, 10, 9, "old", -2*time.Hour, time.Millisecond), // outside lookback
 	)
