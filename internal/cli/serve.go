@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ import (
 	"github.com/clew-dev/clew/internal/receiver/otlp"
 	"github.com/clew-dev/clew/internal/server"
 	"github.com/clew-dev/clew/internal/store"
+	"github.com/clew-dev/clew/internal/store/local"
 	"github.com/clew-dev/clew/internal/store/memstore"
 	"github.com/clew-dev/clew/internal/ui"
 )
@@ -163,6 +165,30 @@ func openStore(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (
 			MaxBytes:   int64(cfg.Memory.MaxBytes),
 			Registerer: reg,
 		}), nil
+	case "local":
+		o := local.Options{
+			Dir:                filepath.Join(cfg.DataDir),
+			FlushBytes:         int64(cfg.Local.FlushBytes),
+			FlushSpans:         cfg.Local.FlushSpans,
+			FlushInterval:      cfg.Local.FlushInterval,
+			MaxHeadBytes:       int64(cfg.Local.MaxHeadBytes),
+			Retention:          cfg.Local.Retention,
+			DiskBudget:         int64(cfg.Local.DiskBudget),
+			CompactionInterval: cfg.Local.CompactionInterval,
+			CompactionMaxSpans: int64(cfg.Local.CompactionMaxSpans),
+			Logger:             log.With("component", "store"),
+			Registerer:         reg,
+		}
+		if cfg.Local.Fsync == "interval" {
+			o.SyncInterval = cfg.Local.FsyncInterval
+		}
+		if o.Retention == 0 {
+			o.Retention = -1 // keep forever
+		}
+		if o.CompactionInterval == 0 {
+			o.CompactionInterval = -1
+		}
+		return local.Open(o)
 	}
 	return nil, fmt.Errorf("storage %q is not available", cfg.Storage)
 }

@@ -17,6 +17,7 @@ type Config struct {
 	DataDir   string    `yaml:"data_dir" help:"Directory for durable data (WAL, blocks)."`
 	Storage   string    `yaml:"storage" help:"Storage engine: memory (nothing survives a restart) or local (durable, in data_dir)."`
 	Memory    Memory    `yaml:"memory"`
+	Local     Local     `yaml:"local"`
 	Limits    Limits    `yaml:"limits"`
 	Query     Query     `yaml:"query"`
 	Receivers Receivers `yaml:"receivers"`
@@ -33,6 +34,20 @@ type Log struct {
 type Memory struct {
 	MaxSpans int   `yaml:"max_spans" help:"Most spans the memory store keeps; the traces that arrived first are evicted."`
 	MaxBytes Bytes `yaml:"max_bytes" help:"Most (estimated) bytes the memory store keeps."`
+}
+
+// Local configures the durable local storage engine (storage: local).
+type Local struct {
+	Fsync              string        `yaml:"fsync" help:"WAL fsync policy: batch (fsync as soon as a batch waits; concurrent batches share one fsync) or interval (gather batches for fsync_interval, then one fsync). Either way a batch is acknowledged only after its fsync."`
+	FsyncInterval      time.Duration `yaml:"fsync_interval" help:"Group-commit window of the interval fsync policy."`
+	FlushBytes         Bytes         `yaml:"flush_bytes" help:"Estimated head size at which the head is written to a block."`
+	FlushSpans         int           `yaml:"flush_spans" help:"Head span count at which the head is written to a block."`
+	FlushInterval      time.Duration `yaml:"flush_interval" help:"Longest time spans stay in the head before being written to a block."`
+	MaxHeadBytes       Bytes         `yaml:"max_head_bytes" help:"Memory limit of the heads (the one taking writes and those being written to blocks); writes beyond it are refused with a retryable error."`
+	Retention          time.Duration `yaml:"retention" help:"Blocks whose newest span is older than this are deleted (0 keeps forever)."`
+	DiskBudget         Bytes         `yaml:"disk_budget" help:"When set, the oldest blocks are deleted while blocks and WAL take more than this (0: no budget)."`
+	CompactionInterval time.Duration `yaml:"compaction_interval" help:"How often compaction and retention run (0 disables compaction; retention then runs every minute)."`
+	CompactionMaxSpans int           `yaml:"compaction_max_spans" help:"Largest block compaction writes, in spans."`
 }
 
 // Limits bound what is accepted.
@@ -120,8 +135,13 @@ func Default() Config {
 	return Config{
 		Log:     Log{Level: "info", Format: "text"},
 		DataDir: "./clew-data",
-		Storage: "memory",
+		Storage: "local",
 		Memory:  Memory{MaxSpans: 1_000_000, MaxBytes: 512 << 20},
+		Local: Local{
+			Fsync: "batch", FsyncInterval: 5 * time.Millisecond,
+			FlushBytes: 48 << 20, FlushSpans: 250_000, FlushInterval: time.Minute, MaxHeadBytes: 160 << 20,
+			Retention: 72 * time.Hour, CompactionInterval: time.Minute, CompactionMaxSpans: 2_000_000,
+		},
 		Limits: Limits{
 			MaxRequestBytes:        16 << 20,
 			MaxNameBytes:           1024,
@@ -178,6 +198,26 @@ func (c *Config) Validate() error {
 	}
 	if c.Memory.MaxSpans <= 0 {
 		bad("memory.max_spans must be positive")
+	}
+	if c.Storage == "local" {
+		switch c.Local.Fsync {
+		case "batch":
+		case "interval":
+			if c.Local.FsyncInterval <= 0 {
+				bad("local.fsync_interval must be positive with fsync interval")
+			}
+		default:
+			bad("local.fsync %q: want batch or interval", c.Local.Fsync)
+		}
+		if c.Local.FlushBytes <= 0 || c.Local.FlushSpans <= 0 || c.Local.FlushInterval <= 0 {
+			bad("local.flush_bytes, local.flush_spans and local.flush_interval must be positive")
+		}
+		if c.Local.MaxHeadBytes < c.Local.FlushBytes {
+			bad("local.max_head_bytes must be at least local.flush_bytes")
+		}
+		if c.Local.Retention < 0 || c.Local.DiskBudget < 0 || c.Local.CompactionInterval < 0 || c.Local.CompactionMaxSpans <= 0 {
+			bad("local.retention, local.disk_budget and local.compaction_interval must not be negative, local.compaction_max_spans must be positive")
+		}
 	}
 	if c.Memory.MaxBytes <= 0 {
 		bad("memory.max_bytes must be positive")

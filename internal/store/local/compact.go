@@ -18,7 +18,7 @@ func (s *Store) runCompactionAndRetention() {
 	if err := s.ApplyRetention(ctx); err != nil {
 		s.log.Error("retention failed", "err", err)
 	}
-	for i := 0; i < 16; i++ {
+	for i := 0; i < 16 && s.opts.CompactionInterval > 0; i++ {
 		did, err := s.Compact(ctx)
 		if err != nil {
 			s.m.compactErrors.Inc()

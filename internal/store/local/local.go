@@ -383,7 +383,11 @@ func (s *Store) maintain() {
 		case <-tick.C:
 		}
 		s.flushIfDue(false)
-		if s.opts.CompactionInterval > 0 && time.Since(lastCompact) >= s.opts.CompactionInterval {
+		every := s.opts.CompactionInterval
+		if every <= 0 {
+			every = time.Minute
+		}
+		if time.Since(lastCompact) >= every {
 			lastCompact = time.Now()
 			s.runCompactionAndRetention()
 		}
