@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/clew-dev/clew/internal/query/traceql"
+	"github.com/clew-dev/clew/internal/store"
+)
+
+func TestSearchLimitsAndOrder(t *testing.T) {
+	e, fx := newFixtureEngine(t, Options{})
+	q := traceql.MustParse("{ }")
+	resp, err := e.Search(context.Background(), SearchRequest{Query: q, Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Traces) != 2 || fx.traces[resp.Traces[0].TraceID] != "orphan" || fx.traces[resp.Traces[1].TraceID] != "health" {
+		t.Fatalf("limit 2 gave %d traces, want the two most recent (orphan, health)", len(resp.Traces))
+	}
+	if resp.Traces[0].RootName != RootPending || resp.Traces[1].RootName != "GET /health" {
+		t.Errorf("root names %q %q", resp.Traces[0].RootName, resp.Traces[1].RootName)
+	}
+	if resp.Stats.Traces != 5 || resp.Stats.Spans != 16 || resp.Partial {
+		t.Errorf("stats %+v partial %v, want 5 traces, 16 spans, complete", resp.Stats, resp.Partial)
+	}
+	// Spans per spanset: default 3, Matched counts them all.
+	resp, _ = e.Search(context.Background(), SearchRequest{Query: q, Limit: 100})
+	for _, m := range resp.Traces {
+		if fx.traces[m.TraceID] == "checkout" {
+			if ss := m.SpanSets[0]; len(ss.Spans) != 3 || ss.Matched != 7 {
+				t.Errorf("checkout spanset: %d spans, matched %d; want 3 and 7", len(ss.Spans), ss.Matched)
+			}
+			if st := m.ServiceStats["frontend"]; st.SpanCount != 3 || st.ErrorCount != 2 {
+				t.Errorf("frontend stats %+v", st)
+			}
+		}
+	}
+	// Time range and trace duration.
+	resp, _ = e.Search(context.Background(), SearchRequest{Query: q, Start: fx.Base.Add(50 * time.Second), End: fx.Base.Add(200 * time.Second), MinDuration: 100 * time.Millisecond})
+	if len(resp.Traces) != 2 {
+		t.Errorf("time range + min duration: %d traces, want 2 (browse, async)", len(resp.Traces))
+	}
+	resp, _ = e.Search(context.Background(), SearchRequest{Query: q, MaxDuration: 10 * time.Millisecond})
+	if len(resp.Traces) != 2 {
+		t.Errorf("max duration: %d traces, want 2 (health, orphan)", len(resp.Traces))
+	}
+}
+
+func TestCaps(t *testing.T) {
+	e, _ := newFixtureEngine(t, Options{MaxTracesInspected: 2})
+	resp, err := e.Search(context.Background(), SearchRequest{Query: traceql.MustParse("{ }")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Partial || resp.Stats.Traces != 2 || len(resp.Traces) != 2 {
+		t.Errorf("trace cap: partial %v, inspected %d, found %d", resp.Partial, resp.Stats.Traces, len(resp.Traces))
+	}
+	e, _ = newFixtureEngine(t, Options{MaxSpansInspected: 3})
+	resp, _ = e.Search(context.Background(), SearchRequest{Query: traceql.MustParse("{ }")})
+	if !resp.Partial || resp.Stats.Spans > 3 {
+		t.Errorf("span cap: partial %v, inspected %d spans", resp.Partial, resp.Stats.Spans)
+	}
+	e, fx := newFixtureEngine(t, Options{MaxSeries: 2})
+	m, err := e.QueryRange(context.Background(), MetricsRequest{Query: traceql.MustParse("{ } | rate() by (resource.service.name)"), Start: fx.Base, End: fx.Base.Add(time.Hour), Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Series) != 2 || !m.Partial {
+		t.Errorf("series cap: %d series, partial %v", len(m.Series), m.Partial)
+	}
+	e, fx = newFixtureEngine(t, Options{MaxPoints: 10})
+	_, err = e.QueryRange(context.Background(), MetricsRequest{Query: traceql.MustParse("{ } | rate()"), Start: fx.Base, End: fx.Base.Add(time.Hour), Step: time.Minute})
+	if !errors.Is(err, ErrBadRequest) {
+		t.Errorf("too many points: %v, want ErrBadRequest", err)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	e, _ := newFixtureEngine(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.Search(ctx, SearchRequest{Query: traceql.MustParse("{ }")}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled search: %v", err)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	e, fx := newFixtureEngine(t, Options{})
+	if _, err := e.Search(context.Background(), SearchRequest{Query: traceql.MustParse("{ } | rate()")}); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("metrics query to search: %v", err)
+	}
+	if _, err := e.QueryRange(context.Background(), MetricsRequest{Query: traceql.MustParse("{ }"), Start: fx.Base, End: fx.Base.Add(time.Hour)}); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("search query to metrics: %v", err)
+	}
+	if _, err := e.QueryRange(context.Background(), MetricsRequest{Query: traceql.MustParse("{ } | rate()"), Start: fx.Base, End: fx.Base}); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("empty range: %v", err)
+	}
+}
+
+// readerOnly hides the Scanner upgrade.
+type readerOnly struct{ store.Reader }
+
+func TestUnsupportedStore(t *testing.T) {
+	e, _ := newFixtureEngine(t, Options{})
+	e2 := New(readerOnly{e.r}, Options{})
+	if _, err := e2.Search(context.Background(), SearchRequest{Query: traceql.MustParse("{ }")}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("store without Scanner: %v", err)
+	}
+}
+
+func TestHints(t *testing.T) {
+	f := func(q string, want store.ScanRequest) {
+		t.Helper()
+		if got := compile(traceql.MustParse(q)).hints; got != want {
+			t.Errorf("hints of %q = %+v, want %+v", q, got, want)
+		}
+	}
+	f(`{ resource.service.name = "a" && name = "b" && duration > 1s }`, store.ScanRequest{Service: "a", SpanName: "b", MinDuration: time.Second})
+	f(`{ resource.service.name = "a" || name = "b" }`, store.ScanRequest{})
+	f(`{ .service.name = "a" }`, store.ScanRequest{})
+	f(`{ name = "x" } || { name = "y" }`, store.ScanRequest{})
+	f(`{ name = "x" } > { resource.service.name = "y" && duration >= 2s }`, store.ScanRequest{Service: "y", MinDuration: 2 * time.Second})
+	f(`{ name = "x" } !> { resource.service.name = "y" }`, store.ScanRequest{Service: "y"})
+	f(`{ name = "x" } | count() > 2`, store.ScanRequest{SpanName: "x"})
+}

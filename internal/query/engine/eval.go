@@ -1,0 +1,502 @@
+package engine
+
+import (
+	"math"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/query/traceql"
+)
+
+// Value is a runtime value: a TraceQL literal type with its payload. The
+// zero Value is nil (a missing attribute).
+type Value = traceql.Static
+
+var (
+	nilValue  = Value{}
+	trueValue = Value{Type: traceql.TypeBool, B: true}
+)
+
+// traceCtx is one trace being evaluated, with the tree relations built on
+// first use.
+type traceCtx struct {
+	t      *model.Trace
+	root   *model.Span
+	start  uint64
+	end    uint64
+	parent []int32 // index of each span's parent in t.Spans, -1 for none
+}
+
+func newTraceCtx(t *model.Trace) *traceCtx {
+	tc := &traceCtx{t: t, start: t.Start(), end: t.End()}
+	if r := t.Root(); r != nil && r.IsRoot() {
+		tc.root = r
+	}
+	return tc
+}
+
+func (tc *traceCtx) duration() time.Duration {
+	if tc.end < tc.start {
+		return 0
+	}
+	return time.Duration(tc.end - tc.start)
+}
+
+// parents returns each span's parent index, building it on first use.
+func (tc *traceCtx) parents() []int32 {
+	if tc.parent != nil {
+		return tc.parent
+	}
+	spans := tc.t.Spans
+	byID := make(map[model.SpanID]int32, len(spans))
+	for i, s := range spans {
+		byID[s.SpanID] = int32(i)
+	}
+	tc.parent = make([]int32, len(spans))
+	for i, s := range spans {
+		tc.parent[i] = -1
+		if !s.ParentSpanID.IsZero() {
+			if p, ok := byID[s.ParentSpanID]; ok && int(p) != i {
+				tc.parent[i] = p
+			}
+		}
+	}
+	return tc.parent
+}
+
+// spanCtx is what a field expression sees: a span, and the event and link
+// an event- or link-scoped condition is evaluated against.
+type spanCtx struct {
+	tc   *traceCtx
+	s    *model.Span
+	ev   *model.Event
+	link *model.Link
+}
+
+type evalFn func(c *spanCtx) Value
+
+// exprInfo records which per-span collections an expression ranges over.
+type exprInfo struct {
+	events, links bool
+}
+
+// compiler turns field expressions into closures.
+type compiler struct{}
+
+func (cp *compiler) field(e traceql.FieldExpr, info *exprInfo) evalFn {
+	switch e := e.(type) {
+	case *traceql.Static:
+		v := *e
+		return func(*spanCtx) Value { return v }
+	case *traceql.Attribute:
+		return cp.attribute(e, info)
+	case *traceql.UnaryExpr:
+		x := cp.field(e.X, info)
+		if e.Op == traceql.OpNot {
+			return func(c *spanCtx) Value {
+				v := x(c)
+				if v.Type != traceql.TypeBool {
+					return nilValue
+				}
+				return Value{Type: traceql.TypeBool, B: !v.B}
+			}
+		}
+		return func(c *spanCtx) Value { return negateValue(x(c)) }
+	case *traceql.BinaryExpr:
+		l, r := cp.field(e.LHS, info), cp.field(e.RHS, info)
+		switch op := e.Op; {
+		case op == traceql.OpAnd:
+			return func(c *spanCtx) Value {
+				if a := l(c); a.Type != traceql.TypeBool || !a.B {
+					return Value{Type: traceql.TypeBool}
+				}
+				b := r(c)
+				return Value{Type: traceql.TypeBool, B: b.Type == traceql.TypeBool && b.B}
+			}
+		case op == traceql.OpOr:
+			return func(c *spanCtx) Value {
+				if a := l(c); a.Type == traceql.TypeBool && a.B {
+					return trueValue
+				}
+				b := r(c)
+				return Value{Type: traceql.TypeBool, B: b.Type == traceql.TypeBool && b.B}
+			}
+		case op == traceql.OpRe || op == traceql.OpNre:
+			// The parser guarantees a string literal on the right.
+			re := regexp.MustCompile(anchor(e.RHS.(*traceql.Static).S))
+			want := op == traceql.OpRe
+			return func(c *spanCtx) Value {
+				v := l(c)
+				if v.Type != traceql.TypeString {
+					return Value{Type: traceql.TypeBool}
+				}
+				return Value{Type: traceql.TypeBool, B: re.MatchString(v.S) == want}
+			}
+		case op == traceql.OpEq || op == traceql.OpNeq:
+			// "= nil" tests for absence, "!= nil" for presence; otherwise a
+			// missing value makes every comparison false.
+			if st, ok := e.RHS.(*traceql.Static); ok && st.Type == traceql.TypeNil {
+				return nilTest(l, op)
+			}
+			if st, ok := e.LHS.(*traceql.Static); ok && st.Type == traceql.TypeNil {
+				return nilTest(r, op)
+			}
+			return func(c *spanCtx) Value {
+				return Value{Type: traceql.TypeBool, B: compare(op, l(c), r(c))}
+			}
+		case op.IsComparison():
+			return func(c *spanCtx) Value {
+				return Value{Type: traceql.TypeBool, B: compare(op, l(c), r(c))}
+			}
+		default:
+			return func(c *spanCtx) Value { return arith(op, l(c), r(c)) }
+		}
+	}
+	return func(*spanCtx) Value { return nilValue }
+}
+
+func nilTest(x evalFn, op traceql.Op) evalFn {
+	want := op == traceql.OpEq
+	return func(c *spanCtx) Value {
+		return Value{Type: traceql.TypeBool, B: (x(c).Type == traceql.TypeNil) == want}
+	}
+}
+
+// anchor makes a regular expression match whole values, as Tempo's
+// TraceQL does.
+func anchor(re string) string { return "^(?:" + re + ")$" }
+
+func (cp *compiler) attribute(a *traceql.Attribute, info *exprInfo) evalFn {
+	name := a.Name
+	switch a.Scope {
+	case traceql.ScopeSpan:
+		return func(c *spanCtx) Value { return attrValue(c.s.Attributes, name) }
+	case traceql.ScopeResource:
+		return func(c *spanCtx) Value {
+			if c.s.Resource == nil {
+				return nilValue
+			}
+			return attrValue(c.s.Resource.Attributes, name)
+		}
+	case traceql.ScopeNone:
+		return func(c *spanCtx) Value {
+			if v := attrValue(c.s.Attributes, name); v.Type != traceql.TypeNil {
+				return v
+			}
+			if c.s.Resource == nil {
+				return nilValue
+			}
+			return attrValue(c.s.Resource.Attributes, name)
+		}
+	case traceql.ScopeEvent:
+		info.events = true
+		return func(c *spanCtx) Value {
+			if c.ev == nil {
+				return nilValue
+			}
+			return attrValue(c.ev.Attributes, name)
+		}
+	case traceql.ScopeLink:
+		info.links = true
+		return func(c *spanCtx) Value {
+			if c.link == nil {
+				return nilValue
+			}
+			return attrValue(c.link.Attributes, name)
+		}
+	case traceql.ScopeInstrumentation:
+		return func(c *spanCtx) Value {
+			if c.s.Scope == nil {
+				return nilValue
+			}
+			return attrValue(c.s.Scope.Attributes, name)
+		}
+	}
+	return cp.intrinsic(a.Intrinsic, info)
+}
+
+func str(s string) Value { return Value{Type: traceql.TypeString, S: s} }
+
+func dur(d time.Duration) Value { return Value{Type: traceql.TypeDuration, D: d} }
+
+func (cp *compiler) intrinsic(in traceql.Intrinsic, info *exprInfo) evalFn {
+	switch in {
+	case traceql.IntrinsicName:
+		return func(c *spanCtx) Value { return str(c.s.Name) }
+	case traceql.IntrinsicStatus:
+		return func(c *spanCtx) Value { return Value{Type: traceql.TypeStatus, Status: c.s.Status.Code} }
+	case traceql.IntrinsicStatusMessage:
+		return func(c *spanCtx) Value { return str(c.s.Status.Message) }
+	case traceql.IntrinsicKind:
+		return func(c *spanCtx) Value { return Value{Type: traceql.TypeKind, Kind: c.s.Kind} }
+	case traceql.IntrinsicDuration:
+		return func(c *spanCtx) Value { return dur(c.s.Duration()) }
+	case traceql.IntrinsicRootName:
+		return func(c *spanCtx) Value {
+			if c.tc.root == nil {
+				return nilValue
+			}
+			return str(c.tc.root.Name)
+		}
+	case traceql.IntrinsicRootServiceName:
+		return func(c *spanCtx) Value {
+			if c.tc.root == nil {
+				return nilValue
+			}
+			return str(c.tc.root.ServiceName())
+		}
+	case traceql.IntrinsicTraceDuration:
+		return func(c *spanCtx) Value { return dur(c.tc.duration()) }
+	case traceql.IntrinsicTraceID:
+		return func(c *spanCtx) Value { return str(c.s.TraceID.String()) }
+	case traceql.IntrinsicSpanID:
+		return func(c *spanCtx) Value { return str(c.s.SpanID.String()) }
+	case traceql.IntrinsicParentID:
+		return func(c *spanCtx) Value {
+			if c.s.ParentSpanID.IsZero() {
+				return nilValue
+			}
+			return str(c.s.ParentSpanID.String())
+		}
+	case traceql.IntrinsicEventName:
+		info.events = true
+		return func(c *spanCtx) Value {
+			if c.ev == nil {
+				return nilValue
+			}
+			return str(c.ev.Name)
+		}
+	case traceql.IntrinsicEventTimeSinceStart:
+		info.events = true
+		return func(c *spanCtx) Value {
+			if c.ev == nil || c.ev.TimeUnixNano < c.s.StartTimeUnixNano {
+				return nilValue
+			}
+			return dur(time.Duration(c.ev.TimeUnixNano - c.s.StartTimeUnixNano))
+		}
+	case traceql.IntrinsicLinkTraceID:
+		info.links = true
+		return func(c *spanCtx) Value {
+			if c.link == nil {
+				return nilValue
+			}
+			return str(c.link.TraceID.String())
+		}
+	case traceql.IntrinsicLinkSpanID:
+		info.links = true
+		return func(c *spanCtx) Value {
+			if c.link == nil {
+				return nilValue
+			}
+			return str(c.link.SpanID.String())
+		}
+	case traceql.IntrinsicInstrumentationName:
+		return func(c *spanCtx) Value {
+			if c.s.Scope == nil {
+				return nilValue
+			}
+			return str(c.s.Scope.Name)
+		}
+	case traceql.IntrinsicInstrumentationVersion:
+		return func(c *spanCtx) Value {
+			if c.s.Scope == nil {
+				return nilValue
+			}
+			return str(c.s.Scope.Version)
+		}
+	}
+	return func(*spanCtx) Value { return nilValue }
+}
+
+// attrValue converts an attribute to a runtime value. Strings, booleans,
+// integers and doubles keep their type; bytes, arrays and maps compare as
+// their text form.
+func attrValue(attrs model.Attributes, key string) Value {
+	for i := range attrs {
+		if attrs[i].Key == key {
+			return fromModel(attrs[i].Value)
+		}
+	}
+	return nilValue
+}
+
+func fromModel(v model.Value) Value {
+	switch v.Type() {
+	case model.ValueString:
+		return str(v.Str())
+	case model.ValueBool:
+		return Value{Type: traceql.TypeBool, B: v.Bool()}
+	case model.ValueInt:
+		return Value{Type: traceql.TypeInt, I: v.Int()}
+	case model.ValueDouble:
+		return Value{Type: traceql.TypeFloat, F: v.Double()}
+	case model.ValueEmpty:
+		return nilValue
+	}
+	return str(v.AsString())
+}
+
+func isNumber(t traceql.StaticType) bool { return t == traceql.TypeInt || t == traceql.TypeFloat }
+
+func toFloat(v Value) float64 {
+	switch v.Type {
+	case traceql.TypeInt:
+		return float64(v.I)
+	case traceql.TypeFloat:
+		return v.F
+	case traceql.TypeDuration:
+		return float64(v.D)
+	}
+	return math.NaN()
+}
+
+// compare applies a comparison operator. Values of different types are
+// unequal and unordered (every comparison is false) except integers and
+// floats, which compare as numbers. A nil (missing) value makes every
+// comparison false, "!=" included.
+func compare(op traceql.Op, a, b Value) bool {
+	if a.Type == traceql.TypeNil || b.Type == traceql.TypeNil {
+		return false
+	}
+	var c int
+	switch {
+	case a.Type == traceql.TypeInt && b.Type == traceql.TypeInt:
+		c = cmp3(a.I, b.I)
+	case isNumber(a.Type) && isNumber(b.Type):
+		x, y := toFloat(a), toFloat(b)
+		if math.IsNaN(x) || math.IsNaN(y) {
+			return op == traceql.OpNeq
+		}
+		c = cmp3(x, y)
+	case a.Type != b.Type:
+		return false
+	case a.Type == traceql.TypeDuration:
+		c = cmp3(a.D, b.D)
+	case a.Type == traceql.TypeString:
+		c = strings.Compare(a.S, b.S)
+	case a.Type == traceql.TypeBool:
+		if op != traceql.OpEq && op != traceql.OpNeq {
+			return false
+		}
+		return (a.B == b.B) == (op == traceql.OpEq)
+	case a.Type == traceql.TypeStatus:
+		if op != traceql.OpEq && op != traceql.OpNeq {
+			return false
+		}
+		return (a.Status == b.Status) == (op == traceql.OpEq)
+	case a.Type == traceql.TypeKind:
+		if op != traceql.OpEq && op != traceql.OpNeq {
+			return false
+		}
+		return (a.Kind == b.Kind) == (op == traceql.OpEq)
+	default:
+		return false
+	}
+	switch op {
+	case traceql.OpEq:
+		return c == 0
+	case traceql.OpNeq:
+		return c != 0
+	case traceql.OpLt:
+		return c < 0
+	case traceql.OpLte:
+		return c <= 0
+	case traceql.OpGt:
+		return c > 0
+	case traceql.OpGte:
+		return c >= 0
+	}
+	return false
+}
+
+func cmp3[T int64 | float64 | time.Duration](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func negateValue(v Value) Value {
+	switch v.Type {
+	case traceql.TypeInt:
+		v.I = -v.I
+	case traceql.TypeFloat:
+		v.F = -v.F
+	case traceql.TypeDuration:
+		v.D = -v.D
+	default:
+		return nilValue
+	}
+	return v
+}
+
+// arith applies + - * / % ^. Integers stay integers except in "/" and "^";
+// a duration with a duration adds and subtracts, a duration times or
+// divided by a number stays a duration; anything else is nil.
+func arith(op traceql.Op, a, b Value) Value {
+	switch {
+	case a.Type == traceql.TypeInt && b.Type == traceql.TypeInt && op != traceql.OpDiv && op != traceql.OpPow:
+		switch op {
+		case traceql.OpAdd:
+			return Value{Type: traceql.TypeInt, I: a.I + b.I}
+		case traceql.OpSub:
+			return Value{Type: traceql.TypeInt, I: a.I - b.I}
+		case traceql.OpMul:
+			return Value{Type: traceql.TypeInt, I: a.I * b.I}
+		case traceql.OpMod:
+			if b.I == 0 {
+				return nilValue
+			}
+			return Value{Type: traceql.TypeInt, I: a.I % b.I}
+		}
+	case isNumber(a.Type) && isNumber(b.Type):
+		f := arithFloat(op, toFloat(a), toFloat(b))
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nilValue
+		}
+		return Value{Type: traceql.TypeFloat, F: f}
+	case a.Type == traceql.TypeDuration && b.Type == traceql.TypeDuration && (op == traceql.OpAdd || op == traceql.OpSub):
+		if op == traceql.OpAdd {
+			return dur(a.D + b.D)
+		}
+		return dur(a.D - b.D)
+	case a.Type == traceql.TypeDuration && isNumber(b.Type) && (op == traceql.OpMul || op == traceql.OpDiv):
+		f := arithFloat(op, float64(a.D), toFloat(b))
+		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > math.MaxInt64 {
+			return nilValue
+		}
+		return dur(time.Duration(f))
+	case isNumber(a.Type) && b.Type == traceql.TypeDuration && op == traceql.OpMul:
+		return arith(op, b, a)
+	}
+	return nilValue
+}
+
+func arithFloat(op traceql.Op, x, y float64) float64 {
+	switch op {
+	case traceql.OpAdd:
+		return x + y
+	case traceql.OpSub:
+		return x - y
+	case traceql.OpMul:
+		return x * y
+	case traceql.OpDiv:
+		if y == 0 {
+			return math.NaN()
+		}
+		return x / y
+	case traceql.OpMod:
+		if y == 0 {
+			return math.NaN()
+		}
+		return math.Mod(x, y)
+	case traceql.OpPow:
+		return math.Pow(x, y)
+	}
+	return math.NaN()
+}

@@ -1,0 +1,343 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/query/traceql"
+)
+
+// MetricsRequest is a metrics query over [Start, End) in steps of Step.
+type MetricsRequest struct {
+	Query      *traceql.Query
+	Start, End time.Time
+	// Step is the width of each sample's interval; 0 chooses one giving
+	// about 100 samples (at least one second).
+	Step time.Duration
+}
+
+// MetricsResponse holds the series of a metrics query.
+type MetricsResponse struct {
+	// Series are ordered by their labels' text (PromLabels).
+	Series  []Series
+	Stats   Stats
+	Partial bool
+	// Step is the step used; Start the aligned start.
+	Step  time.Duration
+	Start time.Time
+}
+
+// Series is one time series. Labels are the by() values in order, then "p"
+// (the quantile) for quantile_over_time and "__bucket" (the bucket's upper
+// bound, in seconds for durations) for histogram_over_time.
+type Series struct {
+	Labels  []Attr
+	Samples []Sample
+}
+
+// Sample is one point of a series: the interval starting at TimestampMs.
+type Sample struct {
+	TimestampMs int64
+	Value       float64
+}
+
+// PromLabels renders labels as Prometheus does: {a="x", b="y"}.
+func PromLabels(labels []Attr) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, l := range labels {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(l.Key)
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(ValueText(l.Value)))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// ValueText renders a value as plain text: strings unquoted, durations in
+// Go's notation, floats in shortest form.
+func ValueText(v Value) string {
+	switch v.Type {
+	case traceql.TypeString:
+		return v.S
+	case traceql.TypeFloat:
+		return strconv.FormatFloat(v.F, 'g', -1, 64)
+	case traceql.TypeDuration:
+		return v.D.String()
+	}
+	return v.String()
+}
+
+// QueryRange evaluates a metrics query over a time range.
+func (e *Engine) QueryRange(ctx context.Context, req MetricsRequest) (*MetricsResponse, error) {
+	if req.Query == nil || req.Query.Metrics == nil {
+		return nil, fmt.Errorf("%w: not a metrics query: end the query with a metrics function such as | rate()", ErrBadRequest)
+	}
+	if !req.End.After(req.Start) {
+		return nil, fmt.Errorf("%w: end must be after start", ErrBadRequest)
+	}
+	step := req.Step
+	if step <= 0 {
+		step = max(time.Second, req.End.Sub(req.Start)/100).Truncate(time.Second)
+	}
+	start := time.Unix(0, req.Start.UnixNano()/int64(step)*int64(step))
+	n := int((req.End.Sub(start) + step - 1) / step)
+	if n > e.o.MaxPoints {
+		return nil, fmt.Errorf("%w: %d samples per series exceed the limit of %d: raise step", ErrBadRequest, n, e.o.MaxPoints)
+	}
+	return e.metrics(ctx, req.Query, start, req.End, step, n)
+}
+
+// QueryInstant evaluates a metrics query over [Start, End) as one sample
+// per series, stamped at Start.
+func (e *Engine) QueryInstant(ctx context.Context, req MetricsRequest) (*MetricsResponse, error) {
+	if req.Query == nil || req.Query.Metrics == nil {
+		return nil, fmt.Errorf("%w: not a metrics query: end the query with a metrics function such as | rate()", ErrBadRequest)
+	}
+	if !req.End.After(req.Start) {
+		return nil, fmt.Errorf("%w: end must be after start", ErrBadRequest)
+	}
+	return e.metrics(ctx, req.Query, req.Start, req.End, req.End.Sub(req.Start), 1)
+}
+
+type seriesAcc struct {
+	labels []Attr
+	count  []float64
+	sum    []float64
+	min    []float64
+	max    []float64
+	vals   [][]float64           // quantile_over_time
+	hist   map[float64][]float64 // histogram_over_time: bucket -> counts
+}
+
+func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.Time, step time.Duration, n int) (*MetricsResponse, error) {
+	p := compile(q)
+	mf := q.Metrics
+	sreq := p.hints
+	sreq.StartMin, sreq.StartMax = start, end
+	lo, hi := uint64(start.UnixNano()), uint64(end.UnixNano())
+
+	var cp compiler
+	by := make([]evalFn, len(mf.By))
+	for i, a := range mf.By {
+		var info exprInfo
+		by[i] = cp.attribute(a, &info)
+	}
+	var measure evalFn
+	if mf.Attr != nil {
+		var info exprInfo
+		measure = cp.attribute(mf.Attr, &info)
+	}
+
+	var mu sync.Mutex
+	series := map[string]*seriesAcc{}
+	var partialSeries bool
+	stats, partial, err := e.scan(ctx, sreq, func(t *model.Trace) {
+		tc := newTraceCtx(t)
+		sets := p.evalTrace(tc)
+		if len(sets) == 0 {
+			return
+		}
+		seen := map[int32]bool{}
+		type point struct {
+			key    string
+			labels []Attr
+			bucket int
+			v      float64
+		}
+		var pts []point
+		var kb strings.Builder
+		for _, ss := range sets {
+			for _, i := range ss.idx {
+				if seen[i] {
+					continue
+				}
+				seen[i] = true
+				s := t.Spans[i]
+				if s.StartTimeUnixNano < lo || s.StartTimeUnixNano >= hi {
+					continue
+				}
+				c := spanCtx{tc: tc, s: s}
+				kb.Reset()
+				labels := make([]Attr, 0, len(by))
+				for j, f := range by {
+					v := f(&c)
+					kb.WriteString(strconv.Itoa(int(v.Type)))
+					kb.WriteString(ValueText(v))
+					kb.WriteByte(0)
+					if v.Type != traceql.TypeNil {
+						labels = append(labels, Attr{Key: mf.By[j].String(), Value: v})
+					}
+				}
+				v := 1.0
+				if measure != nil {
+					mv := measure(&c)
+					switch mv.Type {
+					case traceql.TypeDuration:
+						v = mv.D.Seconds()
+					case traceql.TypeInt, traceql.TypeFloat:
+						v = toFloat(mv)
+					default:
+						continue
+					}
+				}
+				pts = append(pts, point{kb.String(), labels, int((s.StartTimeUnixNano - lo) / uint64(step)), v})
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, pt := range pts {
+			acc := series[pt.key]
+			if acc == nil {
+				if len(series) >= e.o.MaxSeries {
+					partialSeries = true
+					continue
+				}
+				acc = newSeriesAcc(mf.Func, pt.labels, n)
+				series[pt.key] = acc
+			}
+			acc.add(mf.Func, pt.bucket, pt.v, n)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp := &MetricsResponse{Stats: stats, Partial: partial || partialSeries, Step: step, Start: start}
+	for _, acc := range series {
+		resp.Series = append(resp.Series, acc.render(mf, start, step, n)...)
+	}
+	slices.SortFunc(resp.Series, func(a, b Series) int { return strings.Compare(PromLabels(a.Labels), PromLabels(b.Labels)) })
+	return resp, nil
+}
+
+func newSeriesAcc(f traceql.MetricsFuncName, labels []Attr, n int) *seriesAcc {
+	acc := &seriesAcc{labels: labels, count: make([]float64, n)}
+	switch f {
+	case traceql.MetricsAvgOverTime, traceql.MetricsSumOverTime:
+		acc.sum = make([]float64, n)
+	case traceql.MetricsMinOverTime:
+		acc.min = make([]float64, n)
+	case traceql.MetricsMaxOverTime:
+		acc.max = make([]float64, n)
+	case traceql.MetricsQuantileOverTime:
+		acc.vals = make([][]float64, n)
+	case traceql.MetricsHistogramOverTime:
+		acc.hist = map[float64][]float64{}
+	}
+	return acc
+}
+
+// histogramBucket is the power of two at or above v (0 for v <= 0).
+func histogramBucket(v float64) float64 {
+	if v <= 0 {
+		return 0
+	}
+	return math.Pow(2, math.Ceil(math.Log2(v)))
+}
+
+func (acc *seriesAcc) add(f traceql.MetricsFuncName, b int, v float64, n int) {
+	if b < 0 || b >= n {
+		return
+	}
+	first := acc.count[b] == 0
+	acc.count[b]++
+	switch f {
+	case traceql.MetricsAvgOverTime, traceql.MetricsSumOverTime:
+		acc.sum[b] += v
+	case traceql.MetricsMinOverTime:
+		if first || v < acc.min[b] {
+			acc.min[b] = v
+		}
+	case traceql.MetricsMaxOverTime:
+		if first || v > acc.max[b] {
+			acc.max[b] = v
+		}
+	case traceql.MetricsQuantileOverTime:
+		acc.vals[b] = append(acc.vals[b], v)
+	case traceql.MetricsHistogramOverTime:
+		k := histogramBucket(v)
+		h := acc.hist[k]
+		if h == nil {
+			h = make([]float64, n)
+			acc.hist[k] = h
+		}
+		h[b]++
+	}
+}
+
+// quantile returns the q-quantile of sorted values, interpolating
+// linearly between the nearest ranks.
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return math.NaN()
+	}
+	pos := q * float64(len(sorted)-1)
+	i := int(math.Floor(pos))
+	if i >= len(sorted)-1 {
+		return sorted[len(sorted)-1]
+	}
+	frac := pos - float64(i)
+	return sorted[i] + frac*(sorted[i+1]-sorted[i])
+}
+
+func (acc *seriesAcc) render(mf *traceql.MetricsFunc, start time.Time, step time.Duration, n int) []Series {
+	ts := func(b int) int64 { return start.Add(time.Duration(b) * step).UnixMilli() }
+	one := func(labels []Attr, value func(b int) (float64, bool)) Series {
+		s := Series{Labels: labels}
+		for b := 0; b < n; b++ {
+			if v, ok := value(b); ok {
+				s.Samples = append(s.Samples, Sample{TimestampMs: ts(b), Value: v})
+			}
+		}
+		return s
+	}
+	has := func(b int) bool { return acc.count[b] > 0 }
+	switch mf.Func {
+	case traceql.MetricsRate:
+		return []Series{one(acc.labels, func(b int) (float64, bool) { return acc.count[b] / step.Seconds(), true })}
+	case traceql.MetricsCountOverTime:
+		return []Series{one(acc.labels, func(b int) (float64, bool) { return acc.count[b], true })}
+	case traceql.MetricsSumOverTime:
+		return []Series{one(acc.labels, func(b int) (float64, bool) { return acc.sum[b], has(b) })}
+	case traceql.MetricsAvgOverTime:
+		return []Series{one(acc.labels, func(b int) (float64, bool) { return acc.sum[b] / acc.count[b], has(b) })}
+	case traceql.MetricsMinOverTime:
+		return []Series{one(acc.labels, func(b int) (float64, bool) { return acc.min[b], has(b) })}
+	case traceql.MetricsMaxOverTime:
+		return []Series{one(acc.labels, func(b int) (float64, bool) { return acc.max[b], has(b) })}
+	case traceql.MetricsQuantileOverTime:
+		for _, v := range acc.vals {
+			slices.Sort(v)
+		}
+		out := make([]Series, 0, len(mf.Quantiles))
+		for _, q := range mf.Quantiles {
+			labels := append(slices.Clip(acc.labels), Attr{Key: "p", Value: Value{Type: traceql.TypeFloat, F: q}})
+			out = append(out, one(labels, func(b int) (float64, bool) { return quantile(acc.vals[b], q), has(b) }))
+		}
+		return out
+	case traceql.MetricsHistogramOverTime:
+		keys := make([]float64, 0, len(acc.hist))
+		for k := range acc.hist {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		out := make([]Series, 0, len(keys))
+		for _, k := range keys {
+			h := acc.hist[k]
+			labels := append(slices.Clip(acc.labels), Attr{Key: "__bucket", Value: Value{Type: traceql.TypeFloat, F: k}})
+			out = append(out, one(labels, func(b int) (float64, bool) { return h[b], h[b] > 0 }))
+		}
+		return out
+	}
+	return nil
+}
