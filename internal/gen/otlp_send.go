@@ -41,8 +41,8 @@ func init() {
 		Name:            "otlp-http-json",
 		Summary:         "OTLP over HTTP, JSON (POST /v1/traces)",
 		DefaultEndpoint: "http://127.0.0.1:4318/v1/traces",
-		Encode: func(spans []*model.Span) ([]byte, error) {
-			return (&ptrace.JSONMarshaler{}).MarshalTraces(pdataconv.FromModel(spans))
+		Encode: func(spans []*model.Span) ([][]byte, error) {
+			return one((&ptrace.JSONMarshaler{}).MarshalTraces(pdataconv.FromModel(spans)))
 		},
 		Dial: func(endpoint string, o SenderOptions) (Sender, error) {
 			return newHTTPSender(endpoint, "POST", "application/json", o, otlpHTTPResponse(true))
@@ -50,19 +50,35 @@ func init() {
 	})
 }
 
-func encodeOTLPProto(spans []*model.Span) ([]byte, error) {
+func encodeOTLPProto(spans []*model.Span) ([][]byte, error) {
 	// TracesData and ExportTraceServiceRequest share their wire form.
-	return (&ptrace.ProtoMarshaler{}).MarshalTraces(pdataconv.FromModel(spans))
+	return one((&ptrace.ProtoMarshaler{}).MarshalTraces(pdataconv.FromModel(spans)))
+}
+
+// one wraps a single body.
+func one(b []byte, err error) ([][]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{b}, nil
 }
 
 const otlpExportMethod = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
-type otlpGRPCSender struct {
-	conn    *grpc.ClientConn
-	timeout time.Duration
+func dialOTLPGRPC(endpoint string, o SenderOptions) (Sender, error) {
+	return dialGRPC(endpoint, otlpExportMethod, o, func(resp []byte) error { return checkPartial(resp, false) })
 }
 
-func dialOTLPGRPC(endpoint string, o SenderOptions) (Sender, error) {
+// grpcSender calls one unary method with pre-encoded requests. check, when
+// not nil, inspects the response bytes.
+type grpcSender struct {
+	conn    *grpc.ClientConn
+	method  string
+	timeout time.Duration
+	check   func([]byte) error
+}
+
+func dialGRPC(endpoint, method string, o SenderOptions, check func([]byte) error) (*grpcSender, error) {
 	endpoint = strings.TrimPrefix(strings.TrimPrefix(endpoint, "http://"), "grpc://")
 	conn, err := grpc.NewClient(endpoint,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -71,7 +87,7 @@ func dialOTLPGRPC(endpoint string, o SenderOptions) (Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", endpoint, err)
 	}
-	return &otlpGRPCSender{conn: conn, timeout: o.Timeout}, nil
+	return &grpcSender{conn: conn, method: method, timeout: o.Timeout, check: check}, nil
 }
 
 // rawCodec sends pre-encoded protobuf bytes as they are and hands back the
@@ -96,14 +112,14 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 
 func (rawCodec) Name() string { return "proto" }
 
-func (s *otlpGRPCSender) Send(ctx context.Context, body []byte) error {
+func (s *grpcSender) Send(ctx context.Context, body []byte) error {
 	if s.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
 	var resp []byte
-	err := s.conn.Invoke(ctx, otlpExportMethod, body, &resp, grpc.ForceCodec(rawCodec{}))
+	err := s.conn.Invoke(ctx, s.method, body, &resp, grpc.ForceCodec(rawCodec{}))
 	if err != nil {
 		switch status.Code(err) {
 		case codes.ResourceExhausted, codes.Unavailable:
@@ -111,10 +127,13 @@ func (s *otlpGRPCSender) Send(ctx context.Context, body []byte) error {
 		}
 		return err
 	}
-	return checkPartial(resp, false)
+	if s.check != nil {
+		return s.check(resp)
+	}
+	return nil
 }
 
-func (s *otlpGRPCSender) Close() error { return s.conn.Close() }
+func (s *grpcSender) Close() error { return s.conn.Close() }
 
 // checkPartial decodes an ExportTraceServiceResponse and reports its
 // partial success as a *RejectedError.

@@ -25,8 +25,9 @@ type Protocol struct {
 	MaxBodyBytes int
 	// IDs constrains trace ids (nil: 128 random bits).
 	IDs IDPolicy
-	// Encode turns spans into one request body.
-	Encode func(spans []*model.Span) ([]byte, error)
+	// Encode turns spans into request bodies: one, or one per resource for
+	// protocols whose requests carry a single process (Jaeger).
+	Encode func(spans []*model.Span) ([][]byte, error)
 	// Dial returns a sender to endpoint.
 	Dial func(endpoint string, o SenderOptions) (Sender, error)
 }

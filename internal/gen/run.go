@@ -83,11 +83,21 @@ func (o *RunOptions) validate() error {
 	return errors.Join(errs...)
 }
 
-// payload is one encoded request body with what it carries.
+// payload is the encoded request bodies of one batch with what they carry.
+// A worker sends the bodies one after the other; the batch counts as sent
+// when every body was accepted.
 type payload struct {
-	body   []byte
+	bodies [][]byte
 	spans  int
 	traces []model.TraceID
+}
+
+func (p payload) size() int {
+	n := 0
+	for _, b := range p.bodies {
+		n += len(b)
+	}
+	return n
 }
 
 // Run generates and sends traces as configured and returns the summary.
@@ -231,38 +241,46 @@ func (r *runner) batch(n int, now time.Time) ([]payload, error) {
 }
 
 func (r *runner) encode(spans []*model.Span, ids []model.TraceID) ([]payload, error) {
-	body, err := r.o.Protocol.Encode(spans)
+	bodies, err := r.o.Protocol.Encode(spans)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", r.o.Protocol.Name, err)
 	}
 	limit := r.o.Protocol.MaxBodyBytes
-	if limit <= 0 || len(body) <= limit {
-		return []payload{{body: body, spans: len(spans), traces: ids}}, nil
+	largest := 0
+	for _, b := range bodies {
+		largest = max(largest, len(b))
+	}
+	if limit <= 0 || largest <= limit {
+		return []payload{{bodies: bodies, spans: len(spans), traces: ids}}, nil
 	}
 	if len(spans) == 1 {
-		return nil, fmt.Errorf("one span encodes to %d bytes, more than the %s limit of %d", len(body), r.o.Protocol.Name, limit)
+		return nil, fmt.Errorf("one span encodes to %d bytes, more than the %s limit of %d", largest, r.o.Protocol.Name, limit)
 	}
-	half := len(spans) / 2
-	a, err := r.encode(spans[:half], traceIDsOf(spans[:half]))
+	// Split between whole traces while there are several; a single trace
+	// too large for one body is split between spans, and its id goes with
+	// its last part.
+	var spansA, spansB []*model.Span
+	var idsA, idsB []model.TraceID
+	if len(ids) > 1 {
+		idsA, idsB = ids[:len(ids)/2], ids[len(ids)/2:]
+		cut := 0
+		for cut < len(spans) && spans[cut].TraceID != idsB[0] {
+			cut++
+		}
+		spansA, spansB = spans[:cut], spans[cut:]
+	} else {
+		spansA, spansB = spans[:len(spans)/2], spans[len(spans)/2:]
+		idsB = ids
+	}
+	a, err := r.encode(spansA, idsA)
 	if err != nil {
 		return nil, err
 	}
-	b, err := r.encode(spans[half:], traceIDsOf(spans[half:]))
+	b, err := r.encode(spansB, idsB)
 	if err != nil {
 		return nil, err
 	}
 	return append(a, b...), nil
-}
-
-// traceIDsOf lists the distinct trace ids of spans in order.
-func traceIDsOf(spans []*model.Span) []model.TraceID {
-	var out []model.TraceID
-	for i, s := range spans {
-		if i == 0 || s.TraceID != spans[i-1].TraceID {
-			out = append(out, s.TraceID)
-		}
-	}
-	return out
 }
 
 func (r *runner) preencode() ([]payload, error) {
@@ -276,7 +294,7 @@ func (r *runner) preencode() ([]payload, error) {
 			return nil, err
 		}
 		for _, p := range ps {
-			size += int64(len(p.body))
+			size += int64(p.size())
 		}
 		if r.o.MaxPreencodedBytes > 0 && size > r.o.MaxPreencodedBytes {
 			return nil, errTooLarge
@@ -342,21 +360,9 @@ func (r *runner) work(ctx context.Context, source <-chan payload) {
 
 func (r *runner) send(ctx context.Context, p payload) {
 	var err error
-	for attempt := 0; ; attempt++ {
-		begin := time.Now()
-		err = r.sender.Send(ctx, p.body)
-		r.hist.observe(time.Since(begin))
-		r.requests.Add(1)
-		if !errors.Is(err, ErrThrottled) || attempt >= r.o.Retries || ctx.Err() != nil {
+	for _, body := range p.bodies {
+		if err = r.sendBody(ctx, body); err != nil {
 			break
-		}
-		r.retried.Add(1)
-		backoff := time.Duration(50<<min(attempt, 5)) * time.Millisecond
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
 		}
 	}
 	var rej *RejectedError
@@ -381,7 +387,7 @@ func (r *runner) send(ctx context.Context, p payload) {
 	}
 	r.spans.Add(int64(p.spans))
 	r.traces.Add(int64(len(p.traces)))
-	r.bytes.Add(int64(len(p.body)))
+	r.bytes.Add(int64(p.size()))
 	if r.ids != nil {
 		r.idMu.Lock()
 		var buf [33]byte
@@ -391,6 +397,27 @@ func (r *runner) send(ctx context.Context, p payload) {
 			r.ids.Write(buf[:])
 		}
 		r.idMu.Unlock()
+	}
+}
+
+// sendBody sends one body, retrying when throttled.
+func (r *runner) sendBody(ctx context.Context, body []byte) error {
+	for attempt := 0; ; attempt++ {
+		begin := time.Now()
+		err := r.sender.Send(ctx, body)
+		r.hist.observe(time.Since(begin))
+		r.requests.Add(1)
+		if !errors.Is(err, ErrThrottled) || attempt >= r.o.Retries || ctx.Err() != nil {
+			return err
+		}
+		r.retried.Add(1)
+		backoff := time.Duration(50<<min(attempt, 5)) * time.Millisecond
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
 	}
 }
 

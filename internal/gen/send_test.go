@@ -36,7 +36,7 @@ func newBackend(t *testing.T) *backend {
 
 // sendAndVerify sends traces with gen over protocol to endpoint and checks
 // that the store holds every trace id gen wrote, with every span.
-func sendAndVerify(t *testing.T, b *backend, protocol, endpoint string, traces int) *gen.Summary {
+func sendAndVerify(t *testing.T, b *backend, protocol, endpoint string, traces int, tune ...func(*gen.RunOptions)) *gen.Summary {
 	t.Helper()
 	p, err := gen.Lookup(protocol)
 	if err != nil {
@@ -48,7 +48,7 @@ func sendAndVerify(t *testing.T, b *backend, protocol, endpoint string, traces i
 	var ids bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sum, err := gen.Run(ctx, gen.RunOptions{
+	ro := gen.RunOptions{
 		Protocol:           p,
 		Endpoint:           endpoint,
 		Trace:              o,
@@ -59,7 +59,12 @@ func sendAndVerify(t *testing.T, b *backend, protocol, endpoint string, traces i
 		Ahead:              8,
 		MaxPreencodedBytes: 64 << 20,
 		TraceIDs:           &ids,
-	})
+	}
+	for _, f := range tune {
+		f(&ro)
+	}
+	o = ro.Trace
+	sum, err := gen.Run(ctx, ro)
 	if err != nil {
 		t.Fatal(err)
 	}
