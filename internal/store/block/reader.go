@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/bloom"
@@ -355,4 +356,34 @@ func (r *Reader) Verify(ctx context.Context) error {
 		return fmt.Errorf("%w: %d rows, meta says %d", ErrCorrupt, row, r.meta.Spans)
 	}
 	return nil
+}
+
+// ColumnStat is the size of one leaf column over all row groups.
+type ColumnStat struct {
+	Path         string
+	Compressed   int64
+	Uncompressed int64
+	Values       int64
+}
+
+// Stats returns the row group count and the size of every leaf column, from
+// the Parquet footer.
+func (r *Reader) Stats() (rowGroups int, cols []ColumnStat) {
+	md := r.file.Metadata()
+	idx := map[string]int{}
+	for _, rg := range md.RowGroups {
+		for _, c := range rg.Columns {
+			p := strings.Join(c.MetaData.PathInSchema, ".")
+			i, ok := idx[p]
+			if !ok {
+				i = len(cols)
+				idx[p] = i
+				cols = append(cols, ColumnStat{Path: p})
+			}
+			cols[i].Compressed += c.MetaData.TotalCompressedSize
+			cols[i].Uncompressed += c.MetaData.TotalUncompressedSize
+			cols[i].Values += c.MetaData.NumValues
+		}
+	}
+	return len(md.RowGroups), cols
 }
