@@ -103,6 +103,11 @@ func sendAndVerify(t *testing.T, b *backend, protocol, endpoint string, traces i
 	return sum
 }
 
+// storeQuery searches the last hour for spans with tags.
+func storeQuery(tags map[string]string) store.TraceQuery {
+	return store.TraceQuery{Tags: tags, StartMin: time.Now().Add(-time.Hour), StartMax: time.Now().Add(time.Minute), Limit: 1000}
+}
+
 func TestOTLPGRPC(t *testing.T) {
 	b := newBackend(t)
 	r := otlp.NewGRPC("127.0.0.1:0", 16<<20, b.pipe, b.log)
