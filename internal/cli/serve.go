@@ -23,6 +23,7 @@ import (
 	"github.com/clew-dev/clew/internal/pipeline"
 	jaegerreceiver "github.com/clew-dev/clew/internal/receiver/jaeger"
 	"github.com/clew-dev/clew/internal/receiver/otlp"
+	"github.com/clew-dev/clew/internal/receiver/zipkin"
 	"github.com/clew-dev/clew/internal/server"
 	"github.com/clew-dev/clew/internal/store"
 	"github.com/clew-dev/clew/internal/store/local"
@@ -234,6 +235,10 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 				Addr: r.CollectorGRPC.Addr, Consumer: d.Pipeline, MaxRequestBytes: int(maxBytes), Logger: log,
 			}))
 		}
+	}
+	if r := cfg.Receivers.Zipkin; r.Enabled {
+		h := zipkin.NewHandler(zipkin.Options{Consumer: d.Pipeline, MaxRequestBytes: maxBytes, ParseStringTags: r.ParseStringTags, Logger: log})
+		comps = append(comps, server.NewHTTPServer(zipkin.Name, r.Addr, d.HTTP.Wrap(zipkin.Name, log, h), log))
 	}
 
 	// Query APIs on the query port.

@@ -75,7 +75,7 @@ type Query struct {
 type Receivers struct {
 	OTLP    OTLP     `yaml:"otlp"`
 	Jaeger  Jaeger   `yaml:"jaeger"`
-	Zipkin  Listener `yaml:"zipkin"`
+	Zipkin  Zipkin   `yaml:"zipkin"`
 	Datadog Listener `yaml:"datadog"`
 	XRay    XRay     `yaml:"xray"`
 }
@@ -114,6 +114,13 @@ type JaegerAgent struct {
 	QueueSize    int   `yaml:"queue_size" help:"Datagrams each Jaeger agent port holds for its workers; a datagram arriving at a full queue is dropped and counted."`
 	Workers      int   `yaml:"workers" help:"Goroutines decoding datagrams per Jaeger agent port."`
 	SocketBuffer Bytes `yaml:"socket_buffer" help:"UDP receive buffer (SO_RCVBUF) asked for per Jaeger agent port, for bursts; the kernel may cap it (net.core.rmem_max)."`
+}
+
+// Zipkin configures the Zipkin receiver (POST /api/v2/spans, /api/v1/spans).
+type Zipkin struct {
+	Enabled         bool   `yaml:"enabled" help:"Run this receiver."`
+	Addr            string `yaml:"addr" help:"Listen address."`
+	ParseStringTags bool   `yaml:"parse_string_tags" help:"Store Zipkin string tags that look like numbers or booleans as typed attributes (the Collector's parse_string_tags)."`
 }
 
 // XRay configures the AWS X-Ray daemon receiver (UDP segments, TCP sampling).
@@ -165,7 +172,7 @@ func Default() Config {
 				CollectorGRPC: on("127.0.0.1:14250"),
 				Agent:         JaegerAgent{QueueSize: 1000, Workers: 4, SocketBuffer: 4 << 20},
 			},
-			Zipkin:  on("127.0.0.1:9411"),
+			Zipkin:  Zipkin{Enabled: true, Addr: "127.0.0.1:9411"},
 			Datadog: on("127.0.0.1:8126"),
 			XRay:    XRay{Enabled: true, UDPAddr: "127.0.0.1:2000", TCPAddr: "127.0.0.1:2000"},
 		},

@@ -1,0 +1,22 @@
+package zipkin
+
+import "testing"
+
+// The benchmarks measure decode + translate + convert to the model of one
+// request body (5 spans for v2, 3 for v1).
+
+func benchDecode(b *testing.B, fm Format, file string) {
+	data := readTestdata(b, file)
+	d := NewDecoder(false)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Decode(fm, data, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkV2JSON(b *testing.B)  { benchDecode(b, V2JSON, "v2.json") }
+func BenchmarkV2Proto(b *testing.B) { benchDecode(b, V2Proto, "v2.pb") }
+func BenchmarkV1JSON(b *testing.B)  { benchDecode(b, V1JSON, "v1.json") }

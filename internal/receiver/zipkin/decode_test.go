@@ -1,0 +1,105 @@
+package zipkin
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/receiver/receivertest"
+)
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestGoldenPayloads decodes the captured zipkin-go payloads (v2 JSON and
+// proto3) and a v1 JSON body written after the Zipkin v1 API, and compares
+// the spans with their golden renderings.
+func TestGoldenPayloads(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		f     Format
+		spans int
+	}{
+		{"v2.json", V2JSON, 5},
+		{"v2.pb", V2Proto, 5},
+		{"v1.json", V1JSON, 3},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			spans, err := NewDecoder(false).Decode(tc.f, readTestdata(t, tc.file), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(spans) != tc.spans {
+				t.Fatalf("got %d spans, want %d", len(spans), tc.spans)
+			}
+			name := strings.ReplaceAll(tc.file, ".", "_")
+			receivertest.Golden(t, filepath.Join("testdata", name+".want.json"), spans)
+		})
+	}
+}
+
+// TestSharedSpans checks that the server half of a shared span gets its own
+// id, is the child of the client half, and is the parent of its local
+// children.
+func TestSharedSpans(t *testing.T) {
+	spans, err := NewDecoder(false).Decode(V2JSON, readTestdata(t, "v2.json"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*model.Span{}
+	ids := map[model.SpanID]bool{}
+	for _, s := range spans {
+		byName[s.ServiceName()+" "+s.Name+" "+s.Kind.String()] = s
+		if ids[s.SpanID] {
+			t.Errorf("span id %v appears twice", s.SpanID)
+		}
+		ids[s.SpanID] = true
+	}
+	client := byName["frontend get /stock client"]
+	server := byName["inventory get /stock server"]
+	cache := byName["inventory cache lookup "]
+	if client == nil || server == nil || cache == nil {
+		t.Fatalf("missing spans: %v", byName)
+	}
+	if server.ParentSpanID != client.SpanID {
+		t.Errorf("server parent %v, want the client %v", server.ParentSpanID, client.SpanID)
+	}
+	if server.SpanID != SharedServerSpanID(client.TraceID, client.SpanID) {
+		t.Errorf("server id %v, want SharedServerSpanID", server.SpanID)
+	}
+	if cache.ParentSpanID != server.SpanID {
+		t.Errorf("cache lookup parent %v, want the server half %v", cache.ParentSpanID, server.SpanID)
+	}
+	// The same body decodes to the same ids: a retried request dedupes.
+	again, _ := NewDecoder(false).Decode(V2JSON, readTestdata(t, "v2.json"), false)
+	for i := range spans {
+		if spans[i].SpanID != again[i].SpanID {
+			t.Fatal("decoding is not deterministic")
+		}
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	d := NewDecoder(false)
+	f := func(name string, fm Format, body string) {
+		t.Helper()
+		if _, err := d.Decode(fm, []byte(body), false); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	f("v2 not JSON", V2JSON, "nope")
+	f("v2 object", V2JSON, `{"traceId":"1"}`)
+	f("v2 bad trace id", V2JSON, `[{"traceId":"xyz","id":"1"}]`)
+	f("v2 bad proto", V2Proto, "\x0a\xff\xff")
+	f("v1 not JSON", V1JSON, "[")
+	f("v1 bad id", V1JSON, `[{"traceId":"1","id":"zz"}]`)
+	f("v1 thrift garbage", V1Thrift, "garbage")
+}

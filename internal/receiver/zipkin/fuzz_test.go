@@ -1,0 +1,48 @@
+package zipkin
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jaegertracing/jaeger-idl/thrift-gen/zipkincore"
+	zipkinthriftconverter "github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/zipkin/zipkinthriftconverter"
+)
+
+// Each target checks that decoding and translating never panics, whatever
+// the bytes. Seeds are the captured and written payloads.
+
+func fuzzFormat(f *testing.F, fm Format, seeds ...[]byte) {
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Add([]byte{})
+	d := NewDecoder(false)
+	dp := NewDecoder(true)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = d.Decode(fm, b, false)
+		_, _ = dp.Decode(fm, b, true)
+	})
+}
+
+func FuzzV2JSON(f *testing.F) {
+	fuzzFormat(f, V2JSON, readTestdata(f, "v2.json"), []byte(`[{"traceId":"1","id":"1","shared":true,"kind":"SERVER"}]`))
+}
+
+func FuzzV2Proto(f *testing.F) { fuzzFormat(f, V2Proto, readTestdata(f, "v2.pb")) }
+
+func FuzzV1JSON(f *testing.F) {
+	fuzzFormat(f, V1JSON, readTestdata(f, "v1.json"), []byte(`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"sa","value":true}]}]`))
+}
+
+func FuzzV1Thrift(f *testing.F) {
+	parent := int64(1)
+	seed, err := zipkinthriftconverter.SerializeThrift(context.Background(), []*zipkincore.Span{{
+		TraceID: 1, ID: 2, ParentID: &parent, Name: "op",
+		Annotations:       []*zipkincore.Annotation{{Timestamp: 1700000000000000, Value: "sr", Host: &zipkincore.Endpoint{ServiceName: "svc"}}},
+		BinaryAnnotations: []*zipkincore.BinaryAnnotation{{Key: "k", Value: []byte("v"), AnnotationType: zipkincore.AnnotationType_STRING}},
+	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	fuzzFormat(f, V1Thrift, seed)
+}
