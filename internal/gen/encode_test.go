@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -60,4 +61,50 @@ func TestZipkinEncoding(t *testing.T) {
 		td, err := zipkinv2.NewProtobufTracesUnmarshaler(false, false).UnmarshalTraces(b)
 		return pdataconv.ToModel(td), err
 	})
+}
+
+func TestXRayEncoding(t *testing.T) {
+	o := DefaultOptions()
+	o.IDs, o.ErrorRatio = IDXRay, 1
+	g, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Unix(0x5f84c7a1, 0)
+	spans := g.Trace(start)
+	bodies, err := encodeXRay(spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bodies) != len(spans) {
+		t.Fatalf("%d datagrams for %d spans", len(bodies), len(spans))
+	}
+	for i, b := range bodies {
+		header, doc, ok := strings.Cut(string(b), "\n")
+		if !ok || header != `{"format": "json", "version": 1}` {
+			t.Fatalf("datagram %d header %q", i, header)
+		}
+		var seg struct {
+			Name, ID, TraceID, ParentID, Type string
+			StartTime, EndTime                float64
+			Fault                             bool
+			Cause                             struct{ Exceptions []struct{ ID, Type, Message string } }
+		}
+		if err := json.Unmarshal([]byte(doc), &seg); err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		sp := spans[i]
+		if seg.ID != sp.SpanID.String() || !strings.HasPrefix(seg.TraceID, "1-5f84c7a1-") || len(seg.TraceID) != 35 {
+			t.Errorf("segment ids %q %q for span %s", seg.ID, seg.TraceID, sp.SpanID)
+		}
+		if (seg.ParentID == "") != sp.IsRoot() || (seg.Type == "subsegment") == (sp.Kind == model.SpanKindServer) {
+			t.Errorf("segment %s: parent %q type %q for a %s span", seg.ID, seg.ParentID, seg.Type, sp.Kind)
+		}
+		if seg.EndTime < seg.StartTime || seg.StartTime < float64(start.Unix()) {
+			t.Errorf("segment %s times %f..%f", seg.ID, seg.StartTime, seg.EndTime)
+		}
+		if !seg.Fault || len(seg.Cause.Exceptions) != 1 || seg.Cause.Exceptions[0].Type != "TimeoutError" || len(seg.Cause.Exceptions[0].ID) != 16 {
+			t.Errorf("failed span %s: fault %v cause %+v", seg.ID, seg.Fault, seg.Cause)
+		}
+	}
 }
