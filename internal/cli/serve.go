@@ -21,8 +21,10 @@ import (
 	"github.com/clew-dev/clew/internal/api/native"
 	"github.com/clew-dev/clew/internal/config"
 	"github.com/clew-dev/clew/internal/pipeline"
+	"github.com/clew-dev/clew/internal/receiver/datadog"
 	jaegerreceiver "github.com/clew-dev/clew/internal/receiver/jaeger"
 	"github.com/clew-dev/clew/internal/receiver/otlp"
+	"github.com/clew-dev/clew/internal/receiver/xray"
 	"github.com/clew-dev/clew/internal/receiver/zipkin"
 	"github.com/clew-dev/clew/internal/server"
 	"github.com/clew-dev/clew/internal/store"
@@ -239,6 +241,24 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 	if r := cfg.Receivers.Zipkin; r.Enabled {
 		h := zipkin.NewHandler(zipkin.Options{Consumer: d.Pipeline, MaxRequestBytes: maxBytes, ParseStringTags: r.ParseStringTags, Logger: log})
 		comps = append(comps, server.NewHTTPServer(zipkin.Name, r.Addr, d.HTTP.Wrap(zipkin.Name, log, h), log))
+	}
+
+	if r := cfg.Receivers.Datadog; r.Enabled {
+		comps = append(comps, datadog.New(d.Pipeline, datadog.Options{
+			Addr: r.Addr, MaxRequestBytes: maxBytes, Version: Version, Metrics: d.HTTP, Logger: log,
+		}))
+	}
+	if r := cfg.Receivers.XRay; r.Enabled && (r.UDPAddr != "" || r.TCPAddr != "") {
+		rules := make([]xray.Rule, 0, len(r.SamplingRules))
+		for _, sr := range r.SamplingRules {
+			rules = append(rules, xray.Rule(sr))
+		}
+		comps = append(comps, xray.New(xray.Options{
+			UDPAddr: r.UDPAddr, TCPAddr: r.TCPAddr,
+			QueueSize: r.QueueSize, Workers: r.Workers, SocketBuffer: int(r.SocketBuffer),
+			PendingTimeout: r.PendingTimeout, MaxPending: r.MaxPending, Rules: rules,
+			Consumer: d.Pipeline, Metrics: d.HTTP, Registerer: d.Registry, Logger: log,
+		}))
 	}
 
 	// Query APIs on the query port.

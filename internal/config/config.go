@@ -125,9 +125,31 @@ type Zipkin struct {
 
 // XRay configures the AWS X-Ray daemon receiver (UDP segments, TCP sampling).
 type XRay struct {
-	Enabled bool   `yaml:"enabled" help:"Run this receiver."`
-	UDPAddr string `yaml:"udp_addr" help:"UDP listen address for segments."`
-	TCPAddr string `yaml:"tcp_addr" help:"TCP listen address for the sampling endpoints."`
+	Enabled        bool               `yaml:"enabled" help:"Run this receiver."`
+	UDPAddr        string             `yaml:"udp_addr" help:"UDP listen address for segments (\"\" for none)."`
+	TCPAddr        string             `yaml:"tcp_addr" help:"TCP listen address for the sampling endpoints (\"\" for none)."`
+	QueueSize      int                `yaml:"queue_size" help:"Datagrams the X-Ray port holds for its workers; a datagram arriving at a full queue is dropped and counted."`
+	Workers        int                `yaml:"workers" help:"Goroutines decoding X-Ray datagrams."`
+	SocketBuffer   Bytes              `yaml:"socket_buffer" help:"UDP receive buffer (SO_RCVBUF) asked for the X-Ray port, for bursts; the kernel may cap it (net.core.rmem_max)."`
+	PendingTimeout time.Duration      `yaml:"pending_timeout" help:"How long an in-progress segment waits for its completed version, and an independent subsegment for the segment naming its service, before being stored as it is."`
+	MaxPending     int                `yaml:"max_pending" help:"Most X-Ray documents waiting as pending_timeout describes; when full, the oldest is stored at once."`
+	SamplingRules  []XRaySamplingRule `yaml:"sampling_rules"`
+}
+
+// XRaySamplingRule is one sampling rule served to X-Ray SDKs by
+// POST /GetSamplingRules (YAML only: a list under xray.sampling_rules).
+// A rule named "Default" replaces the built-in default rule (priority
+// 10000, 1 trace per second plus 5%).
+type XRaySamplingRule struct {
+	Name          string  `yaml:"name"`
+	Priority      int     `yaml:"priority"`
+	ReservoirSize int     `yaml:"reservoir_size"`
+	FixedRate     float64 `yaml:"fixed_rate"`
+	ServiceName   string  `yaml:"service_name"`
+	ServiceType   string  `yaml:"service_type"`
+	Host          string  `yaml:"host"`
+	HTTPMethod    string  `yaml:"http_method"`
+	URLPath       string  `yaml:"url_path"`
 }
 
 // Shutdown configures graceful shutdown.
@@ -174,7 +196,8 @@ func Default() Config {
 			},
 			Zipkin:  Zipkin{Enabled: true, Addr: "127.0.0.1:9411"},
 			Datadog: on("127.0.0.1:8126"),
-			XRay:    XRay{Enabled: true, UDPAddr: "127.0.0.1:2000", TCPAddr: "127.0.0.1:2000"},
+			XRay: XRay{Enabled: true, UDPAddr: "127.0.0.1:2000", TCPAddr: "127.0.0.1:2000",
+				QueueSize: 1000, Workers: 2, SocketBuffer: 4 << 20, PendingTimeout: 5 * time.Minute, MaxPending: 10000},
 		},
 		Shutdown: Shutdown{Timeout: 15 * time.Second},
 	}
@@ -237,6 +260,25 @@ func (c *Config) Validate() error {
 	}
 	if c.Query.MaxLimit <= 0 {
 		bad("query.max_limit must be positive")
+	}
+	seenRule := map[string]bool{}
+	for i, r := range c.Receivers.XRay.SamplingRules {
+		switch {
+		case r.Name == "" || len(r.Name) > 32:
+			bad("receivers.xray.sampling_rules[%d]: name must be 1 to 32 characters", i)
+		case seenRule[r.Name]:
+			bad("receivers.xray.sampling_rules[%d]: duplicate name %q", i, r.Name)
+		}
+		seenRule[r.Name] = true
+		if r.FixedRate < 0 || r.FixedRate > 1 {
+			bad("receivers.xray.sampling_rules[%d] (%s): fixed_rate %v: want 0 to 1", i, r.Name, r.FixedRate)
+		}
+		if r.ReservoirSize < 0 {
+			bad("receivers.xray.sampling_rules[%d] (%s): reservoir_size must not be negative", i, r.Name)
+		}
+		if r.Name != "Default" && (r.Priority < 1 || r.Priority > 9999) {
+			bad("receivers.xray.sampling_rules[%d] (%s): priority %d: want 1 to 9999", i, r.Name, r.Priority)
+		}
 	}
 	return errors.Join(errs...)
 }

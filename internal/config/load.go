@@ -45,6 +45,9 @@ func walk(v reflect.Value, prefix string, out *[]Setting) {
 			path = prefix + "." + key
 		}
 		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct {
+			continue // lists of structs are YAML-only; they have no flag or variable
+		}
 		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
 			walk(fv, path, out)
 			continue
