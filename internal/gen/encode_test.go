@@ -85,10 +85,15 @@ func TestXRayEncoding(t *testing.T) {
 			t.Fatalf("datagram %d header %q", i, header)
 		}
 		var seg struct {
-			Name, ID, TraceID, ParentID, Type string
-			StartTime, EndTime                float64
-			Fault                             bool
-			Cause                             struct{ Exceptions []struct{ ID, Type, Message string } }
+			Name, ID, Type string
+			TraceID        string  `json:"trace_id"`
+			ParentID       string  `json:"parent_id"`
+			Start          float64 `json:"start_time"`
+			End            float64 `json:"end_time"`
+			Fault          bool
+			Cause          struct {
+				Exceptions []struct{ ID, Type, Message string }
+			}
 		}
 		if err := json.Unmarshal([]byte(doc), &seg); err != nil {
 			t.Fatalf("datagram %d: %v", i, err)
@@ -100,8 +105,8 @@ func TestXRayEncoding(t *testing.T) {
 		if (seg.ParentID == "") != sp.IsRoot() || (seg.Type == "subsegment") == (sp.Kind == model.SpanKindServer) {
 			t.Errorf("segment %s: parent %q type %q for a %s span", seg.ID, seg.ParentID, seg.Type, sp.Kind)
 		}
-		if seg.EndTime < seg.StartTime || seg.StartTime < float64(start.Unix()) {
-			t.Errorf("segment %s times %f..%f", seg.ID, seg.StartTime, seg.EndTime)
+		if seg.End < seg.Start || seg.Start < float64(start.Unix()) {
+			t.Errorf("segment %s times %f..%f", seg.ID, seg.Start, seg.End)
 		}
 		if !seg.Fault || len(seg.Cause.Exceptions) != 1 || seg.Cause.Exceptions[0].Type != "TimeoutError" || len(seg.Cause.Exceptions[0].ID) != 16 {
 			t.Errorf("failed span %s: fault %v cause %+v", seg.ID, seg.Fault, seg.Cause)
