@@ -20,8 +20,10 @@ import (
 	"github.com/clew-dev/clew/internal/api/jaegerv3"
 	"github.com/clew-dev/clew/internal/api/native"
 	"github.com/clew-dev/clew/internal/api/tempo"
+	"github.com/clew-dev/clew/internal/api/tempo"
 	"github.com/clew-dev/clew/internal/config"
 	"github.com/clew-dev/clew/internal/pipeline"
+	"github.com/clew-dev/clew/internal/query/engine"
 	"github.com/clew-dev/clew/internal/query/engine"
 	"github.com/clew-dev/clew/internal/receiver/datadog"
 	jaegerreceiver "github.com/clew-dev/clew/internal/receiver/jaeger"
@@ -278,6 +280,15 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 		MaxLimit:        cfg.Query.MaxLimit,
 		DefaultLookback: cfg.Query.DefaultLookback,
 	}).Register(d.QueryMux)
+	// Tempo's API over the TraceQL engine: on its own port and under
+	// /tempo on the query port (its /api/traces/{id} would collide with
+	// Jaeger's).
+	queryEngine := engine.New(d.Store, engine.Options{Timeout: cfg.Query.Timeout, MaxLimit: cfg.Query.MaxLimit, Logger: log})
+	tempoAPI := tempo.New(d.Store, queryEngine, tempo.Options{Version: Version, Logger: log})
+	tempoAPI.Register(d.QueryMux, "/tempo")
+	if t := cfg.Tempo; t.Enabled {
+		comps = append(comps, server.NewHTTPServer(tempo.Name, t.Addr, d.HTTP.Wrap(tempo.Name, log, tempoAPI.Handler()), log))
+	}
 	// Tempo's API over the TraceQL engine: on its own port and under
 	// /tempo on the query port (its /api/traces/{id} would collide with
 	// Jaeger's).

@@ -116,6 +116,11 @@ type SearchRequest struct {
 	// SpansPerSpanSet is the most spans returned per spanset (default 3,
 	// capped by Options.MaxSpansPerSpanSet).
 	SpansPerSpanSet int
+	// Tags, when set, are Tempo's legacy search tags: a trace matches when
+	// one span carries every tag (compared as text, on the span, its
+	// resource, scope, events or links, as store.SpanHasTag does; the key
+	// "name" is the span name), and then Query runs on those spans.
+	Tags map[string]string
 }
 
 // Stats counts what a query inspected.
@@ -197,6 +202,9 @@ func (e *Engine) Search(ctx context.Context, req SearchRequest) (*SearchResponse
 		spss = e.o.MaxSpansPerSpanSet
 	}
 	p := compile(req.Query)
+	if len(req.Tags) > 0 {
+		p.withTags(req.Tags)
+	}
 	sreq := p.hints
 	sreq.StartMin, sreq.StartMax = req.Start, req.End
 

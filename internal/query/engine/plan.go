@@ -171,3 +171,47 @@ func (p *plan) evalTrace(tc *traceCtx) []spanset {
 	}
 	return p.run(tc, []spanset{{idx: all}})
 }
+
+// withTags makes the plan keep only the spans that carry every tag before
+// its pipeline runs, and takes its hints from the tags.
+func (p *plan) withTags(tags map[string]string) {
+	match := func(s *model.Span) bool {
+		for k, v := range tags {
+			if k == "name" {
+				if s.Name != v {
+					return false
+				}
+				continue
+			}
+			if !store.SpanHasTag(s, k, v) {
+				return false
+			}
+		}
+		return true
+	}
+	run := p.run
+	p.run = func(tc *traceCtx, in []spanset) []spanset {
+		out := in[:0:0]
+		for _, ss := range in {
+			var keep []int32
+			for _, i := range ss.idx {
+				if match(tc.t.Spans[i]) {
+					keep = append(keep, i)
+				}
+			}
+			if len(keep) > 0 {
+				out = append(out, spanset{idx: keep, attrs: ss.attrs})
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return run(tc, out)
+	}
+	p.hints = store.ScanRequest{Service: tags[model.AttrServiceName], SpanName: tags["name"]}
+	for k := range tags {
+		if k != model.AttrServiceName && k != "name" {
+			p.out = append(p.out, outAttr{key: k, fn: (&compiler{}).attribute(&traceql.Attribute{Name: k}, &exprInfo{})})
+		}
+	}
+}
