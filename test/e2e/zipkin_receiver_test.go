@@ -260,8 +260,8 @@ func TestZipkinReceiverBadInput(t *testing.T) {
 	}
 	for _, c := range []struct {
 		path, ctype, body string
-		code             int
-		msg              string
+		code              int
+		msg               string
 	}{
 		{"/api/v2/spans", "application/json", "{not json", 400, "v2 JSON"},
 		{"/api/v2/spans", "application/x-protobuf", "\x0a\xff", 400, "proto3"},
