@@ -23,7 +23,6 @@ type Config struct {
 	Receivers Receivers `yaml:"receivers"`
 	Shutdown  Shutdown  `yaml:"shutdown"`
 	Tempo     Tempo     `yaml:"tempo"`
-	Tempo     Tempo     `yaml:"tempo"`
 }
 
 // Log configures structured logging.
@@ -161,13 +160,6 @@ type Tempo struct {
 	Addr    string `yaml:"addr" help:"Listen address of the Tempo API (Tempo's default port is 3200)."`
 }
 
-// Tempo configures Grafana Tempo's HTTP API on its own port (it is also
-// served under /tempo on the query port).
-type Tempo struct {
-	Enabled bool   `yaml:"enabled" help:"Serve Grafana Tempo's HTTP API (TraceQL search, metrics, tags) on its own port."`
-	Addr    string `yaml:"addr" help:"Listen address of the Tempo API (Tempo's default port is 3200)."`
-}
-
 // Shutdown configures graceful shutdown.
 type Shutdown struct {
 	Timeout time.Duration `yaml:"timeout" help:"How long to wait for in-flight requests to drain on SIGINT/SIGTERM."`
@@ -216,7 +208,6 @@ func Default() Config {
 				QueueSize: 1000, Workers: 2, SocketBuffer: 4 << 20, PendingTimeout: 5 * time.Minute, MaxPending: 10000},
 		},
 		Shutdown: Shutdown{Timeout: 15 * time.Second},
-		Tempo:    Tempo{Enabled: true, Addr: "127.0.0.1:3200"},
 		Tempo:    Tempo{Enabled: true, Addr: "127.0.0.1:3200"},
 	}
 }
@@ -275,9 +266,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Query.Addr == "" {
 		bad("query.addr must be set")
-	}
-	if c.Tempo.Enabled && c.Tempo.Addr == "" {
-		bad("tempo.addr must be set when tempo.enabled")
 	}
 	if c.Tempo.Enabled && c.Tempo.Addr == "" {
 		bad("tempo.addr must be set when tempo.enabled")
