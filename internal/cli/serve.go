@@ -287,15 +287,6 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 	if t := cfg.Tempo; t.Enabled {
 		comps = append(comps, server.NewHTTPServer(tempo.Name, t.Addr, d.HTTP.Wrap(tempo.Name, log, tempoAPI.Handler()), log))
 	}
-	// Tempo's API over the TraceQL engine: on its own port and under
-	// /tempo on the query port (its /api/traces/{id} would collide with
-	// Jaeger's).
-	queryEngine := engine.New(d.Store, engine.Options{Timeout: cfg.Query.Timeout, MaxLimit: cfg.Query.MaxLimit, Logger: log})
-	tempoAPI := tempo.New(d.Store, queryEngine, tempo.Options{Version: Version, Logger: log})
-	tempoAPI.Register(d.QueryMux, "/tempo")
-	if t := cfg.Tempo; t.Enabled {
-		comps = append(comps, server.NewHTTPServer(tempo.Name, t.Addr, d.HTTP.Wrap(tempo.Name, log, tempoAPI.Handler()), log))
-	}
 	// The web UI answers every path no API claims (see internal/ui).
 	webUI, err := ui.New()
 	if err != nil {
