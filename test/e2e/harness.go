@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -133,6 +134,22 @@ func listenFlags(t testing.TB, bin string) []string {
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin := Binary(t)
+	// A port found free can be taken by another process before clew binds
+	// it; start again with new ports when that happens.
+	for attempt := 1; ; attempt++ {
+		s, full := prepare(t, bin, args)
+		err := s.start(t, bin, full)
+		if err == nil {
+			return s
+		}
+		if attempt < 5 && strings.Contains(s.Log(), "address already in use") {
+			continue
+		}
+		t.Fatalf("%v\n%s", err, s.Log())
+	}
+}
+
+func prepare(t testing.TB, bin string, args []string) (*Server, []string) {
 	s := &Server{Addrs: map[string]string{}, log: &syncBuffer{}, done: make(chan struct{}), t: t}
 	given := strings.Join(args, " ")
 	var full []string
@@ -145,7 +162,7 @@ func Start(t testing.TB, args ...string) *Server {
 			}
 			continue
 		}
-		addr := freePort(t, strings.Contains(f, "udp") || strings.Contains(f, "agent"))
+		addr := freePort(t, true)
 		s.Addrs[f] = addr
 		full = append(full, "--"+f+"="+addr)
 	}
@@ -158,39 +175,39 @@ func Start(t testing.TB, args ...string) *Server {
 	}
 	full = append(full, "--log.level=debug")
 	full = append(full, args...)
-	s.start(t, bin, full)
-	return s
+	return s, full
 }
 
-func (s *Server) start(t testing.TB, bin string, args []string) {
+func (s *Server) start(t testing.TB, bin string, args []string) error {
 	t.Helper()
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start clew: %v", err)
+		return fmt.Errorf("start clew: %v", err)
 	}
 	go func() {
 		s.exitErr = s.cmd.Wait()
 		close(s.done)
 	}()
-	t.Cleanup(func() { s.Stop(t) })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
 		case <-s.done:
-			t.Fatalf("clew exited early: %v\n%s", s.exitErr, s.Log())
+			return fmt.Errorf("clew exited early: %v", s.exitErr)
 		default:
 		}
 		resp, err := http.Get(s.QueryURL() + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				t.Cleanup(func() { s.Stop(t) })
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("clew not ready after 30s\n%s", s.Log())
+			s.Kill()
+			return fmt.Errorf("clew not ready after 30s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -229,25 +246,32 @@ func (s *Server) Restart(t testing.TB) {
 	args := s.cmd.Args[1:]
 	s.done = make(chan struct{})
 	s.exitErr = nil
-	s.start(t, s.cmd.Path, args)
+	if err := s.start(t, s.cmd.Path, args); err != nil {
+		t.Fatalf("restart: %v\n%s", err, s.Log())
+	}
 }
 
+// freePort returns a 127.0.0.1 address whose port is free for TCP, and for
+// UDP too when udp is set (X-Ray and the Jaeger agents use UDP). Ports come
+// from below Linux's ephemeral range, so outgoing connections of other
+// processes do not take them meanwhile.
 func freePort(t testing.TB, udp bool) string {
 	t.Helper()
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		// The same port must be free for UDP too (X-Ray and Jaeger
-		// agents use UDP; X-Ray uses both on one port).
-		pc, err := net.ListenPacket("udp", addr)
-		l.Close()
+	for i := 0; i < 100; i++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", 15000+rand.IntN(17000))
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			continue
 		}
-		pc.Close()
+		if udp {
+			pc, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				l.Close()
+				continue
+			}
+			pc.Close()
+		}
+		l.Close()
 		return addr
 	}
 	t.Fatal("no free port")

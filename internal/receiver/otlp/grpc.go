@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -94,12 +93,12 @@ func (r *GRPC) Shutdown(ctx context.Context) error {
 
 // exportRaw decodes and handles one Export call.
 func (r *GRPC) exportRaw(ctx context.Context, in []byte) ([]byte, error) {
-	req := ptraceotlp.NewExportRequest()
-	if err := req.UnmarshalProto(in); err != nil {
+	spans, err := decodeProto(in)
+	if err != nil {
 		r.consumer.Refuse(NameGRPC, ReasonMalformed, 0)
 		return nil, status.Errorf(codes.InvalidArgument, "decode ExportTraceServiceRequest: %s", shortErr(err))
 	}
-	out := export(ctx, r.consumer, NameGRPC, req)
+	out := export(ctx, r.consumer, NameGRPC, spans)
 	if out.err != nil {
 		if isOverload(out.err) {
 			st := status.New(codes.ResourceExhausted, "server overloaded, retry later: "+shortErr(out.err))

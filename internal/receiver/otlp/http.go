@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -81,18 +80,13 @@ func (h *HTTPHandler) serveTraces(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	req := ptraceotlp.NewExportRequest()
-	if mediaType == contentJSON {
-		err = req.UnmarshalJSON(body)
-	} else {
-		err = req.UnmarshalProto(body)
-	}
+	spans, err := decode(body, mediaType == contentJSON)
 	if err != nil {
 		h.consumer.Refuse(NameHTTP, ReasonMalformed, 0)
 		h.fail(w, mediaType, http.StatusBadRequest, codes.InvalidArgument, "decode ExportTraceServiceRequest: "+shortErr(err))
 		return
 	}
-	out := export(r.Context(), h.consumer, NameHTTP, req)
+	out := export(r.Context(), h.consumer, NameHTTP, spans)
 	if out.err != nil {
 		if isOverload(out.err) {
 			w.Header().Set("Retry-After", "1")

@@ -45,10 +45,22 @@ type outcome struct {
 	err  error
 }
 
-// export converts a decoded request, passes it to the consumer, and builds
-// the OTLP response with partial success when spans were rejected.
-func export(ctx context.Context, c Consumer, receiver string, req ptraceotlp.ExportRequest) outcome {
-	spans := pdataconv.ToModel(req.Traces())
+// decode turns a request body into spans: protobuf with the wire decoder,
+// JSON with pdata's OTLP/JSON decoder.
+func decode(body []byte, json bool) ([]*model.Span, error) {
+	if !json {
+		return decodeProto(body)
+	}
+	req := ptraceotlp.NewExportRequest()
+	if err := req.UnmarshalJSON(body); err != nil {
+		return nil, err
+	}
+	return pdataconv.ToModel(req.Traces()), nil
+}
+
+// export passes decoded spans to the consumer and builds the OTLP response,
+// with partial success when spans were rejected.
+func export(ctx context.Context, c Consumer, receiver string, spans []*model.Span) outcome {
 	resp := ptraceotlp.NewExportResponse()
 	if len(spans) == 0 {
 		return outcome{resp: resp}

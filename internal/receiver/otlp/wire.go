@@ -1,0 +1,547 @@
+package otlp
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+// decodeProto decodes an ExportTraceServiceRequest straight from its
+// protobuf bytes into model spans, without building the Collector's pdata
+// first. It exists because BenchmarkDecodeProto shows the pdata path
+// (decode, then convert) is the largest CPU cost of ingestion; its results
+// must equal pdataconv.ToModel of pdata's decoding (FuzzWireMatchesPdata).
+//
+// Field numbers are those of opentelemetry-proto's trace/v1, common/v1 and
+// resource/v1 messages. Unknown fields are skipped, as protobuf requires.
+// The returned spans own copies of every string; b is not retained.
+func decodeProto(b []byte) ([]*model.Span, error) {
+	d := wireDecoder{strs: make(map[string]string, 64)}
+	var out []*model.Span
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+		if num != 1 {
+			return nil
+		}
+		if typ != protowire.BytesType {
+			return errWireType("ExportTraceServiceRequest.resource_spans")
+		}
+		var err error
+		out, err = d.resourceSpans(v, out)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+type wireDecoder struct {
+	// strs interns keys and short values repeated across spans of one
+	// request (attribute keys, service names), saving memory and allocations.
+	strs map[string]string
+}
+
+const maxInternLen = 64
+
+func (d *wireDecoder) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > maxInternLen {
+		return string(b)
+	}
+	if s, ok := d.strs[string(b)]; ok {
+		return s
+	}
+	if len(d.strs) >= 4096 {
+		return string(b)
+	}
+	s := string(b)
+	d.strs[s] = s
+	return s
+}
+
+func errWireType(field string) error { return fmt.Errorf("%s: wrong wire type", field) }
+
+var errTruncated = errors.New("truncated or malformed protobuf")
+
+// eachField calls fn for every field of the message in b. For BytesType v
+// is the payload; for varint and fixed types n is the value.
+func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error) error {
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return errTruncated
+		}
+		b = b[l:]
+		var v []byte
+		var n uint64
+		switch typ {
+		case protowire.VarintType:
+			n, l = protowire.ConsumeVarint(b)
+		case protowire.Fixed64Type:
+			n, l = protowire.ConsumeFixed64(b)
+		case protowire.Fixed32Type:
+			var x uint32
+			x, l = protowire.ConsumeFixed32(b)
+			n = uint64(x)
+		case protowire.BytesType:
+			v, l = protowire.ConsumeBytes(b)
+		default:
+			l = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if l < 0 {
+			return errTruncated
+		}
+		b = b[l:]
+		if err := fn(num, typ, v, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *wireDecoder) resourceSpans(b []byte, out []*model.Span) ([]*model.Span, error) {
+	res := &model.Resource{}
+	var scopes [][]byte
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+		switch num {
+		case 1:
+			if typ != protowire.BytesType {
+				return errWireType("ResourceSpans.resource")
+			}
+			return d.resource(v, res)
+		case 2:
+			if typ != protowire.BytesType {
+				return errWireType("ResourceSpans.scope_spans")
+			}
+			scopes = append(scopes, v)
+		case 3:
+			if typ != protowire.BytesType {
+				return errWireType("ResourceSpans.schema_url")
+			}
+			res.SchemaURL = string(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	for _, v := range scopes {
+		if out, err = d.scopeSpans(v, res, out); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func (d *wireDecoder) resource(b []byte, res *model.Resource) error {
+	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+		switch num {
+		case 1:
+			if typ != protowire.BytesType {
+				return errWireType("Resource.attributes")
+			}
+			kv, err := d.keyValue(v)
+			if err != nil {
+				return err
+			}
+			res.Attributes = append(res.Attributes, kv)
+		case 2:
+			if typ != protowire.VarintType {
+				return errWireType("Resource.dropped_attributes_count")
+			}
+			res.DroppedAttributesCount = uint32(n)
+		}
+		return nil
+	})
+}
+
+func (d *wireDecoder) scopeSpans(b []byte, res *model.Resource, out []*model.Span) ([]*model.Span, error) {
+	scope := &model.Scope{}
+	nspans := 0
+	// First pass: scope fields and the span count, so the spans of the
+	// scope come from one allocation.
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+		switch num {
+		case 1:
+			if typ != protowire.BytesType {
+				return errWireType("ScopeSpans.scope")
+			}
+			return d.scope(v, scope)
+		case 2:
+			if typ != protowire.BytesType {
+				return errWireType("ScopeSpans.spans")
+			}
+			nspans++
+		case 3:
+			if typ != protowire.BytesType {
+				return errWireType("ScopeSpans.schema_url")
+			}
+			scope.SchemaURL = string(v)
+		}
+		return nil
+	})
+	if err != nil || nspans == 0 {
+		return out, err
+	}
+	block := make([]model.Span, nspans)
+	i := 0
+	err = eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+		if num != 2 {
+			return nil
+		}
+		sp := &block[i]
+		i++
+		sp.Resource, sp.Scope = res, scope
+		if err := d.span(v, sp); err != nil {
+			return err
+		}
+		out = append(out, sp)
+		return nil
+	})
+	return out, err
+}
+
+func (d *wireDecoder) scope(b []byte, sc *model.Scope) error {
+	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+		switch num {
+		case 1, 2:
+			if typ != protowire.BytesType {
+				return errWireType("InstrumentationScope.name/version")
+			}
+			if num == 1 {
+				sc.Name = d.str(v)
+			} else {
+				sc.Version = d.str(v)
+			}
+		case 3:
+			if typ != protowire.BytesType {
+				return errWireType("InstrumentationScope.attributes")
+			}
+			kv, err := d.keyValue(v)
+			if err != nil {
+				return err
+			}
+			sc.Attributes = append(sc.Attributes, kv)
+		case 4:
+			if typ != protowire.VarintType {
+				return errWireType("InstrumentationScope.dropped_attributes_count")
+			}
+			sc.DroppedAttributesCount = uint32(n)
+		}
+		return nil
+	})
+}
+
+func traceIDFrom(v []byte, field string) (model.TraceID, error) {
+	var id model.TraceID
+	switch len(v) {
+	case 0:
+	case 16:
+		copy(id[:], v)
+	default:
+		return id, fmt.Errorf("%s: %d bytes, want 16", field, len(v))
+	}
+	return id, nil
+}
+
+func spanIDFrom(v []byte, field string) (model.SpanID, error) {
+	var id model.SpanID
+	switch len(v) {
+	case 0:
+	case 8:
+		copy(id[:], v)
+	default:
+		return id, fmt.Errorf("%s: %d bytes, want 8", field, len(v))
+	}
+	return id, nil
+}
+
+func (d *wireDecoder) span(b []byte, sp *model.Span) error {
+	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+		var err error
+		want := protowire.BytesType
+		switch num {
+		case 6, 10, 12, 14:
+			want = protowire.VarintType
+		case 7, 8:
+			want = protowire.Fixed64Type
+		case 16:
+			want = protowire.Fixed32Type
+		}
+		if num >= 1 && num <= 16 && typ != want {
+			return fmt.Errorf("Span field %d: wrong wire type", num)
+		}
+		switch num {
+		case 1:
+			sp.TraceID, err = traceIDFrom(v, "Span.trace_id")
+		case 2:
+			sp.SpanID, err = spanIDFrom(v, "Span.span_id")
+		case 3:
+			sp.TraceState = string(v)
+		case 4:
+			sp.ParentSpanID, err = spanIDFrom(v, "Span.parent_span_id")
+		case 5:
+			sp.Name = d.str(v)
+		case 6:
+			sp.Kind = model.SpanKind(int32(n))
+		case 7:
+			sp.StartTimeUnixNano = n
+		case 8:
+			sp.EndTimeUnixNano = n
+		case 9:
+			var kv model.KeyValue
+			if kv, err = d.keyValue(v); err == nil {
+				sp.Attributes = append(sp.Attributes, kv)
+			}
+		case 10:
+			sp.DroppedAttributesCount = uint32(n)
+		case 11:
+			var ev model.Event
+			if ev, err = d.event(v); err == nil {
+				sp.Events = append(sp.Events, ev)
+			}
+		case 12:
+			sp.DroppedEventsCount = uint32(n)
+		case 13:
+			var ln model.Link
+			if ln, err = d.link(v); err == nil {
+				sp.Links = append(sp.Links, ln)
+			}
+		case 14:
+			sp.DroppedLinksCount = uint32(n)
+		case 15:
+			err = d.status(v, &sp.Status)
+		case 16:
+			sp.Flags = uint32(n)
+		}
+		return err
+	})
+}
+
+func (d *wireDecoder) status(b []byte, st *model.Status) error {
+	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+		switch num {
+		case 2:
+			if typ != protowire.BytesType {
+				return errWireType("Status.message")
+			}
+			st.Message = string(v)
+		case 3:
+			if typ != protowire.VarintType {
+				return errWireType("Status.code")
+			}
+			st.Code = model.StatusCode(int32(n))
+		}
+		return nil
+	})
+}
+
+func (d *wireDecoder) event(b []byte) (model.Event, error) {
+	var ev model.Event
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+		switch num {
+		case 1:
+			if typ != protowire.Fixed64Type {
+				return errWireType("Event.time_unix_nano")
+			}
+			ev.TimeUnixNano = n
+		case 2:
+			if typ != protowire.BytesType {
+				return errWireType("Event.name")
+			}
+			ev.Name = d.str(v)
+		case 3:
+			if typ != protowire.BytesType {
+				return errWireType("Event.attributes")
+			}
+			kv, err := d.keyValue(v)
+			if err != nil {
+				return err
+			}
+			ev.Attributes = append(ev.Attributes, kv)
+		case 4:
+			if typ != protowire.VarintType {
+				return errWireType("Event.dropped_attributes_count")
+			}
+			ev.DroppedAttributesCount = uint32(n)
+		}
+		return nil
+	})
+	return ev, err
+}
+
+func (d *wireDecoder) link(b []byte) (model.Link, error) {
+	var ln model.Link
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+		var err error
+		switch num {
+		case 1, 2, 3, 4:
+			if typ != protowire.BytesType {
+				return fmt.Errorf("Link field %d: wrong wire type", num)
+			}
+		case 5:
+			if typ != protowire.VarintType {
+				return errWireType("Link.dropped_attributes_count")
+			}
+		case 6:
+			if typ != protowire.Fixed32Type {
+				return errWireType("Link.flags")
+			}
+		}
+		switch num {
+		case 1:
+			ln.TraceID, err = traceIDFrom(v, "Link.trace_id")
+		case 2:
+			ln.SpanID, err = spanIDFrom(v, "Link.span_id")
+		case 3:
+			ln.TraceState = string(v)
+		case 4:
+			var kv model.KeyValue
+			if kv, err = d.keyValue(v); err == nil {
+				ln.Attributes = append(ln.Attributes, kv)
+			}
+		case 5:
+			ln.DroppedAttributesCount = uint32(n)
+		case 6:
+			ln.Flags = uint32(n)
+		}
+		return err
+	})
+	return ln, err
+}
+
+func (d *wireDecoder) keyValue(b []byte) (model.KeyValue, error) {
+	var kv model.KeyValue
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+		switch num {
+		case 1:
+			if typ != protowire.BytesType {
+				return errWireType("KeyValue.key")
+			}
+			kv.Key = d.str(v)
+		case 2:
+			if typ != protowire.BytesType {
+				return errWireType("KeyValue.value")
+			}
+			val, err := d.anyValue(v, 0)
+			if err != nil {
+				return err
+			}
+			kv.Value = val
+		}
+		return nil
+	})
+	return kv, err
+}
+
+// maxValueDepth bounds nesting of arrays and maps, so a hostile request
+// cannot exhaust the stack.
+const maxValueDepth = 32
+
+func (d *wireDecoder) anyValue(b []byte, depth int) (model.Value, error) {
+	if depth > maxValueDepth {
+		return model.Value{}, fmt.Errorf("AnyValue nested deeper than %d", maxValueDepth)
+	}
+	var val model.Value
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+		switch num {
+		case 1:
+			if typ != protowire.BytesType {
+				return errWireType("AnyValue.string_value")
+			}
+			val = model.StringValue(d.str(v))
+		case 2:
+			if typ != protowire.VarintType {
+				return errWireType("AnyValue.bool_value")
+			}
+			val = model.BoolValue(n != 0)
+		case 3:
+			if typ != protowire.VarintType {
+				return errWireType("AnyValue.int_value")
+			}
+			val = model.IntValue(int64(n))
+		case 4:
+			if typ != protowire.Fixed64Type {
+				return errWireType("AnyValue.double_value")
+			}
+			val = model.DoubleValue(math.Float64frombits(n))
+		case 5:
+			if typ != protowire.BytesType {
+				return errWireType("AnyValue.array_value")
+			}
+			var vs []model.Value
+			err := eachField(v, func(num protowire.Number, typ protowire.Type, ev []byte, _ uint64) error {
+				if num != 1 {
+					return nil
+				}
+				if typ != protowire.BytesType {
+					return errWireType("ArrayValue.values")
+				}
+				e, err := d.anyValue(ev, depth+1)
+				vs = append(vs, e)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			val = model.SliceValue(vs)
+		case 6:
+			if typ != protowire.BytesType {
+				return errWireType("AnyValue.kvlist_value")
+			}
+			var kvs model.Attributes
+			err := eachField(v, func(num protowire.Number, typ protowire.Type, ev []byte, _ uint64) error {
+				if num != 1 {
+					return nil
+				}
+				if typ != protowire.BytesType {
+					return errWireType("KeyValueList.values")
+				}
+				kv, err := d.nestedKeyValue(ev, depth+1)
+				kvs = append(kvs, kv)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			val = model.MapValue(kvs)
+		case 7:
+			if typ != protowire.BytesType {
+				return errWireType("AnyValue.bytes_value")
+			}
+			val = model.BytesValue(v)
+		}
+		return nil
+	})
+	return val, err
+}
+
+func (d *wireDecoder) nestedKeyValue(b []byte, depth int) (model.KeyValue, error) {
+	var kv model.KeyValue
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+		switch num {
+		case 1:
+			if typ != protowire.BytesType {
+				return errWireType("KeyValue.key")
+			}
+			kv.Key = d.str(v)
+		case 2:
+			if typ != protowire.BytesType {
+				return errWireType("KeyValue.value")
+			}
+			val, err := d.anyValue(v, depth)
+			if err != nil {
+				return err
+			}
+			kv.Value = val
+		}
+		return nil
+	})
+	return kv, err
+}

@@ -1,0 +1,96 @@
+package otlp
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/model/pdataconv"
+)
+
+func viaPdata(b []byte) ([]*model.Span, error) {
+	req := ptraceotlp.NewExportRequest()
+	if err := req.UnmarshalProto(b); err != nil {
+		return nil, err
+	}
+	return pdataconv.ToModel(req.Traces()), nil
+}
+
+func asJSON(t testing.TB, spans []*model.Span) string {
+	b, err := (&ptrace.JSONMarshaler{}).MarshalTraces(pdataconv.FromModel(spans))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestWireMatchesPdata(t *testing.T) {
+	for name, b := range map[string][]byte{"seed": seedProto(t), "bench": mustProto(t, benchRequest(50))} {
+		want, err := viaPdata(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeProto(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff(asJSON(t, want), asJSON(t, got)); diff != "" {
+			t.Errorf("%s: wire decoder differs from pdata (-pdata +wire):\n%s", name, diff)
+		}
+	}
+	for _, bad := range [][]byte{{0x0a, 0xff}, {0x0a, 0x02, 0x12, 0x05}, {0x0a, 0x04, 0x12, 0x02, 0x12, 0x7f}} {
+		if _, err := decodeProto(bad); err == nil {
+			t.Errorf("decodeProto(%x): no error", bad)
+		}
+	}
+}
+
+func mustProto(t testing.TB, req ptraceotlp.ExportRequest) []byte {
+	b, err := req.MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// FuzzWireMatchesPdata checks the hand-written decoder against pdata's:
+// when both accept an input they agree, and whatever pdata accepts, the wire
+// decoder decodes pdata's canonical re-encoding of it to the same spans.
+// (pdata skips some malformed unknown fields, such as unterminated groups,
+// that the wire decoder rejects.)
+func FuzzWireMatchesPdata(f *testing.F) {
+	f.Add(seedProto(f))
+	f.Add(mustProto(f, benchRequest(3)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, gerr := decodeProto(b)
+		want, werr := viaPdata(b)
+		if werr != nil {
+			return
+		}
+		if gerr != nil {
+			canon := mustProto(t, ptraceotlp.NewExportRequestFromTraces(pdataconv.FromModel(want)))
+			if got, gerr = decodeProto(canon); gerr != nil {
+				t.Fatalf("wire decoder fails on pdata's encoding %x: %v", canon, gerr)
+			}
+		}
+		if diff := cmp.Diff(asJSON(t, want), asJSON(t, got)); diff != "" {
+			t.Fatalf("wire decoder differs from pdata on %x (-pdata +wire):\n%s", b, diff)
+		}
+	})
+}
+
+// BenchmarkDecodeWire is BenchmarkDecodeProto's load through the wire decoder.
+func BenchmarkDecodeWire(b *testing.B) {
+	body := mustProto(b, benchRequest(500))
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := decodeProto(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*500), "ns/span")
+}
