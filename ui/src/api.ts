@@ -136,8 +136,22 @@ export function search(params: URLSearchParams, signal?: AbortSignal): Promise<S
   return getJSON<SearchResponse>(`/api/clew/search?${params.toString()}`, signal);
 }
 
-export function trace(id: string, signal?: AbortSignal): Promise<Trace> {
-  return getJSON<Trace>(`/api/clew/traces/${encodeURIComponent(id)}`, signal);
+/** trace loads a whole trace and fills in the fields the API leaves out when empty. */
+export async function trace(id: string, signal?: AbortSignal): Promise<Trace> {
+  const t = await getJSON<Trace>(`/api/clew/traces/${encodeURIComponent(id)}`, signal);
+  for (const s of t.spans) {
+    s.parentSpanID ??= "";
+    s.orphan ??= false;
+    s.traceState ??= "";
+    s.flags ??= 0;
+    s.droppedAttributesCount ??= 0;
+    s.events ??= [];
+    s.droppedEventsCount ??= 0;
+    s.links ??= [];
+    s.droppedLinksCount ??= 0;
+    s.status.message ??= "";
+  }
+  return t;
 }
 
 const hexID = /^[0-9a-f]{1,32}$/i;

@@ -15,7 +15,8 @@ export function fmtDuration(ns: number): string {
 function trim(v: number): string {
   const a = Math.abs(v);
   const digits = a >= 100 ? 0 : a >= 10 ? 1 : 2;
-  return v.toFixed(digits).replace(/\.?0+$/, "");
+  const t = v.toFixed(digits);
+  return digits ? t.replace(/\.?0+$/, "") : t;
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
@@ -48,8 +49,20 @@ const palette = [
   "#ff9da7", "#9c755f", "#2f9e9e", "#8c6bb1", "#d37295", "#6b8e23",
 ];
 
-/** serviceColor gives each service name a stable colour. */
+let order = new Map<string, number>();
+
+/**
+ * setServiceOrder gives the services of the page distinct colours (while
+ * there are no more of them than colours), in the order given.
+ */
+export function setServiceOrder(names: string[]): void {
+  order = new Map(names.map((n, i) => [n, i]));
+}
+
+/** serviceColor gives each service name a stable colour on a page. */
 export function serviceColor(name: string): string {
+  const i = order.get(name);
+  if (i !== undefined) return palette[i % palette.length];
   let h = 2166136261;
   for (let i = 0; i < name.length; i++) {
     h ^= name.charCodeAt(i);

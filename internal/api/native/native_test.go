@@ -163,7 +163,6 @@ func TestTrace(t *testing.T) {
 		Attributes: []attrJSON{},
 		Events: []eventJSON{{Name: "exception", OffsetNano: 1_000_000, Attributes: []attrJSON{
 			{Key: "exception.stacktrace", Type: "string", Value: "at x\nat y"}}}},
-		Links: []linkJSON{},
 	}
 	if diff := cmp.Diff(wantSpan, got.Spans[1]); diff != "" {
 		t.Errorf("span 2 (-want +got):\n%s", diff)

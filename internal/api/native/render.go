@@ -56,13 +56,17 @@ func renderTrace(t *model.Trace, linkExists func(model.TraceID) bool) traceJSON 
 			Flags:                  s.Flags,
 			Attributes:             renderAttrs(s.Attributes),
 			DroppedAttributesCount: s.DroppedAttributesCount,
-			Events:                 make([]eventJSON, len(s.Events)),
 			DroppedEventsCount:     s.DroppedEventsCount,
-			Links:                  make([]linkJSON, len(s.Links)),
 			DroppedLinksCount:      s.DroppedLinksCount,
 		}
 		if !s.IsRoot() {
 			js.ParentSpanID = s.ParentSpanID.String()
+		}
+		if len(s.Events) > 0 {
+			js.Events = make([]eventJSON, len(s.Events))
+		}
+		if len(s.Links) > 0 {
+			js.Links = make([]linkJSON, len(s.Links))
 		}
 		for j, e := range s.Events {
 			js.Events[j] = eventJSON{

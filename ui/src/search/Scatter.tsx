@@ -35,7 +35,7 @@ export function Scatter({ traces, onOpen }: Props) {
       legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { size: 12 } },
       scales: { x: { time: true }, y: { distr: 3 } },
-      axes: [axis, { ...axis, values: (_u, vals) => vals.map((v) => fmtDuration(v * 1e6)), size: 64 }],
+      axes: [axis, { ...axis, values: (_u, vals) => vals.map((v) => (v == null ? "" : fmtDuration(v * 1e6))), size: 64 }],
       series: [
         {},
         { label: "ok", stroke: "#4e79a7", paths: () => null, points: { show: true, size: 8, fill: "#4e79a7" } },

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import * as api from "../api";
 import type { TraceSummary } from "../api";
-import { fmtAgo, fmtDuration, fmtTime, serviceColor, toLocalInput } from "../format";
+import { fmtAgo, fmtDuration, fmtTime, serviceColor, setServiceOrder, toLocalInput } from "../format";
 import { navigate } from "../router";
 import { Scatter } from "./Scatter";
 import { formatTags, parseTags } from "./tags";
@@ -85,7 +85,10 @@ export function SearchPage({ params }: { params: URLSearchParams }) {
     const ac = new AbortController();
     api
       .services(ac.signal)
-      .then((list) => setServices({ list }))
+      .then((list) => {
+        setServiceOrder(list);
+        setServices({ list });
+      })
       .catch((e) => {
         if (e.name !== "AbortError") setServices({ list: [], error: `cannot load services: ${e.message}` });
       });

@@ -34,15 +34,32 @@ function AttrTable({ attrs, dropped }: { attrs: Attr[]; dropped?: number }) {
   return (
     <table class="attrs">
       <tbody>
-        {attrs.map((a) => (
-          <tr>
-            <th scope="row">{a.key}</th>
-            <td>
-              {a.key === "exception.stacktrace" || a.value.includes("\n") ? <pre>{a.value}</pre> : <span class="val">{a.value}</span>}
-            </td>
-            <td class="type">{a.type}</td>
-          </tr>
-        ))}
+        {attrs.map((a) =>
+          a.value.includes("\n") ? (
+            // Multi-line values (stack traces) get the panel's whole width.
+            <>
+              <tr class="multiline-key">
+                <th scope="row" colSpan={2}>
+                  {a.key}
+                </th>
+                <td class="type">{a.type}</td>
+              </tr>
+              <tr class="multiline">
+                <td colSpan={3}>
+                  <pre>{a.value}</pre>
+                </td>
+              </tr>
+            </>
+          ) : (
+            <tr>
+              <th scope="row">{a.key}</th>
+              <td>
+                <span class="val">{a.value}</span>
+              </td>
+              <td class="type">{a.type}</td>
+            </tr>
+          ),
+        )}
         {dropped ? (
           <tr>
             <td colSpan={3} class="muted">

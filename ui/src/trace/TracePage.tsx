@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import * as api from "../api";
 import type { Trace } from "../api";
-import { fmtDuration, fmtTime, serviceColor } from "../format";
+import { fmtDuration, fmtTime, serviceColor, setServiceOrder } from "../format";
 import { navigate } from "../router";
 import { Minimap } from "./Minimap";
 import {
@@ -73,7 +73,10 @@ export function TracePage({ id, params }: { id: string; params: URLSearchParams 
 }
 
 function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams }) {
-  const model = useMemo(() => buildModel(trace), [trace]);
+  const model = useMemo(() => {
+    setServiceOrder(trace.services.map((s) => s.name).sort());
+    return buildModel(trace);
+  }, [trace]);
   const total = Math.max(trace.durationNano, 1);
   const [collapsed, setCollapsed] = useState<Set<number>>(() => new Set());
   const [selected, setSelected] = useState<number>(() => {

@@ -4,7 +4,8 @@ import type { Segment, TraceModel } from "./model";
 import { ticks } from "./model";
 
 export const ROW_H = 24;
-const OVERSCAN = 12;
+const OVERSCAN = 10;
+const CHUNK = 8;
 
 interface Props {
   model: TraceModel;
@@ -48,11 +49,14 @@ export function Waterfall(p: Props) {
     else if (y + ROW_H > el.scrollTop + el.clientHeight) el.scrollTop = y + ROW_H - el.clientHeight + ROW_H * 2;
   }, [p.scrollTo]);
 
+  // The rendered window moves in steps of CHUNK rows, so scrolling
+  // re-renders once every few frames instead of on every one.
   const onScroll = () => {
     if (frame.current) return;
     frame.current = requestAnimationFrame(() => {
       frame.current = 0;
-      setTop(scroller.current!.scrollTop);
+      const t = Math.floor(scroller.current!.scrollTop / (ROW_H * CHUNK)) * ROW_H * CHUNK;
+      if (t !== top) setTop(t);
     });
   };
 
@@ -60,7 +64,7 @@ export function Waterfall(p: Props) {
   const span = Math.max(t1 - t0, 1);
   const pct = (t: number) => ((t - t0) / span) * 100;
   const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
-  const last = Math.min(p.rows.length, Math.ceil((top + height) / ROW_H) + OVERSCAN);
+  const last = Math.min(p.rows.length, Math.ceil((top + height) / ROW_H) + CHUNK + OVERSCAN);
   const tickList = ticks(t0, t1);
   const { spans, service, depth, size } = p.model;
 
@@ -126,7 +130,16 @@ export function Waterfall(p: Props) {
           {segs?.map(([a, b]) => (
             <div class="wf-cp" style={{ left: `${pct(a)}%`, width: `${Math.max(((b - a) / span) * 100, 0.1)}%` }} />
           ))}
-          <span class="wf-dur" style={left + width > 85 ? { right: `${Math.max(100 - left, 0) + 0.5}%` } : { left: `${left + width + 0.5}%` }}>
+          <span
+            class={`wf-dur${left + width > 85 && left <= 12 ? " inside" : ""}`}
+            style={
+              left + width <= 85
+                ? { left: `${left + width + 0.5}%` }
+                : left > 12
+                  ? { right: `${100 - left + 0.5}%` }
+                  : { left: `${Math.max(left, 0) + 0.5}%` }
+            }
+          >
             {fmtDuration(s.durationNano)}
           </span>
         </div>
