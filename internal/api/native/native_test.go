@@ -92,7 +92,7 @@ func TestSearch(t *testing.T) {
 		TraceID:            "000000000000000000000000000000" + "0a",
 		RootService:        "frontend",
 		RootOperation:      "GET /",
-		StartTimeUnixMicro: uint64(testNow.Add(-10*time.Minute).UnixMicro()),
+		StartTimeUnixMicro: uint64(testNow.Add(-10 * time.Minute).UnixMicro()),
 		DurationNano:       5_000_000,
 		SpanCount:          3,
 		ErrorCount:         1,
