@@ -243,11 +243,118 @@ type Summary struct {
 	StatusCode    int32    `parquet:"status_code"`
 }
 
+// summaryColumns are the leaf columns ScanSummaries reads, in Summary's
+// field order.
+var summaryColumns = []string{"trace_id", "start_unix_nano", "duration_nano", "service_name", "name", "kind", "status_code"}
+
 // ScanSummaries calls fn with the summary of every span, in storage order
-// (by trace), until fn returns false. The summary is only valid during the
-// call.
-func (r *Reader) ScanSummaries(ctx context.Context, fn func(*Summary) bool) error {
-	return scanRows(ctx, r, fn)
+// (by trace), until fn returns false. Only the summary's columns are read.
+// The summary is only valid during the call.
+func (r *Reader) ScanSummaries(ctx context.Context, fn func(*Summary) bool) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: data: parquet decoder: %v", ErrCorrupt, p)
+		}
+	}()
+	idx := make([]int, len(summaryColumns))
+	for i, name := range summaryColumns {
+		leaf, ok := r.file.Schema().Lookup(name)
+		if !ok {
+			return fmt.Errorf("%w: data: no column %s", ErrCorrupt, name)
+		}
+		idx[i] = leaf.ColumnIndex
+	}
+	const batch = 1024
+	bufs := make([][]parquet.Value, len(idx))
+	for i := range bufs {
+		bufs[i] = make([]parquet.Value, batch)
+	}
+	intern := map[string]string{}
+	str := func(b []byte) string {
+		if s, ok := intern[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		if len(intern) < 1<<16 {
+			intern[s] = s
+		}
+		return s
+	}
+	var sm Summary
+	for _, rg := range r.file.RowGroups() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunks := rg.ColumnChunks()
+		curs := make([]*columnCursor, len(idx))
+		for i, c := range idx {
+			curs[i] = &columnCursor{pages: chunks[c].Pages()}
+		}
+		left := rg.NumRows()
+		for left > 0 {
+			n := int(min(left, batch))
+			for i, c := range curs {
+				if err := c.fill(bufs[i][:n]); err != nil {
+					closeCursors(curs)
+					return fmt.Errorf("%w: data: column %s: %v", ErrCorrupt, summaryColumns[i], err)
+				}
+			}
+			for j := 0; j < n; j++ {
+				copy(sm.TraceID[:], bufs[0][j].ByteArray())
+				sm.StartUnixNano = bufs[1][j].Int64()
+				sm.DurationNano = bufs[2][j].Int64()
+				sm.ServiceName = str(bufs[3][j].ByteArray())
+				sm.Name = str(bufs[4][j].ByteArray())
+				sm.Kind = bufs[5][j].Int32()
+				sm.StatusCode = bufs[6][j].Int32()
+				if !fn(&sm) {
+					closeCursors(curs)
+					return nil
+				}
+			}
+			left -= int64(n)
+		}
+		closeCursors(curs)
+	}
+	return nil
+}
+
+// columnCursor reads the values of one required column chunk across its
+// pages.
+type columnCursor struct {
+	pages parquet.Pages
+	page  parquet.Page
+	vals  parquet.ValueReader
+}
+
+// fill reads exactly len(dst) values.
+func (c *columnCursor) fill(dst []parquet.Value) error {
+	for len(dst) > 0 {
+		if c.vals == nil {
+			p, err := c.pages.ReadPage()
+			if err != nil {
+				return err
+			}
+			// Pages are not released to parquet-go's pool: values of the
+			// previous page may still be in the caller's batch.
+			c.page, c.vals = p, p.Values()
+		}
+		n, err := c.vals.ReadValues(dst)
+		dst = dst[n:]
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				return err
+			}
+			c.vals = nil
+		}
+	}
+	return nil
+}
+
+func closeCursors(cs []*columnCursor) {
+	for _, c := range cs {
+		c.pages.Close()
+	}
 }
 
 // ScanRows calls fn with every row, in storage order, until fn returns

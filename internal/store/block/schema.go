@@ -14,7 +14,8 @@ import (
 // reader refuses blocks of other versions.
 const FormatVersion = 1
 
-// Row is one span as a Parquet row. Field order is the column order.
+// Row is one span as a Parquet row. Field order is the column order; see
+// FORMAT.md for the meaning of each column.
 type Row struct {
 	TraceID       [16]byte `parquet:"trace_id"`
 	SpanID        [8]byte  `parquet:"span_id"`
@@ -23,153 +24,220 @@ type Row struct {
 	DurationNano  int64    `parquet:"duration_nano,delta"`
 	ServiceName   string   `parquet:"service_name,dict"`
 	Name          string   `parquet:"name,dict"`
-	Kind          int32    `parquet:"kind"`
-	StatusCode    int32    `parquet:"status_code"`
+	Kind          int32    `parquet:"kind,dict"`
+	StatusCode    int32    `parquet:"status_code,dict"`
 	StatusMessage string   `parquet:"status_message,optional,dict"`
-	TraceState    string   `parquet:"trace_state,optional"`
-	Flags         uint32   `parquet:"flags"`
+	TraceState    string   `parquet:"trace_state,optional,dict"`
+	Flags         uint32   `parquet:"flags,dict"`
+	// Aliases has a bit per dedicated column filled from its older
+	// semantic-convention key, and bit 31 set when the resource had no
+	// service.name.
+	Aliases uint32 `parquet:"aliases,dict"`
 
-	// Dedicated columns for common attributes; null when the span does not
-	// carry them (with that type).
+	// Dedicated span attribute columns: null when the span has no such
+	// attribute (or it is empty, or of another type).
 	HTTPMethod     string `parquet:"http_method,optional,dict"`
-	HTTPStatusCode int64  `parquet:"http_status_code,optional"`
+	HTTPStatusCode int64  `parquet:"http_status_code,optional,dict"`
 	HTTPRoute      string `parquet:"http_route,optional,dict"`
+	URLPath        string `parquet:"url_path,optional,dict"`
+	ServerAddress  string `parquet:"server_address,optional,dict"`
 	DBSystem       string `parquet:"db_system,optional,dict"`
-	DBName         string `parquet:"db_name,optional,dict"`
+	DBNamespace    string `parquet:"db_namespace,optional,dict"`
+	DBOperation    string `parquet:"db_operation,optional,dict"`
+	DBCollection   string `parquet:"db_collection,optional,dict"`
+	DBQueryText    string `parquet:"db_query_text,optional,dict"`
 	RPCService     string `parquet:"rpc_service,optional,dict"`
 	RPCMethod      string `parquet:"rpc_method,optional,dict"`
-	// Dedicated records which dedicated columns hold an attribute, one bit
-	// per column in the order above, with the attribute key used (bit 16+:
-	// the older semantic-convention key).
-	Dedicated uint32 `parquet:"dedicated"`
 
-	Attrs              []Attr `parquet:"attrs,list"`
-	DroppedAttrs       uint32 `parquet:"dropped_attributes_count"`
-	Events             []Event `parquet:"events,list"`
-	DroppedEvents      uint32  `parquet:"dropped_events_count"`
-	Links              []Link  `parquet:"links,list"`
-	DroppedLinks       uint32  `parquet:"dropped_links_count"`
-	ResourceAttrs      []Attr  `parquet:"resource_attrs,list"`
-	ResourceDropped    uint32  `parquet:"resource_dropped_attributes_count"`
-	ResourceSchemaURL  string  `parquet:"resource_schema_url,optional,dict"`
-	ScopeName          string  `parquet:"scope_name,optional,dict"`
-	ScopeVersion       string  `parquet:"scope_version,optional,dict"`
-	ScopeAttrs         []Attr  `parquet:"scope_attrs,list"`
-	ScopeDropped       uint32  `parquet:"scope_dropped_attributes_count"`
-	ScopeSchemaURL     string  `parquet:"scope_schema_url,optional,dict"`
+	// Generic span attributes, one list per value type.
+	AttrsStr     []StrAttr    `parquet:"attrs_str,list"`
+	AttrsInt     []IntAttr    `parquet:"attrs_int,list"`
+	AttrsDouble  []DoubleAttr `parquet:"attrs_double,list"`
+	AttrsBool    []BoolAttr   `parquet:"attrs_bool,list"`
+	AttrsOther   []OtherAttr  `parquet:"attrs_other,list"`
+	DroppedAttrs uint32       `parquet:"dropped_attributes_count,dict"`
+
+	Events        []Event `parquet:"events,list"`
+	DroppedEvents uint32  `parquet:"dropped_events_count,dict"`
+	Links         []Link  `parquet:"links,list"`
+	DroppedLinks  uint32  `parquet:"dropped_links_count,dict"`
+
+	// Dedicated resource attribute columns (service.name is ServiceName).
+	ServiceVersion    string `parquet:"resource_service_version,optional,dict"`
+	ServiceNamespace  string `parquet:"resource_service_namespace,optional,dict"`
+	ServiceInstanceID string `parquet:"resource_service_instance_id,optional,dict"`
+	HostName          string `parquet:"resource_host_name,optional,dict"`
+	DeploymentEnv     string `parquet:"resource_deployment_environment,optional,dict"`
+	SDKName           string `parquet:"resource_telemetry_sdk_name,optional,dict"`
+	SDKLanguage       string `parquet:"resource_telemetry_sdk_language,optional,dict"`
+	SDKVersion        string `parquet:"resource_telemetry_sdk_version,optional,dict"`
+	K8sNamespace      string `parquet:"resource_k8s_namespace_name,optional,dict"`
+	K8sPod            string `parquet:"resource_k8s_pod_name,optional,dict"`
+	K8sDeployment     string `parquet:"resource_k8s_deployment_name,optional,dict"`
+	CloudRegion       string `parquet:"resource_cloud_region,optional,dict"`
+
+	ResourceAttrsStr   []StrAttr   `parquet:"resource_attrs_str,list"`
+	ResourceAttrsOther []OtherAttr `parquet:"resource_attrs_other,list"`
+	ResourceDropped    uint32      `parquet:"resource_dropped_attributes_count,dict"`
+	ResourceSchemaURL  string      `parquet:"resource_schema_url,optional,dict"`
+
+	ScopeName       string      `parquet:"scope_name,optional,dict"`
+	ScopeVersion    string      `parquet:"scope_version,optional,dict"`
+	ScopeAttrsStr   []StrAttr   `parquet:"scope_attrs_str,list"`
+	ScopeAttrsOther []OtherAttr `parquet:"scope_attrs_other,list"`
+	ScopeDropped    uint32      `parquet:"scope_dropped_attributes_count,dict"`
+	ScopeSchemaURL  string      `parquet:"scope_schema_url,optional,dict"`
 }
 
-// Attr is one attribute. Type is the model.ValueType; exactly the column of
-// that type is set: Str for strings, Int for ints and bools (0/1), Double
-// for doubles, Bytes for bytes, and Bytes holding a spancodec value for
-// arrays and maps.
-type Attr struct {
-	Key    string  `parquet:"key,dict"`
-	Type   int32   `parquet:"type"`
-	Str    string  `parquet:"str,optional,dict"`
-	Int    int64   `parquet:"int,optional"`
-	Double float64 `parquet:"double,optional"`
-	Bytes  []byte  `parquet:"bytes,optional"`
+// StrAttr is a string attribute.
+type StrAttr struct {
+	Key   string `parquet:"key,dict"`
+	Value string `parquet:"value,dict"`
+}
+
+// IntAttr is an int attribute.
+type IntAttr struct {
+	Key   string `parquet:"key,dict"`
+	Value int64  `parquet:"value"`
+}
+
+// DoubleAttr is a double attribute.
+type DoubleAttr struct {
+	Key   string  `parquet:"key,dict"`
+	Value float64 `parquet:"value"`
+}
+
+// BoolAttr is a bool attribute.
+type BoolAttr struct {
+	Key   string `parquet:"key,dict"`
+	Value bool   `parquet:"value"`
+}
+
+// OtherAttr is an attribute of any type, its value in spancodec's value
+// encoding (a type byte then the value): bytes, arrays, maps and empty
+// values on spans; every non-string value on resources, scopes, events and
+// links.
+type OtherAttr struct {
+	Key   string `parquet:"key,dict"`
+	Value []byte `parquet:"value"`
 }
 
 // Event is a span event; TimeOffsetNano is relative to the span start.
 type Event struct {
-	TimeOffsetNano int64  `parquet:"time_offset_nano"`
-	Name           string `parquet:"name,dict"`
-	Attrs          []Attr `parquet:"attrs,list"`
-	Dropped        uint32 `parquet:"dropped_attributes_count"`
+	TimeOffsetNano int64       `parquet:"time_offset_nano"`
+	Name           string      `parquet:"name,dict"`
+	AttrsStr       []StrAttr   `parquet:"attrs_str,list"`
+	AttrsOther     []OtherAttr `parquet:"attrs_other,list"`
+	Dropped        uint32      `parquet:"dropped_attributes_count"`
 }
 
 // Link is a span link.
 type Link struct {
-	TraceID    [16]byte `parquet:"trace_id"`
-	SpanID     [8]byte  `parquet:"span_id"`
-	TraceState string   `parquet:"trace_state,optional"`
-	Attrs      []Attr   `parquet:"attrs,list"`
-	Dropped    uint32   `parquet:"dropped_attributes_count"`
-	Flags      uint32   `parquet:"flags"`
+	TraceID    [16]byte    `parquet:"trace_id"`
+	SpanID     [8]byte     `parquet:"span_id"`
+	TraceState string      `parquet:"trace_state,optional"`
+	AttrsStr   []StrAttr   `parquet:"attrs_str,list"`
+	AttrsOther []OtherAttr `parquet:"attrs_other,list"`
+	Dropped    uint32      `parquet:"dropped_attributes_count"`
+	Flags      uint32      `parquet:"flags"`
 }
 
-// dedicatedKey maps an attribute key to its dedicated column (bit index)
-// and whether the column holds an int.
-type dedicatedKey struct {
-	bit   uint
-	isInt bool
+// spanCol describes a dedicated span column: its key, an older key meaning
+// the same, and whether it holds an int.
+type spanCol struct {
+	key, alias string
+	isInt      bool
 }
 
-// The keys held in dedicated columns. Current semantic-convention names use
-// bits 0-6; older names of the same thing use bit+16.
-var dedicatedKeys = map[string]dedicatedKey{
-	"http.request.method":       {0, false},
-	"http.method":               {16, false},
-	"http.response.status_code": {1, true},
-	"http.status_code":          {17, true},
-	"http.route":                {2, false},
-	"db.system.name":            {3, false},
-	"db.system":                 {19, false},
-	"db.namespace":              {4, false},
-	"db.name":                   {20, false},
-	"rpc.service":               {5, false},
-	"rpc.method":                {6, false},
+// spanCols lists the dedicated span columns in Row order (HTTPStatusCode is
+// the only int column).
+var spanCols = [...]spanCol{
+	{"http.request.method", "http.method", false},
+	{"http.response.status_code", "http.status_code", true},
+	{"http.route", "", false},
+	{"url.path", "", false},
+	{"server.address", "", false},
+	{"db.system.name", "db.system", false},
+	{"db.namespace", "db.name", false},
+	{"db.operation.name", "db.operation", false},
+	{"db.collection.name", "db.sql.table", false},
+	{"db.query.text", "db.statement", false},
+	{"rpc.service", "", false},
+	{"rpc.method", "", false},
 }
 
-var dedicatedNames = func() [32]string {
-	var out [32]string
-	for k, d := range dedicatedKeys {
-		out[d.bit] = k
+// resCols lists the dedicated resource columns in Row order.
+var resCols = [...]spanCol{
+	{"service.version", "", false},
+	{"service.namespace", "", false},
+	{"service.instance.id", "", false},
+	{"host.name", "", false},
+	{"deployment.environment.name", "deployment.environment", false},
+	{"telemetry.sdk.name", "", false},
+	{"telemetry.sdk.language", "", false},
+	{"telemetry.sdk.version", "", false},
+	{"k8s.namespace.name", "", false},
+	{"k8s.pod.name", "", false},
+	{"k8s.deployment.name", "", false},
+	{"cloud.region", "", false},
+}
+
+const (
+	resAliasShift  = 16      // alias bits of resource columns start here
+	noServiceName  = 1 << 31 // the resource had no string service.name
+	httpStatusSlot = 1
+)
+
+// colIndex maps a key (or alias) to its column index and whether it is the
+// alias.
+type colRef struct {
+	i     int
+	alias bool
+}
+
+var spanColIndex, resColIndex = func() (map[string]colRef, map[string]colRef) {
+	s, r := map[string]colRef{}, map[string]colRef{}
+	for i, c := range spanCols {
+		s[c.key] = colRef{i, false}
+		if c.alias != "" {
+			s[c.alias] = colRef{i, true}
+		}
 	}
-	return out
+	for i, c := range resCols {
+		r[c.key] = colRef{i, false}
+		if c.alias != "" {
+			r[c.alias] = colRef{i, true}
+		}
+	}
+	return s, r
 }()
 
-func (r *Row) setDedicated(bit uint, v model.Value) {
-	switch bit % 16 {
-	case 0:
-		r.HTTPMethod = v.Str()
-	case 1:
-		r.HTTPStatusCode = v.Int()
-	case 2:
-		r.HTTPRoute = v.Str()
-	case 3:
-		r.DBSystem = v.Str()
-	case 4:
-		r.DBName = v.Str()
-	case 5:
-		r.RPCService = v.Str()
-	case 6:
-		r.RPCMethod = v.Str()
-	}
-	r.Dedicated |= 1 << bit
+// spanStrs returns pointers to the dedicated string span columns, indexed
+// like spanCols (the int column's slot is nil).
+func (r *Row) spanStrs() [len(spanCols)]*string {
+	return [...]*string{&r.HTTPMethod, nil, &r.HTTPRoute, &r.URLPath, &r.ServerAddress, &r.DBSystem,
+		&r.DBNamespace, &r.DBOperation, &r.DBCollection, &r.DBQueryText, &r.RPCService, &r.RPCMethod}
 }
 
-func (r *Row) dedicated(bit uint) model.Value {
-	switch bit % 16 {
-	case 0:
-		return model.StringValue(r.HTTPMethod)
-	case 1:
-		return model.IntValue(r.HTTPStatusCode)
-	case 2:
-		return model.StringValue(r.HTTPRoute)
-	case 3:
-		return model.StringValue(r.DBSystem)
-	case 4:
-		return model.StringValue(r.DBName)
-	case 5:
-		return model.StringValue(r.RPCService)
-	case 6:
-		return model.StringValue(r.RPCMethod)
+func (r *Row) resStrs() [len(resCols)]*string {
+	return [...]*string{&r.ServiceVersion, &r.ServiceNamespace, &r.ServiceInstanceID, &r.HostName, &r.DeploymentEnv,
+		&r.SDKName, &r.SDKLanguage, &r.SDKVersion, &r.K8sNamespace, &r.K8sPod, &r.K8sDeployment, &r.CloudRegion}
+}
+
+// reset clears r, keeping its slices' storage.
+func (r *Row) reset() {
+	*r = Row{
+		AttrsStr: r.AttrsStr[:0], AttrsInt: r.AttrsInt[:0], AttrsDouble: r.AttrsDouble[:0],
+		AttrsBool: r.AttrsBool[:0], AttrsOther: r.AttrsOther[:0],
+		Events: r.Events[:0], Links: r.Links[:0],
+		ResourceAttrsStr: r.ResourceAttrsStr[:0], ResourceAttrsOther: r.ResourceAttrsOther[:0],
+		ScopeAttrsStr: r.ScopeAttrsStr[:0], ScopeAttrsOther: r.ScopeAttrsOther[:0],
 	}
-	return model.Value{}
 }
 
 // FromSpan fills r from sp, reusing r's slices.
 func (r *Row) FromSpan(sp *model.Span) {
-	*r = Row{
-		Attrs:         r.Attrs[:0],
-		Events:        r.Events[:0],
-		Links:         r.Links[:0],
-		ResourceAttrs: r.ResourceAttrs[:0],
-		ScopeAttrs:    r.ScopeAttrs[:0],
-	}
+	r.reset()
 	r.TraceID = sp.TraceID
 	r.SpanID = sp.SpanID
 	r.ParentSpanID = sp.ParentSpanID
@@ -181,155 +249,269 @@ func (r *Row) FromSpan(sp *model.Span) {
 	r.StatusMessage = sp.Status.Message
 	r.TraceState = sp.TraceState
 	r.Flags = sp.Flags
+	strs := r.spanStrs()
 	for _, kv := range sp.Attributes {
-		if d, ok := dedicatedKeys[kv.Key]; ok && r.Dedicated&(1<<(d.bit%16)|1<<(d.bit%16+16)) == 0 {
-			if (d.isInt && kv.Value.Type() == model.ValueInt) || (!d.isInt && kv.Value.Type() == model.ValueString) {
-				r.setDedicated(d.bit, kv.Value)
+		if c, ok := spanColIndex[kv.Key]; ok {
+			if c.i == httpStatusSlot {
+				if kv.Value.Type() == model.ValueInt && kv.Value.Int() != 0 && r.HTTPStatusCode == 0 {
+					r.HTTPStatusCode = kv.Value.Int()
+					if c.alias {
+						r.Aliases |= 1 << c.i
+					}
+					continue
+				}
+			} else if p := strs[c.i]; kv.Value.Type() == model.ValueString && kv.Value.Str() != "" && *p == "" {
+				*p = kv.Value.Str()
+				if c.alias {
+					r.Aliases |= 1 << c.i
+				}
 				continue
 			}
 		}
-		r.Attrs = append(r.Attrs, fromValue(kv.Key, kv.Value))
+		v := kv.Value
+		switch v.Type() {
+		case model.ValueString:
+			r.AttrsStr = append(r.AttrsStr, StrAttr{kv.Key, v.Str()})
+		case model.ValueInt:
+			r.AttrsInt = append(r.AttrsInt, IntAttr{kv.Key, v.Int()})
+		case model.ValueDouble:
+			r.AttrsDouble = append(r.AttrsDouble, DoubleAttr{kv.Key, v.Double()})
+		case model.ValueBool:
+			r.AttrsBool = append(r.AttrsBool, BoolAttr{kv.Key, v.Bool()})
+		default:
+			r.AttrsOther = append(r.AttrsOther, OtherAttr{kv.Key, spancodec.AppendValue(nil, v)})
+		}
 	}
 	r.DroppedAttrs = sp.DroppedAttributesCount
 	for i := range sp.Events {
 		e := &sp.Events[i]
-		r.Events = append(r.Events, Event{
-			TimeOffsetNano: int64(e.TimeUnixNano - sp.StartTimeUnixNano),
-			Name:           e.Name,
-			Attrs:          appendAttrs(nil, e.Attributes),
-			Dropped:        e.DroppedAttributesCount,
-		})
+		ev := Event{TimeOffsetNano: int64(e.TimeUnixNano - sp.StartTimeUnixNano), Name: e.Name, Dropped: e.DroppedAttributesCount}
+		ev.AttrsStr, ev.AttrsOther = splitAttrs(e.Attributes)
+		r.Events = append(r.Events, ev)
 	}
 	r.DroppedEvents = sp.DroppedEventsCount
 	for i := range sp.Links {
 		l := &sp.Links[i]
-		r.Links = append(r.Links, Link{TraceID: l.TraceID, SpanID: l.SpanID, TraceState: l.TraceState,
-			Attrs: appendAttrs(nil, l.Attributes), Dropped: l.DroppedAttributesCount, Flags: l.Flags})
+		ln := Link{TraceID: l.TraceID, SpanID: l.SpanID, TraceState: l.TraceState, Dropped: l.DroppedAttributesCount, Flags: l.Flags}
+		ln.AttrsStr, ln.AttrsOther = splitAttrs(l.Attributes)
+		r.Links = append(r.Links, ln)
 	}
 	r.DroppedLinks = sp.DroppedLinksCount
 	r.ServiceName = sp.ServiceName()
 	if res := sp.Resource; res != nil {
-		r.ResourceAttrs = appendAttrs(r.ResourceAttrs, res.Attributes)
+		rs := r.resStrs()
+		hasName := false
+		for _, kv := range res.Attributes {
+			if kv.Key == model.AttrServiceName && !hasName && kv.Value.Type() == model.ValueString && kv.Value.Str() == r.ServiceName {
+				hasName = true
+				continue
+			}
+			if c, ok := resColIndex[kv.Key]; ok && kv.Value.Type() == model.ValueString && kv.Value.Str() != "" && *rs[c.i] == "" {
+				*rs[c.i] = kv.Value.Str()
+				if c.alias {
+					r.Aliases |= 1 << (resAliasShift + c.i)
+				}
+				continue
+			}
+			r.ResourceAttrsStr, r.ResourceAttrsOther = appendSplit(r.ResourceAttrsStr, r.ResourceAttrsOther, kv)
+		}
+		if !hasName {
+			r.Aliases |= noServiceName
+		}
 		r.ResourceDropped = res.DroppedAttributesCount
 		r.ResourceSchemaURL = res.SchemaURL
+	} else {
+		r.Aliases |= noServiceName
 	}
 	if sc := sp.Scope; sc != nil {
 		r.ScopeName = sc.Name
 		r.ScopeVersion = sc.Version
-		r.ScopeAttrs = appendAttrs(r.ScopeAttrs, sc.Attributes)
+		for _, kv := range sc.Attributes {
+			r.ScopeAttrsStr, r.ScopeAttrsOther = appendSplit(r.ScopeAttrsStr, r.ScopeAttrsOther, kv)
+		}
 		r.ScopeDropped = sc.DroppedAttributesCount
 		r.ScopeSchemaURL = sc.SchemaURL
 	}
 }
 
-func appendAttrs(dst []Attr, attrs model.Attributes) []Attr {
+func appendSplit(strs []StrAttr, others []OtherAttr, kv model.KeyValue) ([]StrAttr, []OtherAttr) {
+	if kv.Value.Type() == model.ValueString {
+		return append(strs, StrAttr{kv.Key, kv.Value.Str()}), others
+	}
+	return strs, append(others, OtherAttr{kv.Key, spancodec.AppendValue(nil, kv.Value)})
+}
+
+func splitAttrs(attrs model.Attributes) (strs []StrAttr, others []OtherAttr) {
 	for _, kv := range attrs {
-		dst = append(dst, fromValue(kv.Key, kv.Value))
+		strs, others = appendSplit(strs, others, kv)
+	}
+	return strs, others
+}
+
+func otherValue(b []byte) model.Value {
+	v, err := spancodec.DecodeValue(b)
+	if err != nil {
+		return model.StringValue("<corrupt value>")
+	}
+	return v
+}
+
+// joinAttrs rebuilds attributes from the string and other lists.
+func joinAttrs(dst model.Attributes, strs []StrAttr, others []OtherAttr) model.Attributes {
+	for i := range strs {
+		dst = append(dst, model.KeyValue{Key: strs[i].Key, Value: model.StringValue(strs[i].Value)})
+	}
+	for i := range others {
+		dst = append(dst, model.KeyValue{Key: others[i].Key, Value: otherValue(others[i].Value)})
 	}
 	return dst
-}
-
-func fromValue(key string, v model.Value) Attr {
-	a := Attr{Key: key, Type: int32(v.Type())}
-	switch v.Type() {
-	case model.ValueString:
-		a.Str = v.Str()
-	case model.ValueBool:
-		if v.Bool() {
-			a.Int = 1
-		}
-	case model.ValueInt:
-		a.Int = v.Int()
-	case model.ValueDouble:
-		a.Double = v.Double()
-	case model.ValueBytes:
-		a.Bytes = v.Bytes()
-	case model.ValueSlice, model.ValueMap:
-		a.Bytes = spancodec.AppendValue(nil, v)
-	}
-	return a
-}
-
-func toValue(a *Attr) model.Value {
-	switch model.ValueType(a.Type) {
-	case model.ValueString:
-		return model.StringValue(a.Str)
-	case model.ValueBool:
-		return model.BoolValue(a.Int != 0)
-	case model.ValueInt:
-		return model.IntValue(a.Int)
-	case model.ValueDouble:
-		return model.DoubleValue(a.Double)
-	case model.ValueBytes:
-		return model.BytesValue(a.Bytes)
-	case model.ValueSlice, model.ValueMap:
-		v, err := spancodec.DecodeValue(a.Bytes)
-		if err != nil {
-			return model.StringValue("<corrupt value>")
-		}
-		return v
-	}
-	return model.Value{}
-}
-
-func toAttrs(in []Attr) model.Attributes {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make(model.Attributes, len(in))
-	for i := range in {
-		out[i] = model.KeyValue{Key: in[i].Key, Value: toValue(&in[i])}
-	}
-	return out
 }
 
 // spanBuilder turns rows into spans, sharing equal resources and scopes
 // between consecutive rows.
 type spanBuilder struct {
 	lastRes   *model.Resource
-	lastResID resKey
 	lastScope *model.Scope
-	lastScID  scopeKey
+	resRow    Row // resource fields of the row lastRes was built from
 }
 
-type resKey struct {
-	svc, schema string
-	n           int
-	first       string
+func sameStrAttrs(a, b []StrAttr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
-type scopeKey struct{ name, version, schema string }
+func sameOtherAttrs(a, b []OtherAttr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || string(a[i].Value) != string(b[i].Value) {
+			return false
+		}
+	}
+	return true
+}
 
-// ToSpan builds a span from r.
+func (b *spanBuilder) sameResource(r *Row) bool {
+	p := &b.resRow
+	return b.lastRes != nil && p.ServiceName == r.ServiceName && p.resStrs2() == r.resStrs2() &&
+		p.Aliases&^((1<<resAliasShift)-1) == r.Aliases&^((1<<resAliasShift)-1) &&
+		p.ResourceDropped == r.ResourceDropped && p.ResourceSchemaURL == r.ResourceSchemaURL &&
+		sameStrAttrs(p.ResourceAttrsStr, r.ResourceAttrsStr) && sameOtherAttrs(p.ResourceAttrsOther, r.ResourceAttrsOther)
+}
+
+func (r *Row) resStrs2() [len(resCols)]string {
+	return [...]string{r.ServiceVersion, r.ServiceNamespace, r.ServiceInstanceID, r.HostName, r.DeploymentEnv,
+		r.SDKName, r.SDKLanguage, r.SDKVersion, r.K8sNamespace, r.K8sPod, r.K8sDeployment, r.CloudRegion}
+}
+
+func (b *spanBuilder) resource(r *Row) *model.Resource {
+	if b.sameResource(r) {
+		return b.lastRes
+	}
+	res := &model.Resource{DroppedAttributesCount: r.ResourceDropped, SchemaURL: r.ResourceSchemaURL}
+	n := 1 + len(r.ResourceAttrsStr) + len(r.ResourceAttrsOther)
+	vals := r.resStrs2()
+	for _, v := range vals {
+		if v != "" {
+			n++
+		}
+	}
+	attrs := make(model.Attributes, 0, n)
+	if r.Aliases&noServiceName == 0 {
+		attrs = append(attrs, model.KeyValue{Key: model.AttrServiceName, Value: model.StringValue(r.ServiceName)})
+	}
+	for i, v := range vals {
+		if v == "" {
+			continue
+		}
+		key := resCols[i].key
+		if r.Aliases&(1<<(resAliasShift+i)) != 0 {
+			key = resCols[i].alias
+		}
+		attrs = append(attrs, model.KeyValue{Key: key, Value: model.StringValue(v)})
+	}
+	attrs = joinAttrs(attrs, r.ResourceAttrsStr, r.ResourceAttrsOther)
+	if len(attrs) > 0 {
+		res.Attributes = attrs
+	}
+	b.lastRes = res
+	b.resRow = Row{ServiceName: r.ServiceName, Aliases: r.Aliases, ResourceDropped: r.ResourceDropped, ResourceSchemaURL: r.ResourceSchemaURL,
+		ResourceAttrsStr: append([]StrAttr(nil), r.ResourceAttrsStr...), ResourceAttrsOther: cloneOthers(r.ResourceAttrsOther)}
+	ps := b.resRow.resStrs()
+	for i, v := range vals {
+		*ps[i] = v
+	}
+	return res
+}
+
+func cloneOthers(in []OtherAttr) []OtherAttr {
+	out := make([]OtherAttr, len(in))
+	for i := range in {
+		out[i] = OtherAttr{in[i].Key, append([]byte(nil), in[i].Value...)}
+	}
+	return out
+}
+
+// ToSpan builds a span from r. The span does not alias r.
 func (b *spanBuilder) ToSpan(r *Row) *model.Span {
 	sp := &model.Span{
-		TraceID:           r.TraceID,
-		SpanID:            r.SpanID,
-		ParentSpanID:      r.ParentSpanID,
-		TraceState:        r.TraceState,
-		Flags:             r.Flags,
-		Name:              r.Name,
-		Kind:              model.SpanKind(r.Kind),
-		StartTimeUnixNano: uint64(r.StartUnixNano),
-		EndTimeUnixNano:   uint64(r.StartUnixNano + r.DurationNano),
-		Status:            model.Status{Code: model.StatusCode(r.StatusCode), Message: r.StatusMessage},
+		TraceID:                r.TraceID,
+		SpanID:                 r.SpanID,
+		ParentSpanID:           r.ParentSpanID,
+		TraceState:             r.TraceState,
+		Flags:                  r.Flags,
+		Name:                   r.Name,
+		Kind:                   model.SpanKind(r.Kind),
+		StartTimeUnixNano:      uint64(r.StartUnixNano),
+		EndTimeUnixNano:        uint64(r.StartUnixNano + r.DurationNano),
+		Status:                 model.Status{Code: model.StatusCode(r.StatusCode), Message: r.StatusMessage},
 		DroppedAttributesCount: r.DroppedAttrs,
 		DroppedEventsCount:     r.DroppedEvents,
 		DroppedLinksCount:      r.DroppedLinks,
 	}
-	n := len(r.Attrs)
-	for d := r.Dedicated; d != 0; d &= d - 1 {
-		n++
+	strs := r.spanStrs()
+	n := len(r.AttrsStr) + len(r.AttrsInt) + len(r.AttrsDouble) + len(r.AttrsBool) + len(r.AttrsOther)
+	for i, p := range strs {
+		if (p != nil && *p != "") || (i == httpStatusSlot && r.HTTPStatusCode != 0) {
+			n++
+		}
 	}
 	if n > 0 {
 		attrs := make(model.Attributes, 0, n)
-		for bit := uint(0); bit < 32; bit++ {
-			if r.Dedicated&(1<<bit) != 0 {
-				attrs = append(attrs, model.KeyValue{Key: dedicatedNames[bit], Value: r.dedicated(bit)})
+		for i, p := range strs {
+			key := spanCols[i].key
+			if r.Aliases&(1<<i) != 0 {
+				key = spanCols[i].alias
+			}
+			switch {
+			case i == httpStatusSlot && r.HTTPStatusCode != 0:
+				attrs = append(attrs, model.KeyValue{Key: key, Value: model.IntValue(r.HTTPStatusCode)})
+			case p != nil && *p != "":
+				attrs = append(attrs, model.KeyValue{Key: key, Value: model.StringValue(*p)})
 			}
 		}
-		for i := range r.Attrs {
-			attrs = append(attrs, model.KeyValue{Key: r.Attrs[i].Key, Value: toValue(&r.Attrs[i])})
+		for i := range r.AttrsStr {
+			attrs = append(attrs, model.KeyValue{Key: r.AttrsStr[i].Key, Value: model.StringValue(r.AttrsStr[i].Value)})
+		}
+		for i := range r.AttrsInt {
+			attrs = append(attrs, model.KeyValue{Key: r.AttrsInt[i].Key, Value: model.IntValue(r.AttrsInt[i].Value)})
+		}
+		for i := range r.AttrsDouble {
+			attrs = append(attrs, model.KeyValue{Key: r.AttrsDouble[i].Key, Value: model.DoubleValue(r.AttrsDouble[i].Value)})
+		}
+		for i := range r.AttrsBool {
+			attrs = append(attrs, model.KeyValue{Key: r.AttrsBool[i].Key, Value: model.BoolValue(r.AttrsBool[i].Value)})
+		}
+		for i := range r.AttrsOther {
+			attrs = append(attrs, model.KeyValue{Key: r.AttrsOther[i].Key, Value: otherValue(r.AttrsOther[i].Value)})
 		}
 		sp.Attributes = attrs
 	}
@@ -338,7 +520,7 @@ func (b *spanBuilder) ToSpan(r *Row) *model.Span {
 		for i := range r.Events {
 			e := &r.Events[i]
 			sp.Events[i] = model.Event{TimeUnixNano: uint64(r.StartUnixNano + e.TimeOffsetNano), Name: e.Name,
-				Attributes: toAttrs(e.Attrs), DroppedAttributesCount: e.Dropped}
+				Attributes: joinAttrs(nil, e.AttrsStr, e.AttrsOther), DroppedAttributesCount: e.Dropped}
 		}
 	}
 	if len(r.Links) > 0 {
@@ -346,37 +528,17 @@ func (b *spanBuilder) ToSpan(r *Row) *model.Span {
 		for i := range r.Links {
 			l := &r.Links[i]
 			sp.Links[i] = model.Link{TraceID: l.TraceID, SpanID: l.SpanID, TraceState: l.TraceState,
-				Attributes: toAttrs(l.Attrs), DroppedAttributesCount: l.Dropped, Flags: l.Flags}
+				Attributes: joinAttrs(nil, l.AttrsStr, l.AttrsOther), DroppedAttributesCount: l.Dropped, Flags: l.Flags}
 		}
 	}
-	rk := resKey{svc: r.ServiceName, schema: r.ResourceSchemaURL, n: len(r.ResourceAttrs)}
-	if len(r.ResourceAttrs) > 0 {
-		rk.first = r.ResourceAttrs[len(r.ResourceAttrs)-1].Str
-	}
-	if b.lastRes != nil && b.lastResID == rk && sameAttrs(b.lastRes.Attributes, r.ResourceAttrs) && b.lastRes.DroppedAttributesCount == r.ResourceDropped {
-		sp.Resource = b.lastRes
+	sp.Resource = b.resource(r)
+	if sc := b.lastScope; sc != nil && sc.Name == r.ScopeName && sc.Version == r.ScopeVersion && sc.SchemaURL == r.ScopeSchemaURL &&
+		sc.DroppedAttributesCount == r.ScopeDropped && len(sc.Attributes) == 0 && len(r.ScopeAttrsStr) == 0 && len(r.ScopeAttrsOther) == 0 {
+		sp.Scope = sc
 	} else {
-		sp.Resource = &model.Resource{Attributes: toAttrs(r.ResourceAttrs), DroppedAttributesCount: r.ResourceDropped, SchemaURL: r.ResourceSchemaURL}
-		b.lastRes, b.lastResID = sp.Resource, rk
-	}
-	sk := scopeKey{r.ScopeName, r.ScopeVersion, r.ScopeSchemaURL}
-	if b.lastScope != nil && b.lastScID == sk && len(r.ScopeAttrs) == 0 && len(b.lastScope.Attributes) == 0 && b.lastScope.DroppedAttributesCount == r.ScopeDropped {
-		sp.Scope = b.lastScope
-	} else {
-		sp.Scope = &model.Scope{Name: r.ScopeName, Version: r.ScopeVersion, Attributes: toAttrs(r.ScopeAttrs), DroppedAttributesCount: r.ScopeDropped, SchemaURL: r.ScopeSchemaURL}
-		b.lastScope, b.lastScID = sp.Scope, sk
+		sp.Scope = &model.Scope{Name: r.ScopeName, Version: r.ScopeVersion, DroppedAttributesCount: r.ScopeDropped, SchemaURL: r.ScopeSchemaURL,
+			Attributes: joinAttrs(nil, r.ScopeAttrsStr, r.ScopeAttrsOther)}
+		b.lastScope = sp.Scope
 	}
 	return sp
-}
-
-func sameAttrs(m model.Attributes, rows []Attr) bool {
-	if len(m) != len(rows) {
-		return false
-	}
-	for i := range rows {
-		if m[i].Key != rows[i].Key || !m[i].Value.Equal(toValue(&rows[i])) {
-			return false
-		}
-	}
-	return true
 }
