@@ -18,3 +18,14 @@ fuzz-smoke:
 
 clean:
 	rm -rf bin
+
+# The web UI (ui/ → internal/ui/dist, embedded in the binary). See docs/ui.md.
+.PHONY: ui ui-check test-browser
+ui:
+	cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+ui-check:
+	./scripts/ui-check.sh
+
+test-browser:
+	./test/browser/run.sh
