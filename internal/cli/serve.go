@@ -263,16 +263,19 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 		}))
 	}
 
-	// Query APIs on the query port.
-	jaeger.New(d.Store, jaeger.Options{
+	// Query APIs on the query port. Their trace searches run on the query
+	// engine (parallel scans with pushed-down hints, deadline and caps).
+	queryEngine := engine.New(d.Store, engine.Options{Timeout: cfg.Query.Timeout, MaxLimit: cfg.Query.MaxLimit, Logger: log})
+	searchReader := engine.NewReader(d.Store, queryEngine)
+	jaeger.New(searchReader, jaeger.Options{
 		Timeout:         cfg.Query.Timeout,
 		MaxLimit:        cfg.Query.MaxLimit,
 		DefaultLookback: cfg.Query.DefaultLookback,
 		Logger:          log,
 	}).Register(d.QueryMux, "")
-	jaegerv3.New(d.Store, cfg.Query.Timeout, cfg.Query.MaxLimit, log).Register(d.QueryMux)
+	jaegerv3.New(searchReader, cfg.Query.Timeout, cfg.Query.MaxLimit, log).Register(d.QueryMux)
 	native.New(native.Options{
-		Reader:          d.Store,
+		Reader:          searchReader,
 		Log:             log,
 		Timeout:         cfg.Query.Timeout,
 		MaxLimit:        cfg.Query.MaxLimit,
@@ -281,7 +284,6 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 	// Tempo's API over the TraceQL engine: on its own port and under
 	// /tempo on the query port (its /api/traces/{id} would collide with
 	// Jaeger's).
-	queryEngine := engine.New(d.Store, engine.Options{Timeout: cfg.Query.Timeout, MaxLimit: cfg.Query.MaxLimit, Logger: log})
 	tempoAPI := tempo.New(d.Store, queryEngine, tempo.Options{Version: Version, Logger: log})
 	tempoAPI.Register(d.QueryMux, "/tempo")
 	if t := cfg.Tempo; t.Enabled {

@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/store"
+)
+
+// Reader is a store.Reader whose FindTraces (Jaeger's search) runs on the
+// engine: the service, operation, minimum duration and time window are
+// pushed down to the store's scan as hints, spans are matched with
+// store.MatchSpan (Jaeger's semantics), and the scan runs in parallel under
+// the engine's deadline and caps. Every other method is the wrapped
+// reader's. A store without store.Scanner is searched by its own
+// FindTraces.
+type Reader struct {
+	store.Reader
+	e *Engine
+}
+
+var _ store.Reader = (*Reader)(nil)
+
+// NewReader wraps r so that its searches run on e (an engine over r).
+func NewReader(r store.Reader, e *Engine) *Reader { return &Reader{Reader: r, e: e} }
+
+// FindTraces implements store.Reader: up to q.Limit whole traces with a
+// span matching q, most recent trace start first (ties by trace id). When
+// a cap or the deadline stops the scan, the traces found so far are
+// returned.
+func (r *Reader) FindTraces(ctx context.Context, q store.TraceQuery) ([]*model.Trace, error) {
+	if _, ok := r.Reader.(store.Scanner); !ok {
+		return r.Reader.FindTraces(ctx, q)
+	}
+	limit := q.EffectiveLimit()
+	req := store.ScanRequest{
+		StartMin:    q.StartMin,
+		StartMax:    q.StartMax,
+		Service:     q.Service,
+		SpanName:    q.Operation,
+		MinDuration: q.DurationMin,
+	}
+	type hit struct {
+		t     *model.Trace
+		start uint64
+	}
+	var mu sync.Mutex
+	var hits []hit
+	trim := func() {
+		slices.SortFunc(hits, func(a, b hit) int {
+			if c := cmp.Compare(b.start, a.start); c != 0 {
+				return c
+			}
+			return cmp.Compare(string(a.t.TraceID[:]), string(b.t.TraceID[:]))
+		})
+		if len(hits) > limit {
+			clear(hits[limit:])
+			hits = hits[:limit]
+		}
+	}
+	_, _, err := r.e.scan(ctx, req, func(t *model.Trace) {
+		for _, s := range t.Spans {
+			if store.MatchSpan(s, &q) {
+				mu.Lock()
+				hits = append(hits, hit{t, t.Start()})
+				if len(hits) >= 2*limit+64 {
+					trim()
+				}
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	trim()
+	out := make([]*model.Trace, len(hits))
+	for i, h := range hits {
+		out[i] = h.t
+	}
+	return out, nil
+}
