@@ -43,6 +43,46 @@ type wireDecoder struct {
 	// strs interns keys and short values repeated across spans of one
 	// request (attribute keys, service names), saving memory and allocations.
 	strs map[string]string
+	// stack collects the attributes of the message being decoded; nested
+	// messages push above and pop back to where they started.
+	stack []model.KeyValue
+	// slab hands out exact-size attribute slices, so a request's attributes
+	// take a few large allocations instead of several per span.
+	slab []model.KeyValue
+}
+
+const slabSize = 2048
+
+// attrs copies stack[start:] into a slice of its own and pops it.
+func (d *wireDecoder) attrs(start int) model.Attributes {
+	n := len(d.stack) - start
+	if n == 0 {
+		return nil
+	}
+	var out []model.KeyValue
+	if n > slabSize/4 {
+		out = make([]model.KeyValue, n)
+	} else {
+		if len(d.slab) < n {
+			d.slab = make([]model.KeyValue, slabSize)
+		}
+		out = d.slab[:n:n]
+		d.slab = d.slab[n:]
+	}
+	copy(out, d.stack[start:])
+	clear(d.stack[start:])
+	d.stack = d.stack[:start]
+	return out
+}
+
+// pushKeyValue decodes one KeyValue onto the stack.
+func (d *wireDecoder) pushKeyValue(v []byte) error {
+	kv, err := d.keyValue(v)
+	if err != nil {
+		return err
+	}
+	d.stack = append(d.stack, kv)
+	return nil
 }
 
 const maxInternLen = 64
@@ -140,17 +180,14 @@ func (d *wireDecoder) resourceSpans(b []byte, out []*model.Span) ([]*model.Span,
 }
 
 func (d *wireDecoder) resource(b []byte, res *model.Resource) error {
-	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+	start := len(d.stack)
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
 		switch num {
 		case 1:
 			if typ != protowire.BytesType {
 				return errWireType("Resource.attributes")
 			}
-			kv, err := d.keyValue(v)
-			if err != nil {
-				return err
-			}
-			res.Attributes = append(res.Attributes, kv)
+			return d.pushKeyValue(v)
 		case 2:
 			if typ != protowire.VarintType {
 				return errWireType("Resource.dropped_attributes_count")
@@ -159,6 +196,8 @@ func (d *wireDecoder) resource(b []byte, res *model.Resource) error {
 		}
 		return nil
 	})
+	res.Attributes = append(res.Attributes, d.attrs(start)...)
+	return err
 }
 
 func (d *wireDecoder) scopeSpans(b []byte, res *model.Resource, out []*model.Span) ([]*model.Span, error) {
@@ -208,7 +247,8 @@ func (d *wireDecoder) scopeSpans(b []byte, res *model.Resource, out []*model.Spa
 }
 
 func (d *wireDecoder) scope(b []byte, sc *model.Scope) error {
-	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+	start := len(d.stack)
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
 		switch num {
 		case 1, 2:
 			if typ != protowire.BytesType {
@@ -223,11 +263,7 @@ func (d *wireDecoder) scope(b []byte, sc *model.Scope) error {
 			if typ != protowire.BytesType {
 				return errWireType("InstrumentationScope.attributes")
 			}
-			kv, err := d.keyValue(v)
-			if err != nil {
-				return err
-			}
-			sc.Attributes = append(sc.Attributes, kv)
+			return d.pushKeyValue(v)
 		case 4:
 			if typ != protowire.VarintType {
 				return errWireType("InstrumentationScope.dropped_attributes_count")
@@ -236,6 +272,8 @@ func (d *wireDecoder) scope(b []byte, sc *model.Scope) error {
 		}
 		return nil
 	})
+	sc.Attributes = append(sc.Attributes, d.attrs(start)...)
+	return err
 }
 
 func traceIDFrom(v []byte, field string) (model.TraceID, error) {
@@ -263,7 +301,8 @@ func spanIDFrom(v []byte, field string) (model.SpanID, error) {
 }
 
 func (d *wireDecoder) span(b []byte, sp *model.Span) error {
-	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+	start := len(d.stack)
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
 		var err error
 		want := protowire.BytesType
 		switch num {
@@ -295,10 +334,7 @@ func (d *wireDecoder) span(b []byte, sp *model.Span) error {
 		case 8:
 			sp.EndTimeUnixNano = n
 		case 9:
-			var kv model.KeyValue
-			if kv, err = d.keyValue(v); err == nil {
-				sp.Attributes = append(sp.Attributes, kv)
-			}
+			err = d.pushKeyValue(v)
 		case 10:
 			sp.DroppedAttributesCount = uint32(n)
 		case 11:
@@ -322,6 +358,8 @@ func (d *wireDecoder) span(b []byte, sp *model.Span) error {
 		}
 		return err
 	})
+	sp.Attributes = d.attrs(start)
+	return err
 }
 
 func (d *wireDecoder) status(b []byte, st *model.Status) error {
@@ -344,6 +382,7 @@ func (d *wireDecoder) status(b []byte, st *model.Status) error {
 
 func (d *wireDecoder) event(b []byte) (model.Event, error) {
 	var ev model.Event
+	start := len(d.stack)
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
 		switch num {
 		case 1:
@@ -360,11 +399,7 @@ func (d *wireDecoder) event(b []byte) (model.Event, error) {
 			if typ != protowire.BytesType {
 				return errWireType("Event.attributes")
 			}
-			kv, err := d.keyValue(v)
-			if err != nil {
-				return err
-			}
-			ev.Attributes = append(ev.Attributes, kv)
+			return d.pushKeyValue(v)
 		case 4:
 			if typ != protowire.VarintType {
 				return errWireType("Event.dropped_attributes_count")
@@ -373,11 +408,13 @@ func (d *wireDecoder) event(b []byte) (model.Event, error) {
 		}
 		return nil
 	})
+	ev.Attributes = d.attrs(start)
 	return ev, err
 }
 
 func (d *wireDecoder) link(b []byte) (model.Link, error) {
 	var ln model.Link
+	start := len(d.stack)
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
 		var err error
 		switch num {
@@ -402,10 +439,7 @@ func (d *wireDecoder) link(b []byte) (model.Link, error) {
 		case 3:
 			ln.TraceState = string(v)
 		case 4:
-			var kv model.KeyValue
-			if kv, err = d.keyValue(v); err == nil {
-				ln.Attributes = append(ln.Attributes, kv)
-			}
+			err = d.pushKeyValue(v)
 		case 5:
 			ln.DroppedAttributesCount = uint32(n)
 		case 6:
@@ -413,6 +447,7 @@ func (d *wireDecoder) link(b []byte) (model.Link, error) {
 		}
 		return err
 	})
+	ln.Attributes = d.attrs(start)
 	return ln, err
 }
 
