@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
 
 	"github.com/clew-dev/clew/internal/api/jaeger"
 	"github.com/clew-dev/clew/internal/api/jaegerv3"
@@ -88,6 +89,7 @@ type Deps struct {
 	Store    store.Store
 	Pipeline *pipeline.Pipeline
 	HTTP     *server.HTTPMetrics
+	GRPC     *server.GRPCMetrics
 	// QueryMux is the handler tree of the query port; APIs add their routes.
 	QueryMux *http.ServeMux
 }
@@ -110,6 +112,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 		Registry: reg,
 		Store:    st,
 		HTTP:     server.NewHTTPMetrics(reg),
+		GRPC:     server.NewGRPCMetrics(reg),
 		QueryMux: http.NewServeMux(),
 	}
 	d.Pipeline = pipeline.New(st, pipeline.Options{
@@ -207,7 +210,7 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 
 	// Receivers.
 	if r := cfg.Receivers.OTLP.GRPC; r.Enabled {
-		comps = append(comps, otlp.NewGRPC(r.Addr, int(maxBytes), d.Pipeline, log))
+		comps = append(comps, otlp.NewGRPC(r.Addr, int(maxBytes), d.Pipeline, log, grpc.ChainUnaryInterceptor(d.GRPC.Interceptor(otlp.NameGRPC))))
 	}
 	if r := cfg.Receivers.OTLP.HTTP; r.Enabled {
 		mux := http.NewServeMux()
