@@ -148,7 +148,7 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 		if len(sets) == 0 {
 			return
 		}
-		seen := map[int32]bool{}
+		seen := make([]bool, len(t.Spans))
 		type point struct {
 			key    string
 			labels []Attr
@@ -169,7 +169,7 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 				}
 				c := spanCtx{tc: tc, s: s}
 				kb.Reset()
-				labels := make([]Attr, 0, len(by))
+				var labels []Attr
 				for j, f := range by {
 					v := f(&c)
 					kb.WriteString(strconv.Itoa(int(v.Type)))
