@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -138,6 +139,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 	health := &server.Health{}
 	health.Register(d.QueryMux)
 	d.QueryMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if cfg.Query.Pprof {
+		d.QueryMux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		d.QueryMux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		d.QueryMux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		d.QueryMux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	}
 	query := server.NewHTTPServer("query", cfg.Query.Addr, d.HTTP.Wrap("query", log, d.QueryMux), log)
 	// The query port starts first so /healthz answers while receivers bind,
 	// and stops last.

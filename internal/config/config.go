@@ -69,6 +69,7 @@ type Query struct {
 	Timeout         time.Duration `yaml:"timeout" help:"Deadline of one query."`
 	MaxLimit        int           `yaml:"max_limit" help:"Most traces one search returns, whatever limit it asks for."`
 	DefaultLookback time.Duration `yaml:"default_lookback" help:"Time range of a search that gives neither start nor lookback."`
+	Pprof           bool          `yaml:"pprof" help:"Serve Go's profiler under /debug/pprof/ on the query port (for diagnosing Clew itself; keep off on ports others can reach)."`
 }
 
 // Receivers configures every receiver. An address "" or enabled=false turns
