@@ -249,3 +249,29 @@ func BenchmarkScanSummaries(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
 }
+
+func TestTracesSharingAnIDPrefix(t *testing.T) {
+	var spans []*model.Span
+	r := &model.Resource{}
+	for low := uint64(1); low <= 600; low++ {
+		for s := uint64(1); s <= low%3+1; s++ {
+			spans = append(spans, &model.Span{Resource: r, Scope: &model.Scope{}, TraceID: model.TraceIDFromUint64s(42, low),
+				SpanID: model.SpanIDFromUint64(low*10 + s), StartTimeUnixNano: 1e18 + s})
+		}
+	}
+	be, m := writeBlock(t, spans, WriterOptions{RowGroupRows: 100})
+	rd, err := Open(context.Background(), be, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	for low := uint64(1); low <= 600; low++ {
+		got, err := rd.FindTrace(context.Background(), model.TraceIDFromUint64s(42, low))
+		if err != nil || len(got) != int(low%3+1) {
+			t.Fatalf("trace %d: %d spans, %v", low, len(got), err)
+		}
+	}
+	if err := rd.Verify(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -17,10 +17,12 @@ import (
 const (
 	indexMagic = "CLEWIDX\x01"
 	bloomMagic = "CLEWBLM\x01"
-	// IndexEntrySize is the size of one trace-id index entry.
-	IndexEntrySize = 24
+	// IndexEntrySize is the size of one trace-id index entry: the first 8
+	// bytes of the trace id and the trace's first row.
+	IndexEntrySize = 12
 	// FenceEvery is how many index entries one in-memory fence covers: a
-	// lookup reads at most this many entries (6 KiB) of the index.
+	// lookup reads at most this many entries (3 KiB) of the index, plus
+	// one for the row count of the last.
 	FenceEvery = 256
 	// BloomBitsPerTrace sizes the bloom filter (about 1% false positives).
 	BloomBitsPerTrace = 10
@@ -32,7 +34,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 var ErrCorrupt = errors.New("corrupt block")
 
 // IndexEntry locates one trace's rows: rows [FirstRow, FirstRow+Rows) of
-// the data file.
+// the data file. Only the first 8 bytes of TraceID are stored; the rows
+// themselves tell traces sharing a prefix apart.
 type IndexEntry struct {
 	TraceID  model.TraceID
 	FirstRow uint32
@@ -40,14 +43,14 @@ type IndexEntry struct {
 }
 
 // encodeIndex returns the index file for entries sorted by trace id:
-// magic, entries, then count and CRC-32C of everything before.
+// magic, entries (id prefix, first row), then count and CRC-32C of
+// everything before.
 func encodeIndex(entries []IndexEntry) []byte {
 	b := make([]byte, 0, len(indexMagic)+len(entries)*IndexEntrySize+8)
 	b = append(b, indexMagic...)
 	for _, e := range entries {
-		b = append(b, e.TraceID[:]...)
+		b = append(b, e.TraceID[:8]...)
 		b = binary.LittleEndian.AppendUint32(b, e.FirstRow)
-		b = binary.LittleEndian.AppendUint32(b, e.Rows)
 	}
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(entries)))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
@@ -70,50 +73,63 @@ func checkIndex(b []byte) (int, error) {
 	return n, nil
 }
 
-func decodeEntry(b []byte) IndexEntry {
-	var e IndexEntry
-	copy(e.TraceID[:], b)
-	e.FirstRow = binary.LittleEndian.Uint32(b[16:])
-	e.Rows = binary.LittleEndian.Uint32(b[20:])
-	return e
-}
-
-// entries decodes every entry of a checked index.
-func indexEntries(b []byte, n int) []IndexEntry {
+// indexEntries decodes every entry of a checked index; rows is the data
+// file's row count.
+func indexEntries(b []byte, n int, rows int64) []IndexEntry {
 	out := make([]IndexEntry, n)
 	for i := range out {
-		out[i] = decodeEntry(b[len(indexMagic)+i*IndexEntrySize:])
+		e := b[len(indexMagic)+i*IndexEntrySize:]
+		copy(out[i].TraceID[:8], e)
+		out[i].FirstRow = binary.LittleEndian.Uint32(e[8:])
+	}
+	for i := range out {
+		next := rows
+		if i+1 < n {
+			next = int64(out[i+1].FirstRow)
+		}
+		out[i].Rows = uint32(max(next-int64(out[i].FirstRow), 0))
 	}
 	return out
 }
 
-// fences returns every FenceEvery-th trace id of a checked index.
-func fences(b []byte, n int) []model.TraceID {
-	out := make([]model.TraceID, 0, (n+FenceEvery-1)/FenceEvery)
+// fences returns every FenceEvery-th id prefix of a checked index.
+func fences(b []byte, n int) [][8]byte {
+	out := make([][8]byte, 0, (n+FenceEvery-1)/FenceEvery)
 	for i := 0; i < n; i += FenceEvery {
-		var id model.TraceID
-		copy(id[:], b[len(indexMagic)+i*IndexEntrySize:])
-		out = append(out, id)
+		var p [8]byte
+		copy(p[:], b[len(indexMagic)+i*IndexEntrySize:])
+		out = append(out, p)
 	}
 	return out
 }
 
-// searchChunk finds id in a chunk of encoded entries.
-func searchChunk(chunk []byte, id model.TraceID) (IndexEntry, bool) {
-	lo, hi := 0, len(chunk)/IndexEntrySize
+// searchChunk returns the row range [first, end) of the entries of a chunk
+// whose prefix is id's, end being the next entry's first row (or
+// after, the first row following the chunk), and whether there is one.
+func searchChunk(chunk []byte, after int64, id model.TraceID) (int64, int64, bool) {
+	n := len(chunk) / IndexEntrySize
+	lo, hi := 0, n
 	for lo < hi {
 		m := (lo + hi) / 2
-		c := bytes.Compare(chunk[m*IndexEntrySize:m*IndexEntrySize+16], id[:])
-		switch {
-		case c == 0:
-			return decodeEntry(chunk[m*IndexEntrySize:]), true
-		case c < 0:
+		if bytes.Compare(chunk[m*IndexEntrySize:m*IndexEntrySize+8], id[:8]) < 0 {
 			lo = m + 1
-		default:
+		} else {
 			hi = m
 		}
 	}
-	return IndexEntry{}, false
+	if lo == n || !bytes.Equal(chunk[lo*IndexEntrySize:lo*IndexEntrySize+8], id[:8]) {
+		return 0, 0, false
+	}
+	first := int64(binary.LittleEndian.Uint32(chunk[lo*IndexEntrySize+8:]))
+	j := lo + 1
+	for j < n && bytes.Equal(chunk[j*IndexEntrySize:j*IndexEntrySize+8], id[:8]) {
+		j++
+	}
+	end := after
+	if j < n {
+		end = int64(binary.LittleEndian.Uint32(chunk[j*IndexEntrySize+8:]))
+	}
+	return first, end, true
 }
 
 func traceHash(id model.TraceID) uint64 { return xxhash.Sum64(id[:]) }

@@ -23,7 +23,7 @@ type Reader struct {
 	be       Backend
 	meta     Meta
 	bloom    bloom.SplitBlockFilter
-	fences   []model.TraceID
+	fences   [][8]byte
 	nIndex   int
 	file     *parquet.File
 	closer   io.Closer
@@ -140,20 +140,26 @@ func (r *Reader) Close() error {
 // MayContain reports whether the bloom filter admits the trace.
 func (r *Reader) MayContain(id model.TraceID) bool { return r.bloom.Check(traceHash(id)) }
 
-// lookup finds the trace's index entry with one range read of the index.
-func (r *Reader) lookup(ctx context.Context, id model.TraceID) (IndexEntry, bool, error) {
-	i := sort.Search(len(r.fences), func(i int) bool { return bytes.Compare(r.fences[i][:], id[:]) > 0 }) - 1
+// lookup finds the rows of the traces sharing id's 8-byte prefix with
+// one range read of the index.
+func (r *Reader) lookup(ctx context.Context, id model.TraceID) (int64, int64, bool, error) {
+	i := sort.Search(len(r.fences), func(i int) bool { return bytes.Compare(r.fences[i][:], id[:8]) > 0 }) - 1
 	if i < 0 {
-		return IndexEntry{}, false, nil
+		return 0, 0, false, nil
+	}
+	// A run of equal prefixes may start in the previous chunk.
+	for i > 0 && r.fences[i] == [8]byte(id[:8]) {
+		i--
 	}
 	first := i * FenceEvery
-	n := min(FenceEvery, r.nIndex-first)
+	// Read one entry past the chunk for the row count of its last entry.
+	n := min(2*FenceEvery, r.nIndex-first)
 	chunk := make([]byte, n*IndexEntrySize)
 	if err := r.be.ReadRange(ctx, r.meta.ID, IndexName, int64(len(indexMagic)+first*IndexEntrySize), chunk); err != nil {
-		return IndexEntry{}, false, fmt.Errorf("read index: %w", err)
+		return 0, 0, false, fmt.Errorf("read index: %w", err)
 	}
-	e, ok := searchChunk(chunk, id)
-	return e, ok, nil
+	lo, hi, ok := searchChunk(chunk, r.meta.Spans, id)
+	return lo, hi, ok, nil
 }
 
 // FindTrace returns the spans of the trace held by this block (nil when it
@@ -163,22 +169,25 @@ func (r *Reader) FindTrace(ctx context.Context, id model.TraceID) ([]*model.Span
 	if !r.MayContain(id) {
 		return nil, nil
 	}
-	e, ok, err := r.lookup(ctx, id)
+	lo, hi, ok, err := r.lookup(ctx, id)
 	if err != nil || !ok {
 		return nil, err
 	}
-	if int64(e.FirstRow)+int64(e.Rows) > r.meta.Spans {
-		return nil, fmt.Errorf("%w: index entry past the data", ErrCorrupt)
+	if hi > r.meta.Spans || lo >= hi || hi-lo > 1<<20 {
+		return nil, fmt.Errorf("%w: index entry [%d, %d) outside the data", ErrCorrupt, lo, hi)
 	}
-	rows := make([]Row, e.Rows)
-	if err := r.readRows(int64(e.FirstRow), rows); err != nil {
+	rows := make([]Row, hi-lo)
+	if err := r.readRows(lo, rows); err != nil {
 		return nil, err
 	}
 	var b spanBuilder
-	out := make([]*model.Span, 0, len(rows))
+	var out []*model.Span
 	for i := range rows {
 		if rows[i].TraceID != id {
-			return nil, fmt.Errorf("%w: index points at rows of another trace", ErrCorrupt)
+			if [8]byte(rows[i].TraceID[:8]) != [8]byte(id[:8]) {
+				return nil, fmt.Errorf("%w: index points at rows of another trace", ErrCorrupt)
+			}
+			continue // another trace with the same prefix
 		}
 		out = append(out, b.ToSpan(&rows[i]))
 	}
@@ -426,7 +435,7 @@ func (r *Reader) Verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	entries := indexEntries(ib, n)
+	entries := indexEntries(ib, n, r.meta.Spans)
 	var row int64
 	var cur int
 	var prev [16]byte
@@ -440,7 +449,7 @@ func (r *Reader) Verify(ctx context.Context) error {
 		for cur < len(entries) && int64(entries[cur].FirstRow)+int64(entries[cur].Rows) <= row {
 			cur++
 		}
-		if cur >= len(entries) || int64(entries[cur].FirstRow) > row || entries[cur].TraceID != rw.TraceID {
+		if cur >= len(entries) || int64(entries[cur].FirstRow) > row || [8]byte(entries[cur].TraceID[:8]) != [8]byte(rw.TraceID[:8]) {
 			verr = fmt.Errorf("%w: row %d not covered by the index", ErrCorrupt, row)
 			return false
 		}
