@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -121,8 +122,7 @@ func (s *grpcSender) Send(ctx context.Context, body []byte) error {
 	var resp []byte
 	err := s.conn.Invoke(ctx, s.method, body, &resp, grpc.ForceCodec(rawCodec{}))
 	if err != nil {
-		switch status.Code(err) {
-		case codes.ResourceExhausted, codes.Unavailable:
+		if isSlowDown(err) {
 			return fmt.Errorf("%w: %v", ErrThrottled, err)
 		}
 		return err
@@ -134,6 +134,24 @@ func (s *grpcSender) Send(ctx context.Context, body []byte) error {
 }
 
 func (s *grpcSender) Close() error { return s.conn.Close() }
+
+// isSlowDown reports whether a gRPC error asks the client to retry later:
+// RESOURCE_EXHAUSTED, or UNAVAILABLE carrying a RetryInfo (as OTLP servers
+// throttle). An UNAVAILABLE without it is a connection failure.
+func isSlowDown(err error) bool {
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.ResourceExhausted:
+		return true
+	case codes.Unavailable:
+		for _, d := range st.Details() {
+			if _, ok := d.(*errdetails.RetryInfo); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // checkPartial decodes an ExportTraceServiceResponse and reports its
 // partial success as a *RejectedError.

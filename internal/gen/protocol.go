@@ -53,7 +53,7 @@ type Sender interface {
 }
 
 // ErrThrottled marks the retryable "slow down" answers: gRPC
-// RESOURCE_EXHAUSTED or UNAVAILABLE, HTTP 429 or 503.
+// RESOURCE_EXHAUSTED (or UNAVAILABLE with a RetryInfo), HTTP 429 or 503.
 var ErrThrottled = errors.New("throttled")
 
 // RejectedError reports spans the receiver refused in an accepted request

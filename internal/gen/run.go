@@ -459,7 +459,7 @@ func (r *runner) progress(done <-chan struct{}) {
 		case now := <-t.C:
 			spans, failed := r.spans.Load(), r.spansFailed.Load()
 			secs := now.Sub(last).Seconds()
-			fmt.Fprintf(r.o.Progress, "%6.0fs  %9.0f spans/s  sent %d spans  failed %d (+%d)  throttled %d  p99 %.1fms\n",
+			fmt.Fprintf(r.o.Progress, "%6.0fs  %9.0f spans/s  sent %d spans  failed %d spans (+%d)  throttled %d requests  p99 %.1fms\n",
 				now.Sub(r.start).Seconds(), float64(spans-lastSpans)/secs, spans, failed, failed-lastFailed,
 				r.throttled.Load(), r.hist.quantile(0.99).Seconds()*1000)
 			lastSpans, lastFailed, last = spans, failed, now

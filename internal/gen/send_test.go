@@ -5,11 +5,19 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/clew-dev/clew/internal/gen"
 	"github.com/clew-dev/clew/internal/model"
@@ -190,5 +198,58 @@ func TestRate(t *testing.T) {
 	// at once, so up to 510).
 	if sum.Spans < 400 || sum.Spans > 510 {
 		t.Errorf("sent %d spans in %.2fs at 500 spans/s", sum.Spans, sum.Seconds)
+	}
+}
+
+// TestGRPCSlowDown checks which gRPC errors count as throttling: those a
+// server sends to slow clients down, not a refused connection.
+func TestGRPCSlowDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer atomic.Value // error
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+		return answer.Load().(error)
+	}))
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	withRetry, _ := status.New(codes.Unavailable, "busy").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Millisecond)})
+
+	p, _ := gen.Lookup("otlp-grpc")
+	run := func(endpoint string, e error) *gen.Summary {
+		if e != nil {
+			answer.Store(e)
+		}
+		sum, err := gen.Run(context.Background(), gen.RunOptions{
+			Protocol: p, Endpoint: endpoint, Trace: gen.DefaultOptions(),
+			TracesPerBatch: 1, Traces: 2, Workers: 1, Ahead: 1, Retries: 1, Timeout: 2 * time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	for _, tc := range []struct {
+		name      string
+		err       error
+		throttled int64
+	}{
+		{"resource exhausted", status.Error(codes.ResourceExhausted, "slow down"), 2},
+		{"unavailable with retry info", withRetry.Err(), 2},
+		{"unavailable", status.Error(codes.Unavailable, "gone"), 0},
+		{"invalid argument", status.Error(codes.InvalidArgument, "bad"), 0},
+	} {
+		sum := run(ln.Addr().String(), tc.err)
+		if sum.RequestsFailed != 2 || sum.RequestsThrottled != tc.throttled || sum.RequestsRetried != tc.throttled {
+			t.Errorf("%s: %+v", tc.name, sum)
+		}
+	}
+	// Nothing listens: failures, not throttling.
+	free, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := free.Addr().String()
+	free.Close()
+	if sum := run(addr, nil); sum.RequestsFailed != 2 || sum.RequestsThrottled != 0 {
+		t.Errorf("refused connection: %+v", sum)
 	}
 }
