@@ -109,6 +109,49 @@ describe("search", () => {
     await shot("search-error");
   });
 
+  test("a slow search says so while it runs", async () => {
+    const pattern = "**/api/clew/search?*";
+    await page.route(pattern, async (route) => {
+      await new Promise((r) => setTimeout(r, 3500));
+      await route.continue();
+    });
+    try {
+      await goto("/search?service=checkout&lookback=1h");
+      await page.waitForSelector(".notice.loading");
+      await page.waitForSelector("text=This search has taken");
+      await page.waitForSelector(".results-table tbody tr", { timeout: 20_000 });
+    } finally {
+      await page.unroute(pattern);
+    }
+  });
+
+  test("an absolute time range and an operation go into the URL", async () => {
+    await goto("/search");
+    await page.waitForSelector("select[name=service] option[value=checkout]", { state: "attached" });
+    await page.selectOption("select[name=service]", "checkout");
+    await page.waitForSelector("select[name=operation] option[value='SELECT cart']", { state: "attached" });
+    await page.selectOption("select[name=operation]", "SELECT cart");
+    await page.selectOption("select[name=range]", "custom");
+    const [from, to] = await page.evaluate(() => {
+      const f = (d) => {
+        const p = (n) => String(n).padStart(2, "0");
+        return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+      };
+      return [f(new Date(Date.now() - 3600e3)), f(new Date(Date.now() + 120e3))];
+    });
+    await page.fill("input[name=start]", from);
+    await page.fill("input[name=end]", to);
+    await page.click("button[type=submit]");
+    await page.waitForURL(/operation=SELECT\+cart&start=.*&end=/);
+    await page.waitForSelector(".results-table tbody tr");
+    assert.equal(await page.locator(".results-table tbody tr").count(), 4);
+    // Start after end is refused before any request.
+    await page.fill("input[name=start]", to);
+    await page.fill("input[name=end]", from);
+    await page.click("button[type=submit]");
+    assert.match(await page.locator(".search-form .field-error").innerText(), /start must be a date before the end/);
+  });
+
   test("clicking a dot of the scatter plot opens its trace", async () => {
     await goto(`/search?service=checkout&tag=customer.tier%3Dgold&lookback=1h`);
     await page.waitForSelector(".scatter .u-over");
@@ -212,6 +255,24 @@ describe("trace view", () => {
     assert.equal(await page.locator(".wf-row.off-path .wf-op").innerText(), "cache lookup");
     assert.match(page.url(), /cp=1/);
     await shot("critical-path");
+  });
+
+  test("dragging across the minimap zooms the waterfall to that window", async () => {
+    const box = await page.locator(".minimap-box").boundingBox();
+    const y = box.y + box.height / 2;
+    await page.mouse.move(box.x + box.width * 0.5, y);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.75, y, { steps: 5 });
+    await page.mouse.move(box.x + box.width, y, { steps: 5 });
+    await page.mouse.up();
+    const info = await page.locator(".minimap-info").innerText();
+    assert.match(info, /Window 260ms – 520ms/);
+    // "render" (505–517 ms) now sits at the right of the axis, 0 ms is gone.
+    const ticks = await page.locator(".wf-axis .tick").allInnerTexts();
+    assert.ok(!ticks.includes("0ns") && ticks.some((t) => t.startsWith("4")), `ticks ${ticks}`);
+    await shot("trace-zoomed");
+    await page.click("button:has-text('Reset zoom')");
+    assert.match(await page.locator(".minimap-info").innerText(), /Drag across/);
   });
 
   test("a deep link opens the span, the search and the critical path", async () => {

@@ -98,7 +98,12 @@ export function Waterfall(p: Props) {
         data-span-id={s.spanID}
         onClick={() => p.onSelect(i)}
       >
-        <div class="wf-name" style={{ paddingLeft: `${6 + Math.min(depth[i], 40) * 14}px` }} role="gridcell">
+        <div
+          class="wf-name"
+          style={{ paddingLeft: `${6 + Math.min(depth[i], 40) * 14}px` }}
+          role="gridcell"
+          title={`${svc}: ${s.name}`}
+        >
           {hasKids ? (
             <button
               type="button"
