@@ -24,7 +24,7 @@ func TestJaegerAgent(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { a.Shutdown(context.Background()) })
-			sendAndVerify(t, b, tc.protocol, a.Addr(), 40)
+			sendAndVerify(t, b, tc.protocol, a.Addr(), 40, paced)
 		})
 	}
 	// Batches larger than a datagram are split.
@@ -35,8 +35,8 @@ func TestJaegerAgent(t *testing.T) {
 	}
 	t.Cleanup(func() { a.Shutdown(context.Background()) })
 	sum := sendAndVerify(t, b, "jaeger-compact", a.Addr(), 60, func(o *gen.RunOptions) {
+		paced(o)
 		o.TracesPerBatch = 60
-		o.Workers = 1
 		o.Trace.Attributes = 30
 	})
 	if sum.Requests <= 5 { // one batch, five services: more datagrams mean splits

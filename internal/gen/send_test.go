@@ -111,6 +111,14 @@ func sendAndVerify(t *testing.T, b *backend, protocol, endpoint string, traces i
 	return sum
 }
 
+// paced sends from one worker at 5000 spans per second: UDP has no
+// back-pressure, and a burst can overflow the receiver's socket buffer on a
+// loaded machine.
+func paced(o *gen.RunOptions) {
+	o.Workers = 1
+	o.Rate = 5000
+}
+
 // storeQuery searches the last hour for spans with tags.
 func storeQuery(tags map[string]string) store.TraceQuery {
 	return store.TraceQuery{Tags: tags, StartMin: time.Now().Add(-time.Hour), StartMax: time.Now().Add(time.Minute), Limit: 1000}
