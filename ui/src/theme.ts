@@ -14,8 +14,12 @@ export function initialTheme(): Theme {
   return matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
 }
 
+/** themeEvent is dispatched on window when the theme changes. */
+export const themeEvent = "clew:theme";
+
 export function applyTheme(t: Theme, remember: boolean): void {
   document.documentElement.dataset.theme = t;
+  window.dispatchEvent(new Event(themeEvent));
   if (remember) {
     try {
       localStorage.setItem(key, t);

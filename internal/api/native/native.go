@@ -32,6 +32,10 @@ type Options struct {
 	// DefaultLookback is the time range of a search that gives neither
 	// start nor lookback (default 1h).
 	DefaultLookback time.Duration
+	// MaxTraceSpans caps the spans one trace document holds (default
+	// 500,000); a larger trace is answered with its earliest spans and a
+	// warning. The Jaeger and OTLP downloads are not capped by it.
+	MaxTraceSpans int
 	// Now returns the current time (default time.Now); tests set it.
 	Now func() time.Time
 }
@@ -54,6 +58,9 @@ func New(o Options) *API {
 	}
 	if o.DefaultLookback <= 0 {
 		o.DefaultLookback = time.Hour
+	}
+	if o.MaxTraceSpans <= 0 {
+		o.MaxTraceSpans = 500_000
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -111,7 +118,7 @@ func (a *API) trace(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := renderTrace(t, a.linkExists(ctx, t))
+	out := renderTrace(t, a.o.MaxTraceSpans, a.linkExists(ctx, t))
 	server.WriteJSON(w, http.StatusOK, out)
 }
 

@@ -210,3 +210,68 @@ func TestTraceShapeCycle(t *testing.T) {
 		t.Errorf("orphans %d, root %v, depth %d", sh.orphans, sh.root, sh.maxDep)
 	}
 }
+
+func TestRenderTraceTruncates(t *testing.T) {
+	tr := bigTrace(5)
+	got := renderTrace(tr, 3, func(model.TraceID) bool { return false })
+	if len(got.Spans) != 3 || got.SpanCount != 5 {
+		t.Fatalf("spans %d, spanCount %d; want 3 of 5", len(got.Spans), got.SpanCount)
+	}
+	want := []string{"the trace has 5 spans; only its earliest 3 are shown (download it whole as OTLP or Jaeger JSON)"}
+	if diff := cmp.Diff(want, got.Warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
+// bigTrace is a trace of n spans, each the child of the one before it
+// modulo a fan-out of 4, with two attributes, over two resources.
+func bigTrace(n int) *model.Trace {
+	res := []*model.Resource{
+		{Attributes: model.Attributes{{Key: "service.name", Value: model.StringValue("a")}}},
+		{Attributes: model.Attributes{{Key: "service.name", Value: model.StringValue("b")}}},
+	}
+	tr := &model.Trace{TraceID: tid("1")}
+	for i := 0; i < n; i++ {
+		s := &model.Span{
+			Resource: res[i%2], TraceID: tr.TraceID, SpanID: model.SpanIDFromUint64(uint64(i + 1)),
+			Name: "op", StartTimeUnixNano: uint64(1e18 + i*1000), EndTimeUnixNano: uint64(1e18 + i*1000 + 500),
+			Attributes: model.Attributes{{Key: "i", Value: model.IntValue(int64(i))}, {Key: "s", Value: model.StringValue("x")}},
+		}
+		if i > 0 {
+			s.ParentSpanID = model.SpanIDFromUint64(uint64((i-1)/4 + 1))
+		}
+		tr.Spans = append(tr.Spans, s)
+	}
+	return tr
+}
+
+func BenchmarkRenderTrace(b *testing.B) {
+	tr := bigTrace(50_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		out := renderTrace(tr, 500_000, func(model.TraceID) bool { return false })
+		if len(out.Spans) != 50_000 {
+			b.Fatal(len(out.Spans))
+		}
+	}
+}
+
+func BenchmarkTraceJSON(b *testing.B) {
+	tr := bigTrace(50_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		data, err := json.Marshal(renderTrace(tr, 500_000, func(model.TraceID) bool { return false }))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(data)))
+	}
+}
+
+func BenchmarkSummarize(b *testing.B) {
+	tr := bigTrace(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = summarize(tr).json()
+	}
+}

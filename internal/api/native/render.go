@@ -7,22 +7,29 @@ import (
 	"github.com/clew-dev/clew/internal/model"
 )
 
-// renderTrace converts a stored trace into its JSON document. Spans keep the
-// store's order (start time, then span id); times are offsets from the
-// trace's start so that they fit JSON numbers exactly.
-func renderTrace(t *model.Trace, linkExists func(model.TraceID) bool) traceJSON {
+// renderTrace converts a stored trace into its JSON document, with at most
+// maxSpans spans (the earliest). Spans keep the store's order (start time,
+// then span id); times are offsets from the trace's start so that they fit
+// JSON numbers exactly. The summary fields describe the whole trace.
+func renderTrace(t *model.Trace, maxSpans int, linkExists func(model.TraceID) bool) traceJSON {
 	sum := summarize(t)
+	spans := t.Spans
 	out := traceJSON{
 		summaryJSON:       sum.json(),
 		StartTimeUnixNano: strconv.FormatUint(sum.start, 10),
 		Resources:         []resourceJSON{},
 		Scopes:            []scopeJSON{},
-		Spans:             make([]spanJSON, len(t.Spans)),
 		Warnings:          []string{},
 	}
+	if len(spans) > maxSpans {
+		spans = spans[:maxSpans]
+		out.Warnings = append(out.Warnings, fmt.Sprintf(
+			"the trace has %d spans; only its earliest %d are shown (download it whole as OTLP or Jaeger JSON)", len(t.Spans), maxSpans))
+	}
+	out.Spans = make([]spanJSON, len(spans))
 	resources := map[*model.Resource]int{}
 	scopes := map[*model.Scope]int{}
-	for i, s := range t.Spans {
+	for i, s := range spans {
 		ri, ok := resources[s.Resource]
 		if !ok {
 			ri = len(out.Resources)

@@ -1,8 +1,9 @@
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { TraceSummary } from "../api";
 import { fmtDuration } from "../format";
+import { themeEvent } from "../theme";
 
 interface Props {
   traces: TraceSummary[];
@@ -17,6 +18,13 @@ export function Scatter({ traces, onOpen }: Props) {
   const host = useRef<HTMLDivElement>(null);
   const open = useRef(onOpen);
   open.current = onOpen;
+  // The axes take their colours from the theme: redraw when it changes.
+  const [theme, setTheme] = useState(0);
+  useEffect(() => {
+    const f = () => setTheme((n) => n + 1);
+    window.addEventListener(themeEvent, f);
+    return () => window.removeEventListener(themeEvent, f);
+  }, []);
 
   useEffect(() => {
     const el = host.current;
@@ -55,7 +63,7 @@ export function Scatter({ traces, onOpen }: Props) {
       ro.disconnect();
       u.destroy();
     };
-  }, [traces]);
+  }, [traces, theme]);
 
   return <div class="scatter" ref={host} aria-label="Trace durations over time" />;
 }
