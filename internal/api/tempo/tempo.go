@@ -428,13 +428,13 @@ func (a *API) tagValuesV2(w http.ResponseWriter, r *http.Request) error {
 // filter, so that it follows the language's rules exactly.
 func parseTag(name string) (*traceql.Attribute, error) {
 	q, err := traceql.Parse("{ " + name + " = nil }")
-	if err == nil {
+	if err == nil && q.Metrics == nil && len(q.Pipeline.Stages) == 1 {
 		if f, ok := q.Pipeline.Stages[0].(*traceql.SpansetFilter); ok {
 			if b, ok := f.Expr.(*traceql.BinaryExpr); ok && b.Op == traceql.OpEq {
-				if a, ok := b.LHS.(*traceql.Attribute); ok {
-					if _, isNil := b.RHS.(*traceql.Static); isNil {
-						return a, nil
-					}
+				a, ok1 := b.LHS.(*traceql.Attribute)
+				st, ok2 := b.RHS.(*traceql.Static)
+				if ok1 && ok2 && st.Type == traceql.TypeNil {
+					return a, nil
 				}
 			}
 		}

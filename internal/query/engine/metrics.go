@@ -149,14 +149,20 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 			return
 		}
 		seen := make([]bool, len(t.Spans))
-		type point struct {
-			key    string
-			labels []Attr
+		// Aggregate the trace's points by series locally, then merge them
+		// under the lock: one key string and label list per series and
+		// trace, not per span.
+		type bpoint struct {
 			bucket int
 			v      float64
 		}
-		var pts []point
-		var kb strings.Builder
+		type group struct {
+			labels []Attr
+			pts    []bpoint
+		}
+		local := map[string]*group{}
+		var kb []byte
+		vals := make([]Value, len(by))
 		for _, ss := range sets {
 			for _, i := range ss.idx {
 				if seen[i] {
@@ -168,17 +174,6 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 					continue
 				}
 				c := spanCtx{tc: tc, s: s}
-				kb.Reset()
-				var labels []Attr
-				for j, f := range by {
-					v := f(&c)
-					kb.WriteString(strconv.Itoa(int(v.Type)))
-					kb.WriteString(ValueText(v))
-					kb.WriteByte(0)
-					if v.Type != traceql.TypeNil {
-						labels = append(labels, Attr{Key: mf.By[j].String(), Value: v})
-					}
-				}
 				v := 1.0
 				if measure != nil {
 					mv := measure(&c)
@@ -191,22 +186,39 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 						continue
 					}
 				}
-				pts = append(pts, point{kb.String(), labels, int((s.StartTimeUnixNano - lo) / uint64(step)), v})
+				kb = kb[:0]
+				for j, f := range by {
+					vals[j] = f(&c)
+					kb = appendKey(kb, vals[j])
+				}
+				g := local[string(kb)]
+				if g == nil {
+					g = &group{}
+					for j, x := range vals {
+						if x.Type != traceql.TypeNil {
+							g.labels = append(g.labels, Attr{Key: mf.By[j].String(), Value: x})
+						}
+					}
+					local[string(kb)] = g
+				}
+				g.pts = append(g.pts, bpoint{int((s.StartTimeUnixNano - lo) / uint64(step)), v})
 			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		for _, pt := range pts {
-			acc := series[pt.key]
+		for key, g := range local {
+			acc := series[key]
 			if acc == nil {
 				if len(series) >= e.o.MaxSeries {
 					partialSeries = true
 					continue
 				}
-				acc = newSeriesAcc(mf.Func, pt.labels, n)
-				series[pt.key] = acc
+				acc = newSeriesAcc(mf.Func, g.labels, n)
+				series[key] = acc
 			}
-			acc.add(mf.Func, pt.bucket, pt.v, n)
+			for _, pt := range g.pts {
+				acc.add(mf.Func, pt.bucket, pt.v, n)
+			}
 		}
 	})
 	if err != nil {
@@ -235,6 +247,31 @@ func newSeriesAcc(f traceql.MetricsFuncName, labels []Attr, n int) *seriesAcc {
 		acc.hist = map[float64][]float64{}
 	}
 	return acc
+}
+
+// appendKey appends a value's type and payload, distinct for distinct
+// values, to a series key.
+func appendKey(b []byte, v Value) []byte {
+	b = append(b, byte(v.Type))
+	switch v.Type {
+	case traceql.TypeInt:
+		b = strconv.AppendInt(b, v.I, 10)
+	case traceql.TypeDuration:
+		b = strconv.AppendInt(b, int64(v.D), 10)
+	case traceql.TypeFloat:
+		b = strconv.AppendFloat(b, v.F, 'g', -1, 64)
+	case traceql.TypeBool:
+		b = strconv.AppendBool(b, v.B)
+	case traceql.TypeStatus:
+		b = strconv.AppendInt(b, int64(v.Status), 10)
+	case traceql.TypeKind:
+		b = strconv.AppendInt(b, int64(v.Kind), 10)
+	case traceql.TypeString:
+		b = strconv.AppendInt(b, int64(len(v.S)), 10)
+		b = append(b, ':')
+		b = append(b, v.S...)
+	}
+	return append(b, 0)
 }
 
 // histogramBucket is the power of two at or above v (0 for v <= 0).
