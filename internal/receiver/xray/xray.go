@@ -83,8 +83,7 @@ type Receiver struct {
 	http    *server.HTTPServer
 
 	conn  *net.UDPConn
-	queue chan *[]byte
-	bufs  sync.Pool
+	queue chan []byte
 	stop  chan struct{}
 	wg    sync.WaitGroup // reader, workers, expiry
 	wwg   sync.WaitGroup // workers only
@@ -122,9 +121,8 @@ func New(o Options) *Receiver {
 		bad:   ratelog.New(o.Logger, slog.LevelWarn, 10*time.Second),
 		tr:    tr,
 		hold:  newHolder(tr, o.MaxPending, o.PendingTimeout),
-		queue: make(chan *[]byte, o.QueueSize),
+		queue: make(chan []byte, o.QueueSize),
 		stop:  make(chan struct{}),
-		bufs:  sync.Pool{New: func() any { b := make([]byte, maxDatagram); return &b }},
 	}
 	if o.TCPAddr != "" {
 		r.sampler = NewSampler(o.Rules, o.Registerer, o.Logger)
@@ -240,23 +238,23 @@ func (r *Receiver) shutdown(ctx context.Context) error {
 func (r *Receiver) read() {
 	defer r.wg.Done()
 	defer close(r.queue)
+	buf := make([]byte, maxDatagram)
 	for {
-		bp := r.bufs.Get().(*[]byte)
-		buf := (*bp)[:maxDatagram]
 		n, _, err := r.conn.ReadFromUDP(buf)
 		if err != nil {
-			r.bufs.Put(bp)
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			r.bad.Log("x-ray: UDP read failed", "err", err)
 			continue
 		}
-		*bp = buf[:n]
+		// A copy of the datagram's own size: the queue holds what was
+		// received, not 64 KiB per entry.
+		d := make([]byte, n)
+		copy(d, buf[:n])
 		select {
-		case r.queue <- bp:
+		case r.queue <- d:
 		default:
-			r.bufs.Put(bp)
 			r.o.Consumer.Refuse(Name, ReasonQueueFull, 1)
 			r.bad.Log("x-ray: queue full, datagram dropped", "queue_size", r.o.QueueSize)
 		}
@@ -269,18 +267,16 @@ const maxBatch = 64
 func (r *Receiver) work() {
 	defer r.wg.Done()
 	defer r.wwg.Done()
-	for bp := range r.queue {
-		spans := r.process(*bp, nil, time.Now())
-		r.bufs.Put(bp)
+	for d := range r.queue {
+		spans := r.process(d, nil, time.Now())
 	drain:
 		for range maxBatch - 1 {
 			select {
-			case bp, ok := <-r.queue:
+			case d, ok := <-r.queue:
 				if !ok {
 					break drain
 				}
-				spans = r.process(*bp, spans, time.Now())
-				r.bufs.Put(bp)
+				spans = r.process(d, spans, time.Now())
 			default:
 				break drain
 			}
