@@ -74,6 +74,10 @@ type Agent struct {
 	readDone chan struct{}
 	workers  sync.WaitGroup
 	rcvbuf   atomic.Int64
+	// kernelDropped is the kernel's count of datagrams dropped on the
+	// socket, as last reported with a datagram (Linux only).
+	kernelDropped atomic.Uint32
+	dropCounter   bool
 
 	datagrams *prometheus.CounterVec
 }
@@ -137,6 +141,11 @@ func NewAgent(o AgentOptions) *Agent {
 				Help:        "Receive buffer the kernel granted the UDP socket (SO_RCVBUF as read back).",
 				ConstLabels: prometheus.Labels{"receiver": o.Name},
 			}, func() float64 { return float64(a.rcvbuf.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "clew_jaeger_agent_kernel_drops_total",
+				Help:        "Datagrams the kernel dropped on the socket because its receive buffer was full (Linux, SO_RXQ_OVFL; updated when the next datagram arrives).",
+				ConstLabels: prometheus.Labels{"receiver": o.Name},
+			}, func() float64 { return float64(a.kernelDropped.Load()) }),
 		)
 	}
 	return a
@@ -173,6 +182,7 @@ func (a *Agent) Start(context.Context) error {
 		a.log.Warn("the kernel granted a smaller UDP receive buffer than configured; bursts may be lost in the kernel (raise net.core.rmem_max)",
 			"want_bytes", a.o.SocketBuffer, "granted_bytes", granted)
 	}
+	a.dropCounter = enableKernelDrops(conn)
 	a.conn = conn
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.readDone = make(chan struct{})
@@ -190,9 +200,19 @@ func (a *Agent) Start(context.Context) error {
 func (a *Agent) read() {
 	defer close(a.readDone)
 	defer close(a.queue)
+	var oob []byte
+	if a.dropCounter {
+		oob = make([]byte, 64)
+	}
 	for {
 		bp := a.bufs.Get().(*[]byte)
-		n, _, err := a.conn.ReadFromUDP(*bp)
+		n, oobn, _, _, err := a.conn.ReadMsgUDP(*bp, oob)
+		if oobn > 0 {
+			if d, ok := kernelDrops(oob[:oobn]); ok && d != a.kernelDropped.Load() {
+				a.kernelDropped.Store(d)
+				a.warn.Log("the kernel dropped datagrams: the UDP receive buffer was full", "dropped_total", d)
+			}
+		}
 		if err != nil {
 			a.bufs.Put(bp)
 			if errors.Is(err, net.ErrClosed) {
