@@ -33,7 +33,10 @@ const Name = "xray"
 const (
 	ReasonMalformed = "malformed"
 	ReasonQueueFull = "queue_full"
-	ReasonInternal  = "internal_error"
+	// ReasonKernelDropped counts datagrams the kernel dropped before Clew
+	// read them (the socket buffer was full); Linux only.
+	ReasonKernelDropped = "kernel_dropped"
+	ReasonInternal      = "internal_error"
 )
 
 // maxDatagram is the largest UDP payload.
@@ -82,11 +85,12 @@ type Receiver struct {
 	sampler *Sampler
 	http    *server.HTTPServer
 
-	conn  *net.UDPConn
-	queue chan []byte
-	stop  chan struct{}
-	wg    sync.WaitGroup // reader, workers, expiry
-	wwg   sync.WaitGroup // workers only
+	conn        *net.UDPConn
+	kernelDrops bool // the socket reports the kernel's drops
+	queue       chan []byte
+	stop        chan struct{}
+	wg          sync.WaitGroup // reader, workers, expiry
+	wwg         sync.WaitGroup // workers only
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -180,6 +184,11 @@ func (r *Receiver) Start(ctx context.Context) error {
 		if err := conn.SetReadBuffer(r.o.SocketBuffer); err != nil {
 			r.log.Warn("x-ray: cannot set the UDP receive buffer", "bytes", r.o.SocketBuffer, "err", err)
 		}
+		if got := receiveBuffer(conn); got > 0 && got < r.o.SocketBuffer {
+			r.log.Warn("x-ray: the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max",
+				"asked", r.o.SocketBuffer, "granted", got)
+		}
+		r.kernelDrops = watchKernelDrops(conn)
 		r.conn = conn
 		r.log.Info("listening", "component", Name, "udp", conn.LocalAddr().String())
 		for range r.o.Workers {
@@ -239,14 +248,24 @@ func (r *Receiver) read() {
 	defer r.wg.Done()
 	defer close(r.queue)
 	buf := make([]byte, maxDatagram)
+	oob := make([]byte, 64)
+	var dropped uint32 // the kernel's count of datagrams dropped so far
 	for {
-		n, _, err := r.conn.ReadFromUDP(buf)
+		n, oobn, _, _, err := r.conn.ReadMsgUDP(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			r.bad.Log("x-ray: UDP read failed", "err", err)
 			continue
+		}
+		if r.kernelDrops {
+			if total, ok := droppedSoFar(oob[:oobn]); ok && total != dropped {
+				// The counter is the socket's total and wraps at 2^32.
+				r.o.Consumer.Refuse(Name, ReasonKernelDropped, int(total-dropped))
+				r.bad.Log("x-ray: the kernel dropped datagrams: the socket buffer was full", "dropped", total-dropped)
+				dropped = total
+			}
 		}
 		// A copy of the datagram's own size: the queue holds what was
 		// received, not 64 KiB per entry.
