@@ -229,7 +229,7 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 		agent := func(l config.Listener, enc jaegerreceiver.Encoding) *jaegerreceiver.Agent {
 			return jaegerreceiver.NewAgent(jaegerreceiver.AgentOptions{
 				Addr: l.Addr, Encoding: enc,
-				QueueSize: r.Agent.QueueSize, Workers: r.Agent.Workers, SocketBuffer: int(r.Agent.SocketBuffer),
+				QueueSize: r.Agent.QueueSize, QueueBytes: int(r.Agent.QueueBytes), Workers: r.Agent.Workers, SocketBuffer: int(r.Agent.SocketBuffer),
 				Consumer: d.Pipeline, Logger: log, Registerer: d.Registry,
 			})
 		}
@@ -247,6 +247,7 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 		if r.CollectorGRPC.Enabled {
 			comps = append(comps, jaegerreceiver.NewGRPC(jaegerreceiver.GRPCOptions{
 				Addr: r.CollectorGRPC.Addr, Consumer: d.Pipeline, MaxRequestBytes: int(maxBytes), Logger: log,
+				ServerOptions: []grpc.ServerOption{grpc.ChainUnaryInterceptor(d.GRPC.Interceptor(jaegerreceiver.NameCollectorGRPC))},
 			}))
 		}
 	}

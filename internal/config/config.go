@@ -114,6 +114,7 @@ type Jaeger struct {
 // queue, workers and socket).
 type JaegerAgent struct {
 	QueueSize    int   `yaml:"queue_size" help:"Datagrams each Jaeger agent port holds for its workers; a datagram arriving at a full queue is dropped and counted."`
+	QueueBytes   Bytes `yaml:"queue_bytes" help:"Most bytes of datagrams each Jaeger agent port holds for its workers; beyond, datagrams are dropped and counted like a full queue."`
 	Workers      int   `yaml:"workers" help:"Goroutines decoding datagrams per Jaeger agent port."`
 	SocketBuffer Bytes `yaml:"socket_buffer" help:"UDP receive buffer (SO_RCVBUF) asked for per Jaeger agent port, for bursts; the kernel may cap it (net.core.rmem_max)."`
 }
@@ -201,7 +202,7 @@ func Default() Config {
 				AgentBinary:   on("127.0.0.1:6832"),
 				CollectorHTTP: on("127.0.0.1:14268"),
 				CollectorGRPC: on("127.0.0.1:14250"),
-				Agent:         JaegerAgent{QueueSize: 1000, Workers: 4, SocketBuffer: 4 << 20},
+				Agent:         JaegerAgent{QueueSize: 1000, QueueBytes: 16 << 20, Workers: 4, SocketBuffer: 4 << 20},
 			},
 			Zipkin:  Zipkin{Enabled: true, Addr: "127.0.0.1:9411"},
 			Datadog: on("127.0.0.1:8126"),

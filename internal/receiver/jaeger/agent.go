@@ -22,6 +22,10 @@ const (
 	DefaultQueueSize = 1000
 	// DefaultWorkers is how many goroutines decode datagrams.
 	DefaultWorkers = 4
+	// DefaultQueueBytes bounds the bytes of the datagrams waiting for a
+	// worker: clients fill datagrams up to 65,000 bytes, so a full queue of
+	// 1000 could otherwise hold 64 MiB.
+	DefaultQueueBytes = 16 << 20
 	// DefaultSocketBuffer is the SO_RCVBUF asked for, room for a burst of
 	// about 64 full-size datagrams while the reader is busy.
 	DefaultSocketBuffer = 4 << 20
@@ -42,6 +46,10 @@ type AgentOptions struct {
 	// QueueSize is the most datagrams waiting for a worker; a datagram
 	// arriving at a full queue is dropped and counted.
 	QueueSize int
+	// QueueBytes is the most bytes of datagrams waiting for a worker; a
+	// datagram that would exceed it is dropped and counted like a full
+	// queue.
+	QueueBytes int
 	// Workers decode datagrams and hand them to the consumer.
 	Workers int
 	// SocketBuffer is the SO_RCVBUF asked of the kernel; the kernel may
@@ -65,8 +73,8 @@ type Agent struct {
 	o      AgentOptions
 	log    *slog.Logger
 	warn   *ratelog.Limiter
-	queue  chan datagram
-	bufs   sync.Pool
+	queue  chan []byte
+	queued atomic.Int64 // bytes in queue
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -82,11 +90,6 @@ type Agent struct {
 	datagrams *prometheus.CounterVec
 }
 
-type datagram struct {
-	buf *[]byte
-	n   int
-}
-
 var _ server.Component = (*Agent)(nil)
 
 // NewAgent returns an agent receiver; Start binds it.
@@ -100,6 +103,9 @@ func NewAgent(o AgentOptions) *Agent {
 	if o.QueueSize <= 0 {
 		o.QueueSize = DefaultQueueSize
 	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = DefaultQueueBytes
+	}
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
 	}
@@ -112,7 +118,7 @@ func NewAgent(o AgentOptions) *Agent {
 	a := &Agent{
 		o:     o,
 		log:   o.Logger.With("component", o.Name),
-		queue: make(chan datagram, o.QueueSize),
+		queue: make(chan []byte, o.QueueSize),
 		datagrams: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name:        "clew_jaeger_agent_datagrams_total",
 			Help:        "Datagrams read by a Jaeger agent port, by outcome (queued, dropped_queue_full, malformed, too_large, unsupported_method, empty, decoded).",
@@ -120,10 +126,6 @@ func NewAgent(o AgentOptions) *Agent {
 		}, []string{"outcome"}),
 	}
 	a.warn = ratelog.New(a.log, slog.LevelWarn, 10*time.Second)
-	a.bufs.New = func() any {
-		b := make([]byte, MaxDatagram+1) // one byte more tells a truncated datagram
-		return &b
-	}
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(a.datagrams,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -131,6 +133,11 @@ func NewAgent(o AgentOptions) *Agent {
 				Help:        "Datagrams waiting for a worker.",
 				ConstLabels: prometheus.Labels{"receiver": o.Name},
 			}, func() float64 { return float64(len(a.queue)) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name:        "clew_jaeger_agent_queue_bytes",
+				Help:        "Bytes of the datagrams waiting for a worker.",
+				ConstLabels: prometheus.Labels{"receiver": o.Name},
+			}, func() float64 { return float64(a.queued.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name:        "clew_jaeger_agent_queue_capacity",
 				Help:        "Most datagrams that may wait for a worker.",
@@ -204,9 +211,9 @@ func (a *Agent) read() {
 	if a.dropCounter {
 		oob = make([]byte, 64)
 	}
+	buf := make([]byte, MaxDatagram+1) // one byte more tells a truncated datagram
 	for {
-		bp := a.bufs.Get().(*[]byte)
-		n, oobn, _, _, err := a.conn.ReadMsgUDP(*bp, oob)
+		n, oobn, _, _, err := a.conn.ReadMsgUDP(buf, oob)
 		if oobn > 0 {
 			if d, ok := kernelDrops(oob[:oobn]); ok && d != a.kernelDropped.Load() {
 				a.kernelDropped.Store(d)
@@ -214,7 +221,6 @@ func (a *Agent) read() {
 			}
 		}
 		if err != nil {
-			a.bufs.Put(bp)
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -225,33 +231,43 @@ func (a *Agent) read() {
 		}
 		switch {
 		case n == 0:
-			a.bufs.Put(bp)
 			a.datagrams.WithLabelValues("empty").Inc()
 			continue
 		case n > MaxDatagram:
-			a.bufs.Put(bp)
 			a.datagrams.WithLabelValues(ReasonTooLarge).Inc()
 			a.o.Consumer.Refuse(a.o.Name, ReasonTooLarge, 0)
 			continue
 		}
+		if a.queued.Load()+int64(n) > int64(a.o.QueueBytes) {
+			a.dropFull()
+			continue
+		}
+		// Each queued datagram holds only its own bytes.
+		d := make([]byte, n)
+		copy(d, buf[:n])
+		a.queued.Add(int64(n))
 		select {
-		case a.queue <- datagram{buf: bp, n: n}:
+		case a.queue <- d:
 			a.datagrams.WithLabelValues("queued").Inc()
 		default:
-			a.bufs.Put(bp)
-			a.datagrams.WithLabelValues("dropped_queue_full").Inc()
-			a.o.Consumer.Refuse(a.o.Name, ReasonQueueFull, 0)
-			a.warn.Log("UDP queue full; dropping datagrams", "queue", a.o.QueueSize)
+			a.queued.Add(-int64(n))
+			a.dropFull()
 		}
 	}
+}
+
+func (a *Agent) dropFull() {
+	a.datagrams.WithLabelValues("dropped_queue_full").Inc()
+	a.o.Consumer.Refuse(a.o.Name, ReasonQueueFull, 0)
+	a.warn.Log("UDP queue full; dropping datagrams", "queue", a.o.QueueSize, "queue_bytes", a.o.QueueBytes)
 }
 
 // work decodes queued datagrams until the queue is closed and empty.
 func (a *Agent) work() {
 	defer a.workers.Done()
 	for d := range a.queue {
-		a.handle((*d.buf)[:d.n])
-		a.bufs.Put(d.buf)
+		a.handle(d)
+		a.queued.Add(-int64(len(d)))
 	}
 }
 

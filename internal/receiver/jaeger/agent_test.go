@@ -146,3 +146,23 @@ func TestAgentShutdownDeadline(t *testing.T) {
 		t.Fatal("Shutdown returned nil with a stuck consumer and an expired context")
 	}
 }
+
+func TestAgentQueueBytesBound(t *testing.T) {
+	sink := &blockingSink{release: make(chan struct{}), entered: make(chan struct{})}
+	good := readTestdata(t, "agent_compact.thrift")
+	a := startAgent(t, AgentOptions{Consumer: sink, QueueBytes: len(good) + 100, Workers: 1})
+	send(t, a.Addr(), good)
+	<-sink.entered // the worker holds one datagram, still counted in the bytes
+	send(t, a.Addr(), good, good, good)
+	waitFor(t, "3 drops", func() bool { return sink.Refused()[NameAgentCompact+"/queue_full"] == 3 })
+	close(sink.release)
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(sink.Spans()); got != 3 {
+		t.Errorf("stored %d spans, want 3", got)
+	}
+	if got := a.queued.Load(); got != 0 {
+		t.Errorf("%d bytes still counted as queued", got)
+	}
+}

@@ -24,7 +24,10 @@ type GRPCOptions struct {
 	Consumer Consumer
 	// MaxRequestBytes bounds one message (after decompression).
 	MaxRequestBytes int
-	Logger          *slog.Logger
+	// ServerOptions are added to the gRPC server's (interceptors for
+	// request metrics, for one).
+	ServerOptions []grpc.ServerOption
+	Logger        *slog.Logger
 }
 
 // GRPC is a Component serving jaeger.api_v2.CollectorService/PostSpans, what
@@ -53,7 +56,8 @@ func NewGRPC(o GRPCOptions) *GRPC {
 	}
 	g := &GRPC{o: o, log: o.Logger.With("component", NameCollectorGRPC)}
 	g.warn = ratelog.New(g.log, slog.LevelWarn, 10*time.Second)
-	g.srv = grpc.NewServer(grpc.MaxRecvMsgSize(o.MaxRequestBytes), grpc.ForceServerCodecV2(rawCodec{}))
+	opts := append([]grpc.ServerOption{grpc.MaxRecvMsgSize(o.MaxRequestBytes), grpc.ForceServerCodecV2(rawCodec{})}, o.ServerOptions...)
+	g.srv = grpc.NewServer(opts...)
 	g.srv.RegisterService(&collectorServiceDesc, &collectorService{g: g})
 	return g
 }
