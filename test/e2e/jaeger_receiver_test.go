@@ -341,11 +341,17 @@ func TestJaegerReceiversBadInput(t *testing.T) {
 }
 
 func TestJaegerReceiversSwitchedOff(t *testing.T) {
-	s := Start(t, "--receivers.jaeger.agent-compact.enabled=false", "--receivers.jaeger.collector-http.enabled=false")
-	// The HTTP port is not served.
-	if resp, err := http.Post("http://"+s.Addr("receivers.jaeger.collector-http.addr")+"/api/traces", "application/x-thrift", nil); err == nil {
-		resp.Body.Close()
-		t.Errorf("collector HTTP answered %d while switched off", resp.StatusCode)
+	s := Start(t, "--receivers.jaeger.agent-compact.enabled=false", "--receivers.jaeger.collector-http.enabled=false",
+		"--receivers.zipkin.enabled=false")
+	// The HTTP ports are not served.
+	for _, u := range []string{
+		"http://" + s.Addr("receivers.jaeger.collector-http.addr") + "/api/traces",
+		"http://" + s.Addr("receivers.zipkin.addr") + "/api/v2/spans",
+	} {
+		if resp, err := http.Post(u, "application/x-thrift", nil); err == nil {
+			resp.Body.Close()
+			t.Errorf("%s answered %d while switched off", u, resp.StatusCode)
+		}
 	}
 	if !strings.Contains(s.Log(), "jaeger_agent_binary") || strings.Contains(s.Log(), "component=jaeger_agent_compact") {
 		t.Errorf("log does not show only the binary agent listening:\n%s", s.Log())
