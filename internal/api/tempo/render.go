@@ -57,7 +57,7 @@ type spanJSON struct {
 }
 
 type keyValueJSON struct {
-	Key   string    `json:"key"`
+	Key   string   `json:"key"`
 	Value anyValue `json:"value"`
 }
 

@@ -211,6 +211,9 @@ func (e *Engine) Search(ctx context.Context, req SearchRequest) (*SearchResponse
 
 	var mu sync.Mutex
 	var found []*TraceMatch
+	// Once limit traces are found, a trace starting before the oldest of
+	// them cannot be returned: it is skipped before evaluation.
+	var threshold atomic.Uint64
 	trim := func() {
 		slices.SortFunc(found, func(a, b *TraceMatch) int {
 			if c := cmp.Compare(b.Start, a.Start); c != 0 {
@@ -222,8 +225,14 @@ func (e *Engine) Search(ctx context.Context, req SearchRequest) (*SearchResponse
 			clear(found[limit:])
 			found = found[:limit]
 		}
+		if len(found) == limit {
+			threshold.Store(found[limit-1].Start)
+		}
 	}
 	stats, partial, err := e.scan(ctx, sreq, func(t *model.Trace) {
+		if t.Start() < threshold.Load() {
+			return
+		}
 		tc := newTraceCtx(t)
 		d := tc.duration()
 		if (req.MinDuration > 0 && d < req.MinDuration) || (req.MaxDuration > 0 && d > req.MaxDuration) {
@@ -236,7 +245,7 @@ func (e *Engine) Search(ctx context.Context, req SearchRequest) (*SearchResponse
 		m := p.match(tc, sets, spss)
 		mu.Lock()
 		found = append(found, m)
-		if len(found) >= 2*limit+64 {
+		if len(found) >= 2*limit+64 || (len(found) == limit && threshold.Load() == 0) {
 			trim()
 		}
 		mu.Unlock()

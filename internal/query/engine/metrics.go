@@ -133,6 +133,10 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 		var info exprInfo
 		by[i] = cp.attribute(a, &info)
 	}
+	byNames := make([]string, len(mf.By))
+	for i, a := range mf.By {
+		byNames[i] = a.String()
+	}
 	var measure evalFn
 	if mf.Attr != nil {
 		var info exprInfo
@@ -148,27 +152,24 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 		if len(sets) == 0 {
 			return
 		}
-		seen := make([]bool, len(t.Spans))
-		// Aggregate the trace's points by series locally, then merge them
-		// under the lock: one key string and label list per series and
-		// trace, not per span.
-		type bpoint struct {
-			bucket int
-			v      float64
+		var seen []bool // spans already counted, when spansets overlap
+		if len(sets) > 1 {
+			seen = make([]bool, len(t.Spans))
 		}
-		type group struct {
-			labels []Attr
-			pts    []bpoint
-		}
-		local := map[string]*group{}
-		var kb []byte
-		vals := make([]Value, len(by))
+		// Aggregate the trace's points by series locally (in a scratch
+		// reused across traces), then merge them under the lock: labels
+		// are built only for series not seen before.
+		sc := scratchPool.Get().(*metricsScratch)
+		defer scratchPool.Put(sc)
+		sc.reset(len(by))
 		for _, ss := range sets {
 			for _, i := range ss.idx {
-				if seen[i] {
-					continue
+				if seen != nil {
+					if seen[i] {
+						continue
+					}
+					seen[i] = true
 				}
-				seen[i] = true
 				s := t.Spans[i]
 				if s.StartTimeUnixNano < lo || s.StartTimeUnixNano >= hi {
 					continue
@@ -186,35 +187,37 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 						continue
 					}
 				}
-				kb = kb[:0]
+				sc.kb = sc.kb[:0]
 				for j, f := range by {
-					vals[j] = f(&c)
-					kb = appendKey(kb, vals[j])
+					sc.vals[j] = f(&c)
+					sc.kb = appendKey(sc.kb, sc.vals[j])
 				}
-				g := local[string(kb)]
-				if g == nil {
-					g = &group{}
-					for j, x := range vals {
-						if x.Type != traceql.TypeNil {
-							g.labels = append(g.labels, Attr{Key: mf.By[j].String(), Value: x})
-						}
-					}
-					local[string(kb)] = g
+				gi, ok := sc.index[string(sc.kb)]
+				if !ok {
+					gi = sc.newGroup(sc.kb, sc.vals)
 				}
+				g := &sc.groups[gi]
 				g.pts = append(g.pts, bpoint{int((s.StartTimeUnixNano - lo) / uint64(step)), v})
 			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		for key, g := range local {
-			acc := series[key]
+		for gi := range sc.groups {
+			g := &sc.groups[gi]
+			acc := series[string(g.key)]
 			if acc == nil {
 				if len(series) >= e.o.MaxSeries {
 					partialSeries = true
 					continue
 				}
-				acc = newSeriesAcc(mf.Func, g.labels, n)
-				series[key] = acc
+				var labels []Attr
+				for j, x := range g.vals {
+					if x.Type != traceql.TypeNil {
+						labels = append(labels, Attr{Key: byNames[j], Value: x})
+					}
+				}
+				acc = newSeriesAcc(mf.Func, labels, n)
+				series[string(g.key)] = acc
 			}
 			for _, pt := range g.pts {
 				acc.add(mf.Func, pt.bucket, pt.v, n)
@@ -247,6 +250,53 @@ func newSeriesAcc(f traceql.MetricsFuncName, labels []Attr, n int) *seriesAcc {
 		acc.hist = map[float64][]float64{}
 	}
 	return acc
+}
+
+type bpoint struct {
+	bucket int
+	v      float64
+}
+
+type metricsGroup struct {
+	key  []byte
+	vals []Value
+	pts  []bpoint
+}
+
+// metricsScratch is one worker's per-trace state of a metrics query.
+type metricsScratch struct {
+	kb     []byte
+	vals   []Value
+	groups []metricsGroup
+	index  map[string]int
+}
+
+var scratchPool = sync.Pool{New: func() any { return &metricsScratch{index: map[string]int{}} }}
+
+func (sc *metricsScratch) reset(nby int) {
+	clear(sc.index)
+	for i := range sc.groups {
+		sc.groups[i].pts = sc.groups[i].pts[:0]
+	}
+	sc.groups = sc.groups[:0]
+	if cap(sc.vals) < nby {
+		sc.vals = make([]Value, nby)
+	}
+	sc.vals = sc.vals[:nby]
+}
+
+func (sc *metricsScratch) newGroup(key []byte, vals []Value) int {
+	if len(sc.groups) < cap(sc.groups) {
+		sc.groups = sc.groups[:len(sc.groups)+1]
+	} else {
+		sc.groups = append(sc.groups, metricsGroup{})
+	}
+	g := &sc.groups[len(sc.groups)-1]
+	g.key = append(g.key[:0], key...)
+	g.vals = append(g.vals[:0], vals...)
+	g.pts = g.pts[:0]
+	sc.index[string(key)] = len(sc.groups) - 1
+	return len(sc.groups) - 1
 }
 
 // appendKey appends a value's type and payload, distinct for distinct

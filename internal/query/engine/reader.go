@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store"
@@ -49,6 +50,8 @@ func (r *Reader) FindTraces(ctx context.Context, q store.TraceQuery) ([]*model.T
 	}
 	var mu sync.Mutex
 	var hits []hit
+	// Once limit traces are found, older traces cannot be returned.
+	var threshold atomic.Uint64
 	trim := func() {
 		slices.SortFunc(hits, func(a, b hit) int {
 			if c := cmp.Compare(b.start, a.start); c != 0 {
@@ -60,13 +63,20 @@ func (r *Reader) FindTraces(ctx context.Context, q store.TraceQuery) ([]*model.T
 			clear(hits[limit:])
 			hits = hits[:limit]
 		}
+		if len(hits) == limit {
+			threshold.Store(hits[limit-1].start)
+		}
 	}
 	_, _, err := r.e.scan(ctx, req, func(t *model.Trace) {
+		start := t.Start()
+		if start < threshold.Load() {
+			return
+		}
 		for _, s := range t.Spans {
 			if store.MatchSpan(s, &q) {
 				mu.Lock()
-				hits = append(hits, hit{t, t.Start()})
-				if len(hits) >= 2*limit+64 {
+				hits = append(hits, hit{t, start})
+				if len(hits) >= 2*limit+64 || (len(hits) == limit && threshold.Load() == 0) {
 					trim()
 				}
 				mu.Unlock()

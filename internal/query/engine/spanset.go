@@ -70,6 +70,9 @@ func (cp *compiler) compileFilter(e traceql.FieldExpr) matchFn {
 func (cp *compiler) stage(s traceql.Stage) stageFn {
 	switch s := s.(type) {
 	case *traceql.SpansetFilter:
+		if st, ok := s.Expr.(*traceql.Static); ok && st.Type == traceql.TypeBool && st.B {
+			return func(tc *traceCtx, in []spanset) []spanset { return in } // { }
+		}
 		match := cp.compileFilter(s.Expr)
 		return func(tc *traceCtx, in []spanset) []spanset {
 			out := in[:0:0]
