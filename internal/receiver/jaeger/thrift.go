@@ -27,6 +27,7 @@ const (
 	Binary
 )
 
+// String returns "compact" or "binary".
 func (e Encoding) String() string {
 	if e == Binary {
 		return "binary"

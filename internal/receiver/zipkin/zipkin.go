@@ -62,6 +62,7 @@ const (
 	V1Thrift
 )
 
+// String names the format as error messages do ("v2 JSON", ...).
 func (f Format) String() string {
 	return [...]string{"v2 JSON", "v2 proto3", "v1 JSON", "v1 thrift"}[f]
 }
