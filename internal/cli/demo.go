@@ -22,6 +22,9 @@ func init() {
 	register(Command{Name: "demo", Summary: "run the server with example services and traffic, and show where to look", Run: runDemo})
 }
 
+// demoFlushTimeout bounds the demo's final flush of spans.
+const demoFlushTimeout = 5 * time.Second
+
 // addrComponent is a component that can tell its bound address.
 type addrComponent interface {
 	server.Component
@@ -145,7 +148,9 @@ func runDemo(args []string, env Env) int {
 	} else {
 		printGuide(env.Stdout, d, opts, queryAddr, *duration)
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
+		// Flushing to a live endpoint takes milliseconds; an unreachable
+		// one should not hold the exit for long.
+		sctx, cancel := context.WithTimeout(context.Background(), min(cfg.Shutdown.Timeout, demoFlushTimeout))
 		err := d.Stop(sctx)
 		cancel()
 		if err != nil {
@@ -215,10 +220,14 @@ func formatStatus(m map[int]int64) string {
 func printGuide(w io.Writer, d *demo.Demo, o demo.Options, queryAddr string, duration time.Duration) {
 	match := "http://" + d.Addr(demo.ServiceMatchmaker)
 	fmt.Fprintf(w, "\nClew demo is running: six services instrumented with OpenTelemetry send their spans over OTLP to %s.\n\n", o.Endpoint)
+	// link returns a search link of Clew's UI, or says what to search for
+	// when there is no UI in this process.
+	link := func(human, query string) string { return "search " + human }
 	if queryAddr != "" {
 		q := "http://" + queryAddr
-		fmt.Fprintf(w, "  Clew UI and APIs   %s/\n", q)
+		fmt.Fprintf(w, "  Clew UI            %s/\n", q)
 		fmt.Fprintf(w, "  Jaeger API         %s/api/services\n", q)
+		link = func(human, query string) string { return q + "/search?" + query }
 	}
 	fmt.Fprintf(w, "  matchmaker         %s  (try: curl -H 'Authorization: Bearer user-1001' '%s/pair/beer?name=ipa')\n", match, match)
 	fmt.Fprintf(w, "  orders             http://%s/orders\n", d.Addr(demo.ServiceOrders))
@@ -233,24 +242,26 @@ func printGuide(w io.Writer, d *demo.Demo, o demo.Options, queryAddr string, dur
 	fmt.Fprintf(w, `
 Where to look (traces appear within a few seconds):
 
- 1. A slow route. Search service "matchmaker", operation "GET /pair/beer", and open a
-    trace: it takes a few hundred milliseconds. The waterfall shows why: for each
-    candidate donut the matchmaker reads its freshness from donut-cache and then calls
-    the taster, one candidate after the other (an N+1 pattern). The taster spans sit
-    side by side, never overlapping; calling them concurrently would cut the route to
-    the time of the slowest one.
+ 1. A slow route: %s
+    Open a trace of a few hundred milliseconds. The waterfall is a staircase: for each
+    candidate donut the matchmaker reads its freshness from donut-cache, then calls the
+    taster, one candidate after the other (an N+1 pattern). The taster calls never
+    overlap; made concurrently, the route would take as long as the slowest one.
 
- 2. A failing dependency. Search service "auth" with tag error=true: token validations
-    rejected with HTTP 401. Each error span carries an "exception" event whose
-    exception.type is *demo.TokenExpiredError; the matchmaker's and orders' client
-    spans to auth fail with it.
+ 2. A failing dependency: %s
+    Token validations rejected with HTTP 401. Each error span carries an "exception"
+    event (exception.type *demo.TokenExpiredError); the matchmaker's and orders' calls
+    to auth fail with it, and so do their requests.
 
- 3. An asynchronous hop. Search service "orders-worker", operation "process orders":
-    each consumer span starts its own trace and links to the "publish orders" producer
-    span of the request that queued it. Some fail with a *demo.ValidationError
-    (an order line with quantity 0) recorded on the span.
+ 3. An asynchronous hop: %s
+    Each consumer span starts a trace of its own and links to the "publish orders"
+    producer span of the request that queued the order. Some fail with a
+    *demo.ValidationError (an order line with quantity 0) recorded on the span.
 
- 4. SQL. Spans named "SELECT beers" and "INSERT order_items" carry db.system=sqlite and
+ 4. SQL: spans "SELECT beers" and "INSERT order_items" carry db.system=sqlite and
     db.statement.
-`)
+`,
+		link(`service "matchmaker", operation "GET /pair/beer"`, "service=matchmaker&operation=GET+%2Fpair%2Fbeer"),
+		link(`service "auth", tag error=true`, "service=auth&tag=error%3Dtrue"),
+		link(`service "orders-worker", operation "process orders"`, "service=orders-worker&operation=process+orders"))
 }

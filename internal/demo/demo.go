@@ -249,11 +249,21 @@ func (d *Demo) Stop(ctx context.Context) error {
 		if d.match != nil {
 			errs = append(errs, d.match.close())
 		}
-		for _, t := range d.tel {
-			if err := t.shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("flush %s spans: %w", t.service, err))
-			}
+		// Flush every service at once: against an unreachable endpoint
+		// the whole flush then takes one timeout, not one per service.
+		flushErrs := make([]error, len(d.tel))
+		var wg sync.WaitGroup
+		for i, t := range d.tel {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := t.shutdown(ctx); err != nil {
+					flushErrs[i] = fmt.Errorf("flush %s spans: %w", t.service, err)
+				}
+			}()
 		}
+		wg.Wait()
+		errs = append(errs, flushErrs...)
 		if d.conn != nil {
 			errs = append(errs, d.conn.Close())
 		}

@@ -104,7 +104,7 @@ func (t *traffic) loop(ctx context.Context) {
 func (t *traffic) next(ctx context.Context, rng *rand.Rand, n int) *http.Request {
 	user := strconv.Itoa(1000 + rng.IntN(50))
 	token := validTokenPrefix + user
-	if n%10 == 3 || (n >= 10 && rng.Float64() < expiredTokenRatio) {
+	if n == 3 || (n >= 10 && rng.Float64() < expiredTokenRatio) {
 		token = expiredTokenPrefix + user
 	}
 	var req *http.Request
