@@ -113,16 +113,24 @@ describe("search", () => {
     const pattern = "**/api/clew/search?*";
     await page.route(pattern, async (route) => {
       await new Promise((r) => setTimeout(r, 3500));
-      await route.continue();
+      // The cancelled request is gone by now; nothing to continue.
+      await route.continue().catch(() => {});
     });
     try {
       await goto("/search?service=checkout&lookback=1h");
       await page.waitForSelector(".notice.loading");
       await page.waitForSelector("text=This search has taken");
       await page.waitForSelector(".results-table tbody tr", { timeout: 20_000 });
+      // A slow search can be cancelled, then retried.
+      await page.click("button.primary");
+      await page.waitForSelector(".notice.loading");
+      await page.click(".notice.loading button:has-text('Cancel')");
+      await page.waitForSelector("text=Search cancelled");
     } finally {
       await page.unroute(pattern);
     }
+    await page.click("button:has-text('Retry')");
+    await page.waitForSelector(".results-table tbody tr");
   });
 
   test("an absolute time range and an operation go into the URL", async () => {
@@ -233,6 +241,7 @@ describe("trace view", () => {
     await page.keyboard.type("cart");
     await page.waitForFunction(() => document.querySelector(".match-count")?.textContent?.includes("of 2"));
     assert.equal(await page.locator(".wf-row.match").count(), 2);
+    assert.deepEqual(await page.locator(".wf-row mark").allInnerTexts(), ["cart"], "the match in SELECT cart's name is marked");
     await page.keyboard.press("Enter");
     assert.equal(await page.locator(".wf-row.selected .wf-op").innerText(), "POST /api/checkout");
     await page.keyboard.press("Enter");

@@ -42,8 +42,28 @@ export function Scatter({ traces, onOpen }: Props) {
       height: 200,
       legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { size: 12 } },
-      scales: { x: { time: true }, y: { distr: 3 } },
-      axes: [axis, { ...axis, values: (_u, vals) => vals.map((v) => (v == null ? "" : fmtDuration(v * 1e6))), size: 64 }],
+      scales: {
+        // A little room around the points; a lone trace gets a minute each side.
+        x: {
+          time: true,
+          range: (): [number, number] => {
+            const min = xs[0];
+            const max = xs[xs.length - 1];
+            const pad = Math.max((max - min) * 0.04, max === min ? 60 : 1);
+            return [min - pad, max + pad];
+          },
+        },
+        y: { distr: 3 },
+      },
+      axes: [
+        axis,
+        {
+          ...axis,
+          size: 64,
+          splits: (_u, _i, min, max) => decades(min, max),
+          values: (_u, vals) => vals.map((v) => (v == null ? "" : fmtDuration(v * 1e6))),
+        },
+      ],
       series: [
         {},
         { label: "ok", stroke: "#4e79a7", paths: () => null, points: { show: true, size: 8, fill: "#4e79a7" } },
@@ -66,4 +86,19 @@ export function Scatter({ traces, onOpen }: Props) {
   }, [traces, theme]);
 
   return <div class="scatter" ref={host} aria-label="Trace durations over time" />;
+}
+
+/** decades returns round durations (ms) between min and max for the log axis. */
+function decades(min: number, max: number): number[] {
+  const lo = Math.floor(Math.log10(min));
+  const hi = Math.ceil(Math.log10(max));
+  const steps = hi - lo <= 2 ? [1, 2, 5] : [1];
+  const out: number[] = [];
+  for (let e = lo; e <= hi; e++) {
+    for (const m of steps) {
+      const v = m * Math.pow(10, e);
+      if (v >= min * 0.999 && v <= max * 1.001) out.push(v);
+    }
+  }
+  return out;
 }

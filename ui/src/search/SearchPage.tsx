@@ -65,7 +65,8 @@ function formFrom(params: URLSearchParams): Form {
 
 type Result =
   | { state: "idle" }
-  | { state: "loading"; since: number }
+  | { state: "loading"; since: number; cancel: () => void }
+  | { state: "cancelled" }
   | { state: "done"; traces: TraceSummary[]; limit: number; tookMs: number }
   | { state: "error"; status: number; message: string };
 
@@ -113,17 +114,28 @@ export function SearchPage({ params }: { params: URLSearchParams }) {
     }
     const ac = new AbortController();
     const since = performance.now();
-    setResult({ state: "loading", since });
+    const timer = setInterval(() => tick((n) => n + 1), 500);
+    let cancelled = false;
+    setResult({
+      state: "loading",
+      since,
+      cancel: () => {
+        cancelled = true;
+        clearInterval(timer);
+        ac.abort();
+        setResult({ state: "cancelled" });
+      },
+    });
     api
       .search(new URLSearchParams(query), ac.signal)
       .then((r) =>
         setResult({ state: "done", traces: r.traces, limit: r.limit, tookMs: performance.now() - since }),
       )
+      .finally(() => clearInterval(timer))
       .catch((e) => {
-        if (e.name === "AbortError") return;
+        if (e.name === "AbortError" || cancelled) return;
         setResult({ state: "error", status: e.status ?? 0, message: e.message });
       });
-    const timer = setInterval(() => tick((n) => n + 1), 500);
     return () => {
       ac.abort();
       clearInterval(timer);
@@ -278,6 +290,20 @@ function Results({ result, params, onRetry }: { result: Result; params: URLSearc
       <div class="notice loading" role="status">
         <h2>Searching…</h2>
         {s >= 2 && <p>This search has taken {Math.floor(s)} s so far. A narrower time range or a service filter makes it faster.</p>}
+        <button type="button" onClick={result.cancel}>
+          Cancel
+        </button>
+      </div>
+    );
+  }
+  if (result.state === "cancelled") {
+    return (
+      <div class="notice">
+        <h2>Search cancelled</h2>
+        <p>Change the filters and search again, or retry as it was.</p>
+        <button type="button" onClick={onRetry}>
+          Retry
+        </button>
       </div>
     );
   }

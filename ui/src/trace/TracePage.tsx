@@ -280,6 +280,7 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
           cp={cp}
           view={view}
           scrollTo={scrollTo}
+          query={query}
           onToggle={toggle}
           onSelect={(i) => setSelected(i === selected ? -1 : i)}
           onKeyDown={onKeyDown}

@@ -17,6 +17,8 @@ interface Props {
   cp: Map<number, Segment[]> | null;
   view: [number, number];
   scrollTo: { row: number; nonce: number };
+  /** query is the in-trace search text, marked where it occurs in names. */
+  query: string;
   onToggle: (i: number) => void;
   onSelect: (i: number) => void;
   onKeyDown: (e: KeyboardEvent) => void;
@@ -121,7 +123,7 @@ export function Waterfall(p: Props) {
             <span class="wf-toggle-space" />
           )}
           <span class="svc-dot" style={{ background: color }} />
-          <span class="wf-svc">{svc}</span> <span class="wf-op">{s.name}</span>
+          <span class="wf-svc">{highlight(svc, p.query)}</span> <span class="wf-op">{highlight(s.name, p.query)}</span>
           {folded && <span class="badge">{size[i] - 1} hidden</span>}
           {isErr && <span class="badge err" title="status error">error</span>}
           {s.orphan && <span class="badge warn" title="parent span not in the trace">orphan</span>}
@@ -176,4 +178,21 @@ export function Waterfall(p: Props) {
       </div>
     </div>
   );
+}
+
+/** highlight marks the occurrences of q in text (as text nodes, never HTML). */
+function highlight(text: string, q: string) {
+  const needle = q.trim().toLowerCase();
+  if (!needle) return text;
+  const lower = text.toLowerCase();
+  const parts = [];
+  let at = 0;
+  for (let i = lower.indexOf(needle); i >= 0 && parts.length < 20; i = lower.indexOf(needle, at)) {
+    if (i > at) parts.push(text.slice(at, i));
+    parts.push(<mark>{text.slice(i, i + needle.length)}</mark>);
+    at = i + needle.length;
+  }
+  if (at === 0) return text;
+  parts.push(text.slice(at));
+  return parts;
 }
