@@ -20,3 +20,15 @@ func benchDecode(b *testing.B, fm Format, file string) {
 func BenchmarkV2JSON(b *testing.B)  { benchDecode(b, V2JSON, "v2.json") }
 func BenchmarkV2Proto(b *testing.B) { benchDecode(b, V2Proto, "v2.pb") }
 func BenchmarkV1JSON(b *testing.B)  { benchDecode(b, V1JSON, "v1.json") }
+
+func BenchmarkV1Thrift(b *testing.B) {
+	data := v1ThriftSeed(b)
+	d := NewDecoder(false)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Decode(V1Thrift, data, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -103,3 +103,19 @@ func TestDecodeErrors(t *testing.T) {
 	f("v1 bad id", V1JSON, `[{"traceId":"1","id":"zz"}]`)
 	f("v1 thrift garbage", V1Thrift, "garbage")
 }
+
+func TestV1Thrift(t *testing.T) {
+	spans, err := NewDecoder(false).Decode(V1Thrift, v1ThriftSeed(t), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receivertest.Golden(t, "testdata/v1_thrift.want.json", spans)
+	// A list header claiming more spans than the body could hold is
+	// refused before the Collector's decoder runs.
+	if _, err := NewDecoder(false).Decode(V1Thrift, []byte{0x0c, 0x7f, 0xff, 0xff, 0xff}, false); err == nil {
+		t.Error("huge list accepted")
+	}
+	if got := Format(42).String(); got != "format 42" {
+		t.Errorf("Format(42) = %q", got)
+	}
+}

@@ -34,15 +34,23 @@ func FuzzV1JSON(f *testing.F) {
 	fuzzFormat(f, V1JSON, readTestdata(f, "v1.json"), []byte(`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"sa","value":true}]}]`))
 }
 
-func FuzzV1Thrift(f *testing.F) {
+// v1ThriftSeed is a binary-thrift list of two v1 spans, as the Collector's
+// thrift serializer writes them.
+func v1ThriftSeed(t testing.TB) []byte {
 	parent := int64(1)
-	seed, err := zipkinthriftconverter.SerializeThrift(context.Background(), []*zipkincore.Span{{
+	ep := &zipkincore.Endpoint{ServiceName: "svc", Ipv4: 0x7f000001, Port: 8080}
+	b, err := zipkinthriftconverter.SerializeThrift(context.Background(), []*zipkincore.Span{{
+		TraceID: 1, ID: 1, Name: "root",
+		Annotations: []*zipkincore.Annotation{{Timestamp: 1700000000000000, Value: "sr", Host: ep}, {Timestamp: 1700000000002000, Value: "ss", Host: ep}},
+	}, {
 		TraceID: 1, ID: 2, ParentID: &parent, Name: "op",
-		Annotations:       []*zipkincore.Annotation{{Timestamp: 1700000000000000, Value: "sr", Host: &zipkincore.Endpoint{ServiceName: "svc"}}},
-		BinaryAnnotations: []*zipkincore.BinaryAnnotation{{Key: "k", Value: []byte("v"), AnnotationType: zipkincore.AnnotationType_STRING}},
+		Annotations:       []*zipkincore.Annotation{{Timestamp: 1700000000000500, Value: "cs", Host: ep}, {Timestamp: 1700000000001500, Value: "cr", Host: ep}},
+		BinaryAnnotations: []*zipkincore.BinaryAnnotation{{Key: "k", Value: []byte("v"), AnnotationType: zipkincore.AnnotationType_STRING, Host: ep}},
 	}})
 	if err != nil {
-		f.Fatal(err)
+		t.Fatal(err)
 	}
-	fuzzFormat(f, V1Thrift, seed)
+	return b
 }
+
+func FuzzV1Thrift(f *testing.F) { fuzzFormat(f, V1Thrift, v1ThriftSeed(f)) }

@@ -64,7 +64,11 @@ const (
 
 // String names the format as error messages do ("v2 JSON", ...).
 func (f Format) String() string {
-	return [...]string{"v2 JSON", "v2 proto3", "v1 JSON", "v1 thrift"}[f]
+	names := [...]string{"v2 JSON", "v2 proto3", "v1 JSON", "v1 thrift"}
+	if f < 0 || int(f) >= len(names) {
+		return fmt.Sprintf("format %d", int(f))
+	}
+	return names[f]
 }
 
 // Decoder turns request bodies into spans. It is safe for concurrent use.
