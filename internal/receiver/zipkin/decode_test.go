@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/receiver/receivertest"
 )
@@ -117,5 +119,39 @@ func TestV1Thrift(t *testing.T) {
 	}
 	if got := Format(42).String(); got != "format 42" {
 		t.Errorf("Format(42) = %q", got)
+	}
+}
+
+func TestSharedSpanAlone(t *testing.T) {
+	// The server half arrives without its client half, with a local child
+	// and a span of another service naming the shared id as parent.
+	body := `[
+	  {"traceId":"00000000000000aa","id":"00000000000000bb","parentId":"00000000000000a0","name":"s","kind":"SERVER","shared":true,
+	   "timestamp":1700000000000000,"duration":10,"localEndpoint":{"serviceName":"api"}},
+	  {"traceId":"00000000000000aa","id":"00000000000000cc","parentId":"00000000000000bb","name":"local",
+	   "timestamp":1700000000000001,"duration":5,"localEndpoint":{"serviceName":"api"}},
+	  {"traceId":"00000000000000aa","id":"00000000000000dd","parentId":"00000000000000bb","name":"elsewhere",
+	   "timestamp":1700000000000001,"duration":5,"localEndpoint":{"serviceName":"other"}},
+	  {"traceId":"00000000000000aa","id":"00000000000000ee","name":"not shared","kind":"SERVER",
+	   "timestamp":1700000000000000,"duration":10,"localEndpoint":{"serviceName":"api"}}]`
+	spans, err := NewDecoder(false).Decode(V2JSON, []byte(body), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]string{}
+	for _, s := range spans {
+		got[s.Name] = [2]string{s.SpanID.String(), s.ParentSpanID.String()}
+	}
+	tid, _ := model.ParseTraceID("aa")
+	bb, _ := model.ParseSpanID("bb")
+	moved := SharedServerSpanID(tid, bb).String()
+	want := map[string][2]string{
+		"s":          {moved, "00000000000000bb"},
+		"local":      {"00000000000000cc", moved},
+		"elsewhere":  {"00000000000000dd", "00000000000000bb"},
+		"not shared": {"00000000000000ee", "0000000000000000"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ids (-want +got):\n%s", diff)
 	}
 }
