@@ -227,13 +227,14 @@ type runner struct {
 	ids  *bufio.Writer
 }
 
-// batch generates the next batch of traces (at most n) and encodes it into
-// one or more bodies (more when the protocol bounds body size).
-func (r *runner) batch(n int, now time.Time) ([]payload, error) {
+// batch generates the next n traces, the i-th starting at first+i*step,
+// and encodes them into one or more bodies (more when the protocol bounds
+// body size).
+func (r *runner) batch(n int, first time.Time, step time.Duration) ([]payload, error) {
 	var spans []*model.Span
 	ids := make([]model.TraceID, 0, n)
 	for i := 0; i < n; i++ {
-		t := r.gen.Trace(now)
+		t := r.gen.Trace(first.Add(time.Duration(i) * step))
 		ids = append(ids, t[0].TraceID)
 		spans = append(spans, t...)
 	}
@@ -283,13 +284,26 @@ func (r *runner) encode(spans []*model.Span, ids []model.TraceID) ([]payload, er
 	return append(a, b...), nil
 }
 
+// maxPreencodedSpread bounds how far back in time pre-encoded traces start.
+const maxPreencodedSpread = 10 * time.Minute
+
+// preencode encodes every trace of the run. Their start times are spread
+// as the run will send them (at the target rate, or 100µs apart) over at
+// most maxPreencodedSpread ending now, so that stored traces do not all
+// share one timestamp.
 func (r *runner) preencode() ([]payload, error) {
 	var out []payload
 	var size int64
-	now := time.Now()
+	step := 100 * time.Microsecond
+	if r.o.Rate > 0 {
+		step = time.Duration(float64(r.o.Trace.SpansPerTrace) / r.o.Rate * float64(time.Second))
+	}
+	step = min(step, maxPreencodedSpread/time.Duration(r.o.Traces))
+	next := time.Now().Add(-time.Duration(r.o.Traces) * step)
 	for left := r.o.Traces; left > 0; {
 		n := min(left, r.o.TracesPerBatch)
-		ps, err := r.batch(n, now)
+		ps, err := r.batch(n, next, step)
+		next = next.Add(time.Duration(n) * step)
 		if err != nil {
 			return nil, err
 		}
@@ -313,7 +327,7 @@ func (r *runner) stream(ctx context.Context, out chan<- payload) error {
 		if r.o.Traces > 0 {
 			n = min(n, r.o.Traces-made)
 		}
-		ps, err := r.batch(n, time.Now())
+		ps, err := r.batch(n, time.Now(), 0)
 		if err != nil {
 			return err
 		}

@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/clew-dev/clew/internal/gen"
 	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/model/pdataconv"
 	"github.com/clew-dev/clew/internal/pipeline"
 	"github.com/clew-dev/clew/internal/receiver/otlp"
 	"github.com/clew-dev/clew/internal/store"
@@ -259,5 +262,48 @@ func TestGRPCSlowDown(t *testing.T) {
 	free.Close()
 	if sum := run(addr, nil); sum.RequestsFailed != 2 || sum.RequestsThrottled != 0 {
 		t.Errorf("refused connection: %+v", sum)
+	}
+}
+
+// TestPreencodedStartTimes checks that pre-encoded traces start at
+// distinct times spread before the run, not all at one instant.
+func TestPreencodedStartTimes(t *testing.T) {
+	var mu sync.Mutex
+	var starts []uint64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, sp := range pdataconv.ToModel(td) {
+			if sp.IsRoot() {
+				starts = append(starts, sp.StartTimeUnixNano)
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p, _ := gen.Lookup("otlp-http")
+	before := time.Now()
+	sum, err := gen.Run(context.Background(), gen.RunOptions{
+		Protocol: p, Endpoint: srv.URL, Trace: gen.DefaultOptions(),
+		TracesPerBatch: 10, Traces: 100, Workers: 1, Ahead: 1, MaxPreencodedBytes: 1 << 30,
+	})
+	if err != nil || !sum.Preencoded || sum.Traces != 100 {
+		t.Fatalf("run: %+v, %v", sum, err)
+	}
+	seen := map[uint64]bool{}
+	for _, s := range starts {
+		at := time.Unix(0, int64(s))
+		if at.Before(before.Add(-11*time.Minute)) || at.After(time.Now()) {
+			t.Errorf("a trace starts at %v, outside the ten minutes before the run", at)
+		}
+		seen[s] = true
+	}
+	if len(starts) != 100 || len(seen) != 100 {
+		t.Errorf("%d roots with %d distinct start times, want 100", len(starts), len(seen))
 	}
 }
