@@ -207,7 +207,7 @@ func Default() Config {
 			Zipkin:  Zipkin{Enabled: true, Addr: "127.0.0.1:9411"},
 			Datadog: on("127.0.0.1:8126"),
 			XRay: XRay{Enabled: true, UDPAddr: "127.0.0.1:2000", TCPAddr: "127.0.0.1:2000",
-				QueueSize: 1000, Workers: 2, SocketBuffer: 4 << 20, PendingTimeout: 5 * time.Minute, MaxPending: 10000},
+				QueueSize: 1000, Workers: 4, SocketBuffer: 4 << 20, PendingTimeout: 5 * time.Minute, MaxPending: 10000},
 		},
 		Shutdown: Shutdown{Timeout: 15 * time.Second},
 		Tempo:    Tempo{Enabled: true, Addr: "127.0.0.1:3200"},

@@ -71,6 +71,15 @@ func (h *holder) add(doc document, orphanOf *model.SpanID, now time.Time) []*mod
 		h.n++
 		return h.resolve(doc.key.trace, out)
 	case orphanOf != nil:
+		// Another worker may have brought the parent since translate
+		// looked; the check and the holding happen under one lock.
+		if res, ok := h.tr.resources.get(*orphanOf); ok {
+			for _, sp := range doc.spans {
+				sp.Resource = res
+				h.tr.resources.put(sp.SpanID, res)
+			}
+			break
+		}
 		out = h.makeRoom(out)
 		h.orphans[doc.key.trace] = append(h.orphans[doc.key.trace], &held{doc: doc, parent: *orphanOf, since: now})
 		h.n++

@@ -84,3 +84,24 @@ func TestHolderResolvesNestedOrphans(t *testing.T) {
 		}
 	}
 }
+
+// Two workers: one translates a subsegment before its parent is known,
+// the other translates and adds the parent before the first adds the
+// subsegment. The subsegment must not wait for a parent already seen.
+func TestHolderOrphanWhoseParentArrivedMeanwhile(t *testing.T) {
+	tr := NewTranslator(0)
+	h := newHolder(tr, 10, time.Minute)
+	t0 := time.Unix(1000, 0)
+	child, orphan := docFor(t, tr, `{"trace_id":"1-581cf771-a006649127e371903a2de979","id":"2222222222222222","name":"c","type":"subsegment","parent_id":"1111111111111111","start_time":10,"end_time":11}`)
+	if !orphan {
+		t.Fatal("child not an orphan")
+	}
+	parent, _ := docFor(t, tr, `{"trace_id":"1-581cf771-a006649127e371903a2de979","id":"1111111111111111","name":"svc","start_time":10,"end_time":11}`)
+	if out := h.add(parent, nil, t0); len(out) != 1 {
+		t.Fatalf("parent: %d spans out", len(out))
+	}
+	out := h.add(child, &child.spans[0].ParentSpanID, t0)
+	if len(out) != 1 || h.len() != 0 || out[0].ServiceName() != "svc" {
+		t.Fatalf("child: %d spans out, %d held", len(out), h.len())
+	}
+}

@@ -58,7 +58,7 @@ type Options struct {
 	// QueueSize is the most datagrams waiting for a worker (1000); a
 	// datagram arriving at a full queue is dropped and counted.
 	QueueSize int
-	// Workers decode datagrams and hand them to the consumer (2).
+	// Workers decode datagrams and hand them to the consumer (4).
 	Workers int
 	// SocketBuffer is the UDP receive buffer asked for, in bytes (4 MiB).
 	SocketBuffer int
@@ -104,7 +104,7 @@ func New(o Options) *Receiver {
 		o.QueueSize = 1000
 	}
 	if o.Workers <= 0 {
-		o.Workers = 2
+		o.Workers = 4
 	}
 	if o.SocketBuffer <= 0 {
 		o.SocketBuffer = 4 << 20
