@@ -16,6 +16,10 @@ conformance: build
 fuzz-smoke:
 	./scripts/fuzz-smoke.sh
 
+# Storage benchmark (docs/benchmarks.md): TRACES=100000 by default.
+bench:
+	./scripts/bench.sh
+
 clean:
 	rm -rf bin
 

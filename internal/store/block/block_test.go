@@ -253,7 +253,7 @@ func BenchmarkScanSummaries(b *testing.B) {
 func TestTracesSharingAnIDPrefix(t *testing.T) {
 	var spans []*model.Span
 	r := &model.Resource{}
-	for low := uint64(1); low <= 600; low++ {
+	for low := uint64(1); low <= 300; low++ {
 		for s := uint64(1); s <= low%3+1; s++ {
 			spans = append(spans, &model.Span{Resource: r, Scope: &model.Scope{}, TraceID: model.TraceIDFromUint64s(42, low),
 				SpanID: model.SpanIDFromUint64(low*10 + s), StartTimeUnixNano: 1e18 + s})
@@ -265,7 +265,7 @@ func TestTracesSharingAnIDPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rd.Close()
-	for low := uint64(1); low <= 600; low++ {
+	for low := uint64(1); low <= 300; low++ {
 		got, err := rd.FindTrace(context.Background(), model.TraceIDFromUint64s(42, low))
 		if err != nil || len(got) != int(low%3+1) {
 			t.Fatalf("trace %d: %d spans, %v", low, len(got), err)

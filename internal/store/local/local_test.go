@@ -429,3 +429,68 @@ func BenchmarkWriteSpans(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*500), "ns/span")
 }
+
+func TestScanTracesWholeAndOnce(t *testing.T) {
+	o := testOptions(t.TempDir())
+	s := openT(t, o)
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now().Add(-time.Minute)
+	// Traces 1..40 in four blocks; trace 7 also has a fragment of service
+	// "late" in a later block and one in the head.
+	for blk := 0; blk < 4; blk++ {
+		for tr := uint64(blk*10 + 1); tr <= uint64(blk*10+10); tr++ {
+			s.WriteSpans(ctx, mkSpans(tr, 3, now, fmt.Sprintf("svc-%d", tr%2)))
+		}
+		if blk == 2 {
+			late := mkSpans(7, 1, now.Add(time.Second), "late")
+			late[0].SpanID = model.SpanIDFromUint64(999)
+			s.WriteSpans(ctx, late)
+		}
+		s.Flush(ctx)
+	}
+	head := mkSpans(7, 1, now.Add(2*time.Second), "late")
+	head[0].SpanID = model.SpanIDFromUint64(998)
+	s.WriteSpans(ctx, head)
+	s.WriteSpans(ctx, mkSpans(50, 2, now, "svc-0"))
+
+	scan := func(req store.ScanRequest) map[model.TraceID]int {
+		got := map[model.TraceID]int{}
+		err := s.ScanTraces(ctx, req, func(tr *model.Trace) bool {
+			if _, dup := got[tr.TraceID]; dup {
+				t.Errorf("trace %v passed twice", tr.TraceID)
+			}
+			got[tr.TraceID] = len(tr.Spans)
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	all := scan(store.ScanRequest{})
+	if len(all) != 41 {
+		t.Errorf("scan of everything: %d traces, want 41", len(all))
+	}
+	if n := all[model.TraceIDFromUint64s(1, 7)]; n != 5 {
+		t.Errorf("trace 7 has %d spans, want 5 (3 + two late fragments)", n)
+	}
+	late := scan(store.ScanRequest{Service: "late"})
+	if len(late) != 1 || late[model.TraceIDFromUint64s(1, 7)] != 5 {
+		t.Errorf("scan for service late: %v", late)
+	}
+	svc0 := scan(store.ScanRequest{Service: "svc-0"})
+	if len(svc0) != 21 {
+		t.Errorf("scan for svc-0: %d traces, want 21", len(svc0))
+	}
+	// fn returning false stops the scan.
+	n := 0
+	s.ScanTraces(ctx, store.ScanRequest{}, func(*model.Trace) bool { n++; return n < 3 })
+	if n != 3 {
+		t.Errorf("scan went on after fn returned false: %d calls", n)
+	}
+	none := scan(store.ScanRequest{StartMin: now.Add(time.Hour)})
+	if len(none) != 0 {
+		t.Errorf("time range after every span: %d traces", len(none))
+	}
+}

@@ -333,7 +333,12 @@ func (s *Store) searchBlock(ctx context.Context, b *blockRef, q *store.TraceQuer
 	return err
 }
 
-// ScanTraces implements store.Scanner.
+// ScanTraces implements store.Scanner. The heads come first, then the
+// blocks from the newest. In each block the summary columns pick the
+// candidate traces; their rows are then read from that block alone (all
+// rows in one pass when candidates are many), and fragments of the same
+// trace in the heads or other blocks (found through the bloom filters) are
+// added so that every trace is whole. A trace is passed to fn once.
 func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*model.Trace) bool) error {
 	lo, hi := timeBounds(req.StartMin, req.StartMax)
 	heads, blocks, err := s.acquire(lo, hi)
@@ -341,40 +346,37 @@ func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*
 		return err
 	}
 	defer release(blocks)
+	_, all, err := s.acquire(0, ^uint64(0))
+	if err != nil {
+		return err
+	}
+	defer release(all)
 	q := store.TraceQuery{Service: req.Service, Operation: req.SpanName, DurationMin: req.MinDuration}
 	seen := map[model.TraceID]struct{}{}
-	var batch []model.TraceID
-	collect := func(id model.TraceID, _ uint64) {
-		if _, ok := seen[id]; !ok {
-			seen[id] = struct{}{}
-			batch = append(batch, id)
+
+	// emit completes a trace with its fragments outside skip and hands it
+	// out; it reports false to stop.
+	emit := func(id model.TraceID, spans []*model.Span, skip *blockRef) (bool, error) {
+		if err := ctx.Err(); err != nil {
+			return false, err
 		}
-	}
-	// emit hands out the collected traces whole; it reports false to stop.
-	emit := func() (bool, error) {
-		for _, id := range batch {
-			if err := ctx.Err(); err != nil {
-				return false, err
-			}
-			t, err := s.GetTrace(ctx, id)
-			if errors.Is(err, store.ErrTraceNotFound) {
-				continue
-			}
-			if err != nil {
-				return false, err
-			}
-			// The time range is on any span; the hints may have matched a
-			// span outside it.
-			if !traceInRange(t, lo, hi) {
-				continue
-			}
-			if !fn(t) {
-				return false, nil
-			}
+		seen[id] = struct{}{}
+		spans, err := s.completeTrace(ctx, id, spans, all, skip)
+		if err != nil {
+			return false, err
 		}
-		batch = batch[:0]
-		return true, nil
+		t := &model.Trace{TraceID: id, Spans: spans}
+		if len(spans) == 0 || !traceInRange(t, lo, hi) {
+			return true, nil
+		}
+		return fn(t), nil
 	}
+
+	type cand struct {
+		id    model.TraceID
+		spans []*model.Span
+	}
+	var fromHeads []cand
 	s.mu.RLock()
 	for _, h := range heads {
 		if !h.overlaps(lo, hi) {
@@ -383,33 +385,166 @@ func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*
 		for id, t := range h.traces {
 			for _, sp := range t.spans {
 				if scanHint(sp, &q) {
-					collect(id, 0)
+					fromHeads = append(fromHeads, cand{id, nil})
 					break
 				}
 			}
 		}
 	}
 	s.mu.RUnlock()
-	if ok, err := emit(); !ok || err != nil {
-		return err
+	for _, c := range fromHeads {
+		if _, ok := seen[c.id]; ok {
+			continue
+		}
+		if ok, err := emit(c.id, nil, nil); !ok || err != nil {
+			return err
+		}
 	}
+
+	slices.SortFunc(blocks, func(a, b *blockRef) int { return cmp.Compare(b.meta.MaxStart, a.meta.MaxStart) })
 	for _, b := range blocks {
 		if !blockMayMatch(&b.meta, q.Service, q.Operation) {
 			continue
 		}
-		err := s.searchBlock(ctx, b, &q, 0, ^uint64(0), collect)
+		cands, err := s.blockCandidates(ctx, b, &q, lo, hi, seen)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			s.m.blockErrors.Inc()
 			s.log.Warn("block scan failed", "block", b.meta.ID, "err", err)
+			continue
 		}
-		if ok, err := emit(); !ok || err != nil {
-			return err
+		if len(cands) == 0 {
+			continue
+		}
+		stop := false
+		visit := func(id model.TraceID, spans []*model.Span) bool {
+			if _, ok := seen[id]; ok {
+				return true
+			}
+			ok, e := emit(id, spans, b)
+			if e != nil {
+				err = e
+			}
+			stop = !ok
+			return ok
+		}
+		if int64(len(cands))*8 >= b.meta.Traces {
+			err = readTraces(ctx, b, cands, visit)
+		} else {
+			for id := range cands {
+				spans, e := b.r.FindTrace(ctx, id)
+				if e != nil {
+					err = e
+					break
+				}
+				if !visit(id, spans) {
+					break
+				}
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.m.blockErrors.Inc()
+			s.log.Warn("block read failed", "block", b.meta.ID, "err", err)
+		}
+		if stop {
+			return nil
 		}
 	}
 	return nil
+}
+
+// blockCandidates returns the traces of a block, not yet seen, with a span
+// satisfying q's service, operation and duration and a span starting in
+// [lo, hi].
+func (s *Store) blockCandidates(ctx context.Context, b *blockRef, q *store.TraceQuery, lo, hi uint64, seen map[model.TraceID]struct{}) (map[model.TraceID]struct{}, error) {
+	out := map[model.TraceID]struct{}{}
+	var cur model.TraceID
+	var started, hinted, inRange bool
+	flush := func() {
+		if started && hinted && inRange {
+			if _, ok := seen[cur]; !ok {
+				out[cur] = struct{}{}
+			}
+		}
+	}
+	all := store.TraceQuery{Service: q.Service, Operation: q.Operation, DurationMin: q.DurationMin}
+	err := b.r.ScanSummaries(ctx, func(sm *block.Summary) bool {
+		if !started || sm.TraceID != cur {
+			flush()
+			cur, started, hinted, inRange = sm.TraceID, true, false, false
+		}
+		st := uint64(sm.StartUnixNano)
+		if st >= lo && st <= hi {
+			inRange = true
+		}
+		if !hinted && summaryMatch(sm, &all, 0, ^uint64(0)) {
+			hinted = true
+		}
+		return true
+	})
+	flush()
+	return out, err
+}
+
+// readTraces reads a block's rows in one pass and calls visit with the
+// spans of each candidate trace, until visit returns false.
+func readTraces(ctx context.Context, b *blockRef, cands map[model.TraceID]struct{}, visit func(model.TraceID, []*model.Span) bool) error {
+	var sb block.SpanBuilder
+	var cur model.TraceID
+	var spans []*model.Span
+	started, want, stopped := false, false, false
+	err := b.r.ScanRows(ctx, func(r *block.Row) bool {
+		if !started || r.TraceID != cur {
+			if want && !visit(cur, spans) {
+				stopped = true
+				return false
+			}
+			started, cur, spans = true, r.TraceID, nil
+			_, want = cands[cur]
+		}
+		if want {
+			spans = append(spans, sb.Span(r))
+		}
+		return true
+	})
+	if err == nil && !stopped && want {
+		visit(cur, spans)
+	}
+	return err
+}
+
+// completeTrace adds to spans (read from block skip, or nil) the trace's
+// spans in the heads and in the other blocks whose bloom filter admits it,
+// and returns them sorted without duplicates.
+func (s *Store) completeTrace(ctx context.Context, id model.TraceID, spans []*model.Span, blocks []*blockRef, skip *blockRef) ([]*model.Span, error) {
+	s.mu.RLock()
+	if t := s.active.traces[id]; t != nil {
+		spans = append(spans, t.spans...)
+	}
+	for _, h := range s.flushing {
+		if t := h.traces[id]; t != nil {
+			spans = append(spans, t.spans...)
+		}
+	}
+	s.mu.RUnlock()
+	for _, b := range blocks {
+		if b == skip || !b.r.MayContain(id) {
+			continue
+		}
+		got, err := b.r.FindTrace(ctx, id)
+		if err != nil {
+			s.m.blockErrors.Inc()
+			s.log.Warn("block read failed", "block", b.meta.ID, "err", err)
+			continue
+		}
+		spans = append(spans, got...)
+	}
+	return dedupSpans(spans), nil
 }
 
 func scanHint(sp *model.Span, q *store.TraceQuery) bool {

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# make bench: the storage benchmark of docs/benchmarks.md. Starts a fresh
+# clew (local storage, empty data dir), sends TRACES traces (default 100,000
+# of 10 spans: 1,000,000 spans) with `clew gen` over OTLP/gRPC in batches of
+# 50 traces (500 spans) from 4 workers, reads the server's CPU time and peak
+# RSS from /proc, waits until the head is flushed to blocks, measures the
+# data dir, checks that every sent trace id is stored whole and times
+# trace-by-id lookups and searches through the Jaeger API. Prints a JSON
+# summary (also written to $OUT, default bench-results.json).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+TRACES=${TRACES:-100000}
+OUT=${OUT:-bench-results.json}
+work=$(mktemp -d)
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+
+go build -o bin/clew ./cmd/clew
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+qport=$(freeport); gport=$(freeport); hport=$(freeport)
+./bin/clew --storage=local --data-dir="$work/data" --log.level=warn \
+  --query.addr=127.0.0.1:$qport \
+  --receivers.otlp.grpc.addr=127.0.0.1:$gport --receivers.otlp.http.addr=127.0.0.1:$hport \
+  --receivers.jaeger.agent-compact.enabled=false --receivers.jaeger.agent-binary.enabled=false \
+  --receivers.jaeger.collector-http.enabled=false --receivers.jaeger.collector-grpc.enabled=false \
+  --receivers.zipkin.enabled=false --receivers.datadog.enabled=false --receivers.xray.enabled=false \
+  ${CLEW_FLAGS:-} >"$work/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 200); do curl -sf "http://127.0.0.1:$qport/readyz" >/dev/null && break; sleep 0.05; done
+ticks=$(getconf CLK_TCK)
+cpu() { awk -v t="$ticks" '{printf "%.2f", ($14+$15)/t}' /proc/$pid/stat; }
+cpu0=$(cpu)
+
+./bin/clew gen --endpoint 127.0.0.1:$gport --protocol otlp-grpc --traces "$TRACES" --batch 50 --workers 4 \
+  --interval 0 --summary-json "$work/gen.json" --trace-ids "$work/ids.txt" >/dev/null
+cpu_ingest=$(cpu)
+
+# Wait until every span is in a block (the head flushes within flush_interval).
+for _ in $(seq 600); do
+  head=$(curl -sf "http://127.0.0.1:$qport/metrics" | awk '/^clew_local_head_spans /{print $2}')
+  [ "${head:-1}" = "0" ] && break
+  sleep 0.5
+done
+cpu_flushed=$(cpu)
+hwm_kb=$(awk '/VmHWM/{print $2}' /proc/$pid/status)
+disk=$(du -sb "$work/data" | awk '{print $1}')
+
+go run ./test/benchstore -query "http://127.0.0.1:$qport" -ids "$work/ids.txt" -spans-per-trace 10 >"$work/query.json" || true
+
+python3 - "$work/gen.json" "$work/query.json" "$cpu0" "$cpu_ingest" "$cpu_flushed" "$hwm_kb" "$disk" "$OUT" <<'PY'
+import json, sys
+gen = json.load(open(sys.argv[1])); q = json.load(open(sys.argv[2]))
+cpu0, cpu_ingest, cpu_flushed = map(float, sys.argv[3:6]); hwm_kb, disk = int(sys.argv[6]), int(sys.argv[7])
+spans = gen["spans_sent"] - gen.get("spans_failed", 0) - gen.get("spans_rejected", 0)
+res = {
+  "spans_sent": gen["spans_sent"], "spans_accepted": spans,
+  "wire_bytes_per_span": round(gen["bytes_sent"] / gen["spans_sent"], 1),
+  "accepted_spans_per_second": round(spans / gen["seconds"]),
+  "server_cpu_seconds_ingest": round(cpu_ingest - cpu0, 2),
+  "server_cpu_seconds_with_flush": round(cpu_flushed - cpu0, 2),
+  "cpu_seconds_per_million_spans": round((cpu_flushed - cpu0) / spans * 1e6, 2),
+  "peak_rss_mb": round(hwm_kb / 1024, 1),
+  "disk_bytes": disk, "disk_bytes_per_span": round(disk / spans, 1),
+}
+res.update(q)
+json.dump(res, open(sys.argv[8], "w"), indent=2)
+print(json.dumps(res, indent=2))
+PY

@@ -1,0 +1,198 @@
+// Command benchstore is the query half of `make bench`: it checks that every
+// trace id clew gen sent is stored whole, and times trace-by-id lookups and
+// searches through the Jaeger HTTP API of a running clew. It prints one
+// JSON object.
+//
+//	go run ./test/benchstore -query http://127.0.0.1:16686 -ids ids.txt -spans-per-trace 10
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type traceResponse struct {
+	Data []struct {
+		TraceID string `json:"traceID"`
+		Spans   []struct {
+			SpanID string `json:"spanID"`
+		} `json:"spans"`
+	} `json:"data"`
+}
+
+// Result is the JSON this command prints.
+type Result struct {
+	TraceIDs         int     `json:"trace_ids"`
+	TracesComplete   int     `json:"traces_complete"`
+	TracesIncomplete int     `json:"traces_incomplete"`
+	TracesMissing    int     `json:"traces_missing"`
+	CheckSeconds     float64 `json:"check_seconds"`
+	ByIDSamples      int     `json:"trace_by_id_samples"`
+	ByIDP50Ms        float64 `json:"trace_by_id_p50_ms"`
+	ByIDP99Ms        float64 `json:"trace_by_id_p99_ms"`
+	ServiceP50Ms     float64 `json:"search_by_service_p50_ms"`
+	TagP50Ms         float64 `json:"search_by_tag_p50_ms"`
+	SearchResults    int     `json:"search_results"`
+}
+
+func main() {
+	query := flag.String("query", "http://127.0.0.1:16686", "base URL of clew's query port")
+	idsFile := flag.String("ids", "", "file of trace ids, one per line (clew gen --trace-ids)")
+	perTrace := flag.Int("spans-per-trace", 10, "spans every trace must have")
+	workers := flag.Int("workers", 4, "concurrent requests while checking every id")
+	samples := flag.Int("samples", 2000, "trace-by-id lookups timed one at a time")
+	searches := flag.Int("searches", 50, "searches of each kind timed one at a time")
+	service := flag.String("service", "frontend", "service to search for")
+	tag := flag.String("tag", `{"http.response.status_code":"500"}`, "tags (Jaeger JSON) to search for, with -service")
+	flag.Parse()
+	ids, err := readIDs(*idsFile)
+	if err != nil {
+		fail(err)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	res := Result{TraceIDs: len(ids)}
+
+	// Every id, concurrently.
+	start := time.Now()
+	var next, complete, incomplete, missing atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < *workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(ids) {
+					return
+				}
+				n, err := getTrace(client, *query, ids[i])
+				switch {
+				case err != nil || n == 0:
+					missing.Add(1)
+				case n == *perTrace:
+					complete.Add(1)
+				default:
+					incomplete.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.CheckSeconds = time.Since(start).Seconds()
+	res.TracesComplete, res.TracesIncomplete, res.TracesMissing = int(complete.Load()), int(incomplete.Load()), int(missing.Load())
+
+	// Latency of lookups by id, one at a time, over ids spread over the run.
+	var lat []time.Duration
+	for i := 0; i < *samples && len(ids) > 0; i++ {
+		id := ids[(i*7919)%len(ids)]
+		t0 := time.Now()
+		if _, err := getTrace(client, *query, id); err != nil {
+			fail(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	res.ByIDSamples = len(lat)
+	res.ByIDP50Ms, res.ByIDP99Ms = pct(lat, 50), pct(lat, 99)
+
+	svcURL := fmt.Sprintf("%s/api/traces?service=%s&limit=20&lookback=1h", *query, url.QueryEscape(*service))
+	tagURL := svcURL + "&tags=" + url.QueryEscape(*tag)
+	var n int
+	res.ServiceP50Ms, n = timeSearch(client, svcURL, *searches)
+	res.SearchResults = n
+	res.TagP50Ms, _ = timeSearch(client, tagURL, *searches)
+
+	out, _ := json.MarshalIndent(res, "", "  ")
+	fmt.Println(string(out))
+	if res.TracesComplete != res.TraceIDs {
+		os.Exit(1)
+	}
+}
+
+func readIDs(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var ids []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if s := strings.TrimSpace(sc.Text()); s != "" {
+			ids = append(ids, s)
+		}
+	}
+	return ids, sc.Err()
+}
+
+func getTrace(c *http.Client, base, id string) (int, error) {
+	resp, err := c.Get(base + "/api/traces/" + id)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		io.Copy(io.Discard, resp.Body)
+		return 0, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("trace %s: status %d", id, resp.StatusCode)
+	}
+	var tr traceResponse
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
+		return 0, err
+	}
+	if len(tr.Data) != 1 {
+		return 0, nil
+	}
+	return len(tr.Data[0].Spans), nil
+}
+
+func timeSearch(c *http.Client, u string, n int) (float64, int) {
+	var lat []time.Duration
+	results := 0
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		resp, err := c.Get(u)
+		if err != nil {
+			fail(err)
+		}
+		var tr traceResponse
+		err = json.NewDecoder(resp.Body).Decode(&tr)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			fail(fmt.Errorf("search %s: status %d: %v", u, resp.StatusCode, err))
+		}
+		lat = append(lat, time.Since(t0))
+		results = len(tr.Data)
+	}
+	return pct(lat, 50), results
+}
+
+func pct(d []time.Duration, p int) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return float64(s[i].Microseconds()) / 1000
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "benchstore:", err)
+	os.Exit(2)
+}
