@@ -290,3 +290,49 @@ func TestXRayReceiverSwitchedOff(t *testing.T) {
 		t.Error("the switched-off X-Ray sampling port answers")
 	}
 }
+
+// TestXRayReceiverOverload floods a tiny queue: every datagram is either
+// stored or counted as dropped (by Clew's queue or by the kernel's socket
+// buffer), and the receiver keeps working afterwards.
+func TestXRayReceiverOverload(t *testing.T) {
+	s := Start(t, "--receivers.xray.queue-size=4", "--receivers.xray.workers=1", "--receivers.xray.socket-buffer=64KiB")
+	conn, err := net.Dial("udp", s.Addr("receivers.xray.udp-addr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now().Add(-time.Minute).Unix()
+	send := func(i int) {
+		d := fmt.Sprintf(`{"format":"json","version":1}`+"\n"+`{"name":"flood","id":"%016x","trace_id":"1-%08x-%024x","start_time":%d.5,"end_time":%d.75}`, i+1, start, i+1, start, start)
+		conn.Write([]byte(d))
+	}
+	const flood = 20000
+	for i := range flood {
+		send(i)
+	}
+	// Datagrams read after the flood carry the kernel's final drop count.
+	time.Sleep(500 * time.Millisecond)
+	for i := flood; i < flood+10; i++ {
+		send(i)
+		time.Sleep(10 * time.Millisecond)
+	}
+	const total = flood + 10
+	Eventually(t, 10*time.Second, func() error {
+		stored := s.Metric(t, `clew_receiver_spans_stored_total{receiver="xray"}`)
+		queue := max(0, s.Metric(t, `clew_receiver_spans_refused_total{reason="queue_full",receiver="xray"}`))
+		kernel := max(0, s.Metric(t, `clew_receiver_spans_refused_total{reason="kernel_dropped",receiver="xray"}`))
+		if stored+queue+kernel != total {
+			return fmt.Errorf("stored %v + queue_full %v + kernel_dropped %v != %d sent", stored, queue, kernel, total)
+		}
+		if queue+kernel == 0 {
+			return fmt.Errorf("no drop counted with a queue of 4")
+		}
+		t.Logf("stored %v, queue_full %v, kernel_dropped %v of %d", stored, queue, kernel, total)
+		return nil
+	})
+	// Still serving.
+	tr := getJaegerTrace(t, s, fmt.Sprintf("%08x%024x", start, flood+10), 1)
+	if tr.Spans[0].Duration != 250000 {
+		t.Errorf("duration %d", tr.Spans[0].Duration)
+	}
+}
