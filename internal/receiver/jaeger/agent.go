@@ -121,7 +121,7 @@ func NewAgent(o AgentOptions) *Agent {
 		queue: make(chan []byte, o.QueueSize),
 		datagrams: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name:        "clew_jaeger_agent_datagrams_total",
-			Help:        "Datagrams read by a Jaeger agent port, by outcome (queued, dropped_queue_full, malformed, too_large, unsupported_method, empty, decoded).",
+			Help:        "Datagrams read by a Jaeger agent port, by outcome (queued, dropped_queue_full, malformed, too_large, unsupported_method, empty, decoded, shutting_down).",
 			ConstLabels: prometheus.Labels{"receiver": o.Name},
 		}, []string{"outcome"}),
 	}
@@ -266,7 +266,13 @@ func (a *Agent) dropFull() {
 func (a *Agent) work() {
 	defer a.workers.Done()
 	for d := range a.queue {
-		a.handle(d)
+		if a.ctx.Err() != nil {
+			// Shutdown ran out of time: count what is left, do not decode it.
+			a.datagrams.WithLabelValues(ReasonShutdown).Inc()
+			a.o.Consumer.Refuse(a.o.Name, ReasonShutdown, 0)
+		} else {
+			a.handle(d)
+		}
 		a.queued.Add(-int64(len(d)))
 	}
 }
@@ -316,12 +322,9 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		left := len(a.queue)
-		a.cancel()
+		a.cancel() // the workers drop and count what is still queued
 		<-done
-		if left > 0 {
-			a.o.Consumer.Refuse(a.o.Name, ReasonShutdown, 0)
-		}
-		return errors.Join(err, fmt.Errorf("%d datagrams not drained: %w", left, ctx.Err()))
+		return errors.Join(err, fmt.Errorf("about %d datagrams not drained: %w", left, ctx.Err()))
 	}
 	a.cancel()
 	return err

@@ -138,12 +138,23 @@ func TestAgentQueueFullDropsAndShutdownDrains(t *testing.T) {
 func TestAgentShutdownDeadline(t *testing.T) {
 	sink := &blockingSink{release: make(chan struct{}), entered: make(chan struct{})}
 	a := startAgent(t, AgentOptions{Consumer: sink, Workers: 1})
-	send(t, a.Addr(), readTestdata(t, "agent_compact.thrift"))
+	good := readTestdata(t, "agent_compact.thrift")
+	send(t, a.Addr(), good)
 	<-sink.entered
+	send(t, a.Addr(), good, good)
+	waitFor(t, "2 queued", func() bool { return len(a.queue) == 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := a.Shutdown(ctx); err == nil {
 		t.Fatal("Shutdown returned nil with a stuck consumer and an expired context")
+	}
+	// The stuck datagram's consumer saw its context end; the two queued
+	// behind it were counted, not decoded.
+	if got := sink.Refused()[NameAgentCompact+"/"+ReasonShutdown]; got != 2 {
+		t.Errorf("counted %d datagrams dropped at shutdown, want 2", got)
+	}
+	if got := len(sink.Spans()); got != 0 {
+		t.Errorf("stored %d spans after the deadline", got)
 	}
 }
 
