@@ -43,6 +43,7 @@ func runGen(args []string, env Env) int {
 		workers     = fs.Int("workers", 4, "Concurrent requests.")
 		batch       = fs.Int("batch", 10, "Traces per request.")
 		timeout     = fs.Duration("timeout", 10*time.Second, "Deadline of one request.")
+		gzipBodies  = fs.Bool("gzip", false, "Gzip-compress request bodies (when they are encoded) and send Content-Encoding: gzip; HTTP protocols only.")
 		retries     = fs.Int("retries", 3, "Retries of a throttled request (HTTP 429/503, gRPC RESOURCE_EXHAUSTED or UNAVAILABLE with RetryInfo).")
 		maxPre      = fs.String("max-preencoded", "1GiB", "With --traces, encode every request before the clock starts when they fit in this size; otherwise encode ahead while sending.")
 		ahead       = fs.Int("ahead", 256, "Requests encoded ahead of the senders when streaming.")
@@ -95,6 +96,7 @@ func runGen(args []string, env Env) int {
 		Workers:            *workers,
 		Timeout:            *timeout,
 		Retries:            *retries,
+		Gzip:               *gzipBodies,
 		MaxPreencodedBytes: int64(maxPreBytes),
 		Ahead:              *ahead,
 		ProgressInterval:   *interval,

@@ -13,6 +13,7 @@ func init() {
 		Name:            "datadog",
 		Summary:         "Datadog agent API v0.4, msgpack (PUT /v0.4/traces)",
 		DefaultEndpoint: "http://127.0.0.1:8126/v0.4/traces",
+		HTTP:            true,
 		Encode:          encodeDatadog,
 		Dial: func(endpoint string, o SenderOptions) (Sender, error) {
 			s, err := newHTTPSender(endpoint, "PUT", "application/msgpack", o, nil)

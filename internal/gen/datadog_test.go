@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/clew-dev/clew/internal/gen"
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/receiver/datadog"
 )
@@ -16,7 +17,7 @@ func TestDatadog(t *testing.T) {
 	datadog.NewHandler(b.pipe, 16<<20, "test", b.log).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	sendAndVerify(t, b, "datadog", srv.URL+"/v0.4/traces", 40)
+	sendAndVerify(t, b, "datadog", srv.URL+"/v0.4/traces", 40, func(o *gen.RunOptions) { o.Gzip = true })
 
 	// Errors arrive as error spans with their exception event.
 	traces, err := b.store.FindTraces(context.Background(), storeQuery(map[string]string{"error": "true"}))

@@ -46,6 +46,7 @@ func init() {
 		Name:            "jaeger-http",
 		Summary:         "Jaeger collector, binary thrift Batch over HTTP (POST /api/traces)",
 		DefaultEndpoint: "http://127.0.0.1:14268/api/traces",
+		HTTP:            true,
 		Encode:          encodeJaegerHTTP,
 		Dial: func(endpoint string, o SenderOptions) (Sender, error) {
 			return newHTTPSender(endpoint, "POST", "application/x-thrift", o, nil)

@@ -49,7 +49,7 @@ func TestJaegerCollector(t *testing.T) {
 		b := newBackend(t)
 		srv := httptest.NewServer(jaeger.NewHTTPHandler(jaeger.HTTPOptions{Consumer: b.pipe, MaxRequestBytes: 16 << 20, Logger: b.log}))
 		t.Cleanup(srv.Close)
-		sendAndVerify(t, b, "jaeger-http", srv.URL+"/api/traces", 40)
+		sendAndVerify(t, b, "jaeger-http", srv.URL+"/api/traces", 40, func(o *gen.RunOptions) { o.Gzip = true })
 	})
 	t.Run("grpc", func(t *testing.T) {
 		b := newBackend(t)

@@ -33,6 +33,7 @@ func init() {
 		Name:            "otlp-http",
 		Summary:         "OTLP over HTTP, protobuf (POST /v1/traces)",
 		DefaultEndpoint: "http://127.0.0.1:4318/v1/traces",
+		HTTP:            true,
 		Encode:          encodeOTLPProto,
 		Dial: func(endpoint string, o SenderOptions) (Sender, error) {
 			return newHTTPSender(endpoint, "POST", "application/x-protobuf", o, otlpHTTPResponse(false))
@@ -42,6 +43,7 @@ func init() {
 		Name:            "otlp-http-json",
 		Summary:         "OTLP over HTTP, JSON (POST /v1/traces)",
 		DefaultEndpoint: "http://127.0.0.1:4318/v1/traces",
+		HTTP:            true,
 		Encode: func(spans []*model.Span) ([][]byte, error) {
 			return one((&ptrace.JSONMarshaler{}).MarshalTraces(pdataconv.FromModel(spans)))
 		},
@@ -186,6 +188,7 @@ func otlpHTTPResponse(json bool) func(*http.Response, []byte) error {
 type httpSender struct {
 	url, method, contentType string
 	header                   http.Header
+	gzip                     bool
 	client                   *http.Client
 	check                    func(*http.Response, []byte) error
 }
@@ -202,6 +205,7 @@ func newHTTPSender(url, method, contentType string, o SenderOptions, check func(
 	return &httpSender{
 		url: url, method: method, contentType: contentType,
 		header: http.Header{},
+		gzip:   o.Gzip,
 		client: &http.Client{Transport: tr, Timeout: o.Timeout},
 		check:  check,
 	}, nil
@@ -216,6 +220,9 @@ func (s *httpSender) Send(ctx context.Context, body []byte) error {
 		return err
 	}
 	req.Header.Set("Content-Type", s.contentType)
+	if s.gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
 	for k, v := range s.header {
 		req.Header[k] = v
 	}

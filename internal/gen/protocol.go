@@ -25,6 +25,9 @@ type Protocol struct {
 	MaxBodyBytes int
 	// IDs constrains trace ids (nil: 128 random bits).
 	IDs IDPolicy
+	// HTTP is true for protocols sent over HTTP, whose bodies may be
+	// gzip-compressed (SenderOptions.Gzip).
+	HTTP bool
 	// Encode turns spans into request bodies: one, or one per resource for
 	// protocols whose requests carry a single process (Jaeger).
 	Encode func(spans []*model.Span) ([][]byte, error)
@@ -39,6 +42,8 @@ type SenderOptions struct {
 	// Conns is the number of concurrent requests the sender will carry
 	// (connection pool size).
 	Conns int
+	// Gzip says the bodies are gzip-compressed (HTTP protocols only).
+	Gzip bool
 }
 
 // Sender delivers pre-encoded bodies. Send is safe for concurrent use.

@@ -2,6 +2,8 @@ package gen
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -38,6 +40,9 @@ type RunOptions struct {
 	// Retries is how often a throttled request is sent again (after a
 	// short backoff) before its spans count as failed.
 	Retries int
+	// Gzip compresses every body (when it is encoded, not when it is
+	// sent) and says so in Content-Encoding; HTTP protocols only.
+	Gzip bool
 	// MaxPreencodedBytes bounds the bodies encoded before the clock starts
 	// when Traces is set. A run whose bodies would not fit streams instead:
 	// an encoder keeps Ahead bodies ready in front of the senders.
@@ -80,6 +85,9 @@ func (o *RunOptions) validate() error {
 	if err := o.Trace.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if o.Gzip && o.Protocol != nil && !o.Protocol.HTTP {
+		errs = append(errs, fmt.Errorf("gzip applies to HTTP protocols, not %s", o.Protocol.Name))
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,7 +126,7 @@ func Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	sender, err := o.Protocol.Dial(o.Endpoint, SenderOptions{Timeout: o.Timeout, Conns: o.Workers})
+	sender, err := o.Protocol.Dial(o.Endpoint, SenderOptions{Timeout: o.Timeout, Conns: o.Workers, Gzip: o.Gzip})
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +136,7 @@ func Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	if o.TraceIDs != nil {
 		r.ids = bufio.NewWriterSize(o.TraceIDs, 64<<10)
 	}
-	sum := &Summary{Protocol: o.Protocol.Name, Endpoint: o.Endpoint, Workers: o.Workers, TargetRate: o.Rate}
+	sum := &Summary{Protocol: o.Protocol.Name, Endpoint: o.Endpoint, Workers: o.Workers, TargetRate: o.Rate, Gzip: o.Gzip}
 
 	source := make(chan payload, o.Ahead)
 	var pre []payload
@@ -245,6 +253,13 @@ func (r *runner) encode(spans []*model.Span, ids []model.TraceID) ([]payload, er
 	bodies, err := r.o.Protocol.Encode(spans)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", r.o.Protocol.Name, err)
+	}
+	if r.o.Gzip {
+		for i, b := range bodies {
+			if bodies[i], err = gzipBody(b); err != nil {
+				return nil, err
+			}
+		}
 	}
 	limit := r.o.Protocol.MaxBodyBytes
 	largest := 0
@@ -504,4 +519,16 @@ func (r *runner) fill(s *Summary, elapsed time.Duration) {
 	r.errMu.Lock()
 	s.Errors = append([]string(nil), r.errors...)
 	r.errMu.Unlock()
+}
+
+func gzipBody(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

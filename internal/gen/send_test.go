@@ -3,6 +3,7 @@ package gen_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -139,14 +140,29 @@ func TestOTLPGRPC(t *testing.T) {
 
 func TestOTLPHTTP(t *testing.T) {
 	for _, protocol := range []string{"otlp-http", "otlp-http-json"} {
-		t.Run(protocol, func(t *testing.T) {
-			b := newBackend(t)
-			mux := http.NewServeMux()
-			otlp.NewHTTPHandler(b.pipe, 16<<20, nil, b.log).Register(mux)
-			srv := httptest.NewServer(mux)
-			t.Cleanup(srv.Close)
-			sendAndVerify(t, b, protocol, srv.URL+"/v1/traces", 40)
-		})
+		for _, gz := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/gzip=%v", protocol, gz), func(t *testing.T) {
+				b := newBackend(t)
+				mux := http.NewServeMux()
+				otlp.NewHTTPHandler(b.pipe, 16<<20, nil, b.log).Register(mux)
+				srv := httptest.NewServer(mux)
+				t.Cleanup(srv.Close)
+				sum := sendAndVerify(t, b, protocol, srv.URL+"/v1/traces", 40, func(o *gen.RunOptions) { o.Gzip = gz })
+				if sum.Gzip != gz {
+					t.Errorf("summary says gzip %v", sum.Gzip)
+				}
+			})
+		}
+	}
+}
+
+func TestGzipOnlyHTTP(t *testing.T) {
+	p, _ := gen.Lookup("otlp-grpc")
+	_, err := gen.Run(context.Background(), gen.RunOptions{
+		Protocol: p, Trace: gen.DefaultOptions(), TracesPerBatch: 1, Traces: 1, Workers: 1, Ahead: 1, Gzip: true,
+	})
+	if err == nil || !strings.Contains(err.Error(), "gzip applies to HTTP protocols") {
+		t.Errorf("gzip over gRPC: %v", err)
 	}
 }
 

@@ -15,6 +15,9 @@ type Summary struct {
 	Endpoint   string  `json:"endpoint"`
 	Workers    int     `json:"workers"`
 	TargetRate float64 `json:"target_spans_per_second"`
+	// Gzip is true when bodies were gzip-compressed; Bytes then counts
+	// compressed bytes.
+	Gzip bool `json:"gzip"`
 	// Preencoded is true when every body was encoded before the clock
 	// started; EncodeSeconds is how long that took.
 	Preencoded    bool    `json:"preencoded"`
@@ -50,6 +53,9 @@ type Latency struct {
 // WriteText writes the summary for a person.
 func (s *Summary) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "\n%s → %s, %d workers, %.1fs", s.Protocol, s.Endpoint, s.Workers, s.Seconds)
+	if s.Gzip {
+		fmt.Fprintf(w, ", gzip")
+	}
 	if s.Preencoded {
 		fmt.Fprintf(w, " (bodies pre-encoded in %.1fs)", s.EncodeSeconds)
 	}

@@ -13,6 +13,7 @@ func init() {
 		Name:            "zipkin",
 		Summary:         "Zipkin API v2, JSON (POST /api/v2/spans)",
 		DefaultEndpoint: "http://127.0.0.1:9411/api/v2/spans",
+		HTTP:            true,
 		Encode:          zipkinEncoder(zipkinv2.NewJSONTracesMarshaler()),
 		Dial: func(endpoint string, o SenderOptions) (Sender, error) {
 			return newHTTPSender(endpoint, "POST", "application/json", o, nil)
@@ -22,6 +23,7 @@ func init() {
 		Name:            "zipkin-proto",
 		Summary:         "Zipkin API v2, proto3 (POST /api/v2/spans)",
 		DefaultEndpoint: "http://127.0.0.1:9411/api/v2/spans",
+		HTTP:            true,
 		Encode:          zipkinEncoder(zipkinv2.NewProtobufTracesMarshaler()),
 		Dial: func(endpoint string, o SenderOptions) (Sender, error) {
 			return newHTTPSender(endpoint, "POST", "application/x-protobuf", o, nil)
