@@ -177,3 +177,34 @@ func TestAgentQueueBytesBound(t *testing.T) {
 		t.Errorf("%d bytes still counted as queued", got)
 	}
 }
+
+// TestAgentClientBurst sends 5000 spans through jaeger-client-go's UDP
+// sender, which packs them into datagrams of up to 65,000 bytes, and checks
+// that the default agent keeps every one.
+func TestAgentClientBurst(t *testing.T) {
+	sink := &receivertest.Sink{}
+	a := startAgent(t, AgentOptions{Consumer: sink})
+	tr, err := jaegerclient.NewUDPTransport(a.Addr(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000
+	tracer, closer := jaegerclient.NewTracer("burst", jaegerclient.NewConstSampler(true),
+		jaegerclient.NewRemoteReporter(tr, jaegerclient.ReporterOptions.QueueSize(2*n), jaegerclient.ReporterOptions.BufferFlushInterval(time.Hour)))
+	for i := 0; i < n; i++ {
+		sp := tracer.StartSpan("op")
+		sp.SetTag("i", i)
+		sp.SetTag("payload", "some moderately long string value to fill the datagrams")
+		sp.Finish()
+	}
+	if err := closer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every span", func() bool { return len(sink.Spans()) == n })
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := sink.Refused(); len(r) != 0 {
+		t.Errorf("refusals: %v", r)
+	}
+}
