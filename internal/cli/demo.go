@@ -176,8 +176,11 @@ func runDemo(args []string, env Env) int {
 func splitArgs(fs *flag.FlagSet, args []string) (mine, rest []string) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if a == "--" { // the end of flags: the rest is positional
+			return mine, append(rest, args[i:]...)
+		}
 		name, hasValue := strings.TrimLeft(a, "-"), false
-		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
+		if !strings.HasPrefix(a, "-") || a == "-" {
 			rest = append(rest, a)
 			continue
 		}
