@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/clew-dev/clew/internal/query/traceql"
 	"github.com/clew-dev/clew/internal/store"
 )
@@ -114,15 +116,24 @@ func TestUnsupportedStore(t *testing.T) {
 func TestHints(t *testing.T) {
 	f := func(q string, want store.ScanRequest) {
 		t.Helper()
-		if got := compile(traceql.MustParse(q)).hints; got != want {
+		if got := compile(traceql.MustParse(q)).hints; !cmp.Equal(got, want) {
 			t.Errorf("hints of %q = %+v, want %+v", q, got, want)
 		}
 	}
 	f(`{ resource.service.name = "a" && name = "b" && duration > 1s }`, store.ScanRequest{Service: "a", SpanName: "b", MinDuration: time.Second})
 	f(`{ resource.service.name = "a" || name = "b" }`, store.ScanRequest{})
-	f(`{ .service.name = "a" }`, store.ScanRequest{})
+	f(`{ .service.name = "a" && span.code = 500 && .ok = true && .f = 0.5 && .s != "x" }`, store.ScanRequest{Tags: map[string]string{"service.name": "a", "code": "500", "ok": "true"}})
 	f(`{ name = "x" } || { name = "y" }`, store.ScanRequest{})
 	f(`{ name = "x" } > { resource.service.name = "y" && duration >= 2s }`, store.ScanRequest{Service: "y", MinDuration: 2 * time.Second})
 	f(`{ name = "x" } !> { resource.service.name = "y" }`, store.ScanRequest{Service: "y"})
 	f(`{ name = "x" } | count() > 2`, store.ScanRequest{SpanName: "x"})
+}
+
+func TestTagsHints(t *testing.T) {
+	p := compile(traceql.MustParse("{ }"))
+	p.withTags(map[string]string{"service.name": "a", "name": "op", "http.status_code": "500"})
+	want := store.ScanRequest{SpanName: "op", Tags: map[string]string{"service.name": "a", "http.status_code": "500"}}
+	if !cmp.Equal(p.hints, want) {
+		t.Errorf("tags hints = %+v, want %+v", p.hints, want)
+	}
 }

@@ -112,6 +112,16 @@ func hintsOf(s traceql.Stage) store.ScanRequest {
 				h.Service = v.S
 			case b.Op == traceql.OpEq && v.Type == traceql.TypeString && a.Scope == traceql.ScopeIntrinsic && a.Intrinsic == traceql.IntrinsicName:
 				h.SpanName = v.S
+			case b.Op == traceql.OpEq && a.Scope != traceql.ScopeIntrinsic &&
+				(v.Type == traceql.TypeString || v.Type == traceql.TypeInt || v.Type == traceql.TypeBool):
+				// An attribute equal to a string, integer or boolean
+				// has that text form: store.SpanHasTag holds.
+				if h.Tags == nil {
+					h.Tags = map[string]string{}
+				}
+				if _, dup := h.Tags[a.Name]; !dup {
+					h.Tags[a.Name] = ValueText(*v)
+				}
 			case (b.Op == traceql.OpGt || b.Op == traceql.OpGte) && v.Type == traceql.TypeDuration &&
 				a.Scope == traceql.ScopeIntrinsic && a.Intrinsic == traceql.IntrinsicDuration && v.D > 0:
 				if v.D > h.MinDuration {
@@ -147,7 +157,7 @@ func hintCount(h store.ScanRequest) int {
 	if h.MinDuration > 0 {
 		n++
 	}
-	return n
+	return n + len(h.Tags)
 }
 
 func conjuncts(e traceql.FieldExpr, fn func(*traceql.BinaryExpr)) {
@@ -208,7 +218,15 @@ func (p *plan) withTags(tags map[string]string) {
 		}
 		return run(tc, out)
 	}
-	p.hints = store.ScanRequest{Service: tags[model.AttrServiceName], SpanName: tags["name"]}
+	p.hints = store.ScanRequest{SpanName: tags["name"]}
+	for k, v := range tags {
+		if k != "name" {
+			if p.hints.Tags == nil {
+				p.hints.Tags = map[string]string{}
+			}
+			p.hints.Tags[k] = v
+		}
+	}
 	for k := range tags {
 		if k != model.AttrServiceName && k != "name" {
 			p.out = append(p.out, outAttr{key: k, fn: (&compiler{}).attribute(&traceql.Attribute{Name: k}, &exprInfo{})})

@@ -43,6 +43,7 @@ func (r *Reader) FindTraces(ctx context.Context, q store.TraceQuery) ([]*model.T
 		Service:     q.Service,
 		SpanName:    q.Operation,
 		MinDuration: q.DurationMin,
+		Tags:        q.Tags,
 	}
 	type hit struct {
 		t     *model.Trace

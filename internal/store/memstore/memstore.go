@@ -366,7 +366,8 @@ func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*
 			}
 			if (req.Service == "" || sp.ServiceName() == req.Service) &&
 				(req.SpanName == "" || sp.Name == req.SpanName) &&
-				(req.MinDuration == 0 || sp.Duration() >= req.MinDuration) {
+				(req.MinDuration == 0 || sp.Duration() >= req.MinDuration) &&
+				hasTags(sp, req.Tags) {
 				hinted = true
 			}
 			if inRange && hinted {
@@ -386,4 +387,14 @@ func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*
 		}
 	}
 	return nil
+}
+
+// hasTags reports whether sp carries every tag (store.SpanHasTag).
+func hasTags(sp *model.Span, tags map[string]string) bool {
+	for k, v := range tags {
+		if !store.SpanHasTag(sp, k, v) {
+			return false
+		}
+	}
+	return true
 }
