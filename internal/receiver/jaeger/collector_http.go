@@ -1,6 +1,7 @@
 package jaeger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,7 +80,7 @@ func (h *httpHandler) traces(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(spans) > 0 {
 		if _, err := h.o.Consumer.Consume(r.Context(), NameCollectorHTTP, spans); err != nil {
-			if isOverload(err) {
+			if isOverload(err) || errors.Is(err, context.Canceled) {
 				w.Header().Set("Retry-After", "1")
 				server.WriteError(w, http.StatusServiceUnavailable, "server overloaded, retry later: "+err.Error())
 				return
