@@ -139,9 +139,16 @@ type tempoSearch struct {
 }
 
 // TestTempoAPI calls every Tempo endpoint the way Grafana's Tempo data
-// source does, on the Tempo port and under /tempo of the query port.
+// source does, on the Tempo port and under /tempo of the query port, with
+// the memory store and with the durable local store.
 func TestTempoAPI(t *testing.T) {
-	s := Start(t)
+	for _, storage := range []string{"memory", "local"} {
+		t.Run(storage, func(t *testing.T) { testTempoAPI(t, storage) })
+	}
+}
+
+func testTempoAPI(t *testing.T, storage string) {
+	s := Start(t, "--storage="+storage)
 	now := time.Now()
 	td, checkout, health := tempoTraces(now)
 	body, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
