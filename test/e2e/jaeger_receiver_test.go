@@ -277,6 +277,10 @@ func TestJaegerReceivers(t *testing.T) {
 		if services["root"] != "grpc-svc" || services["child"] != "other-svc" {
 			t.Errorf("services %v", services)
 		}
+		// The call went through the shared gRPC request metrics.
+		if got := s.Metric(t, `clew_grpc_request_duration_seconds_count{code="OK",method="/jaeger.api_v2.CollectorService/PostSpans",server="jaeger_collector_grpc"}`); got != 1 {
+			t.Errorf("gRPC request metric = %v, want 1", got)
+		}
 	})
 
 	for _, r := range []string{"jaeger_agent_compact", "jaeger_agent_binary", "jaeger_collector_http", "jaeger_collector_grpc"} {
