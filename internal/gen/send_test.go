@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -321,5 +322,34 @@ func TestPreencodedStartTimes(t *testing.T) {
 	}
 	if len(starts) != 100 || len(seen) != 100 {
 		t.Errorf("%d roots with %d distinct start times, want 100", len(starts), len(seen))
+	}
+}
+
+// TestStreamingAndGoroutines runs a --traces run whose bodies do not fit
+// the pre-encoding limit, so an encoder streams them ahead of the senders,
+// and checks that Run leaves no goroutine behind.
+func TestStreamingAndGoroutines(t *testing.T) {
+	b := newBackend(t)
+	mux := http.NewServeMux()
+	otlp.NewHTTPHandler(b.pipe, 16<<20, nil, b.log).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	before := runtime.NumGoroutine()
+	sum := sendAndVerify(t, b, "otlp-http", srv.URL+"/v1/traces", 50, func(o *gen.RunOptions) {
+		o.MaxPreencodedBytes = 1000
+		o.Workers = 4
+		o.Progress, o.ProgressInterval = io.Discard, time.Millisecond
+	})
+	if sum.Preencoded {
+		t.Error("bodies larger than the limit were pre-encoded")
+	}
+	srv.CloseClientConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines after Run, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
