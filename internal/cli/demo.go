@@ -61,9 +61,14 @@ func runDemo(args []string, env Env) int {
 		help(env.Stdout)
 		return 0
 	}
-	// The demo keeps its data in memory unless told otherwise.
+	// The demo keeps its data in memory unless told otherwise: by
+	// --storage, CLEW_STORAGE, or a configuration file (which then decides).
+	withFile := env.Getenv("CLEW_CONFIG") != ""
+	for _, a := range serverArgs {
+		withFile = withFile || a == "--config" || a == "-config" || strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config=")
+	}
 	getenv := func(k string) string {
-		if v := env.Getenv(k); v != "" || k != "CLEW_STORAGE" {
+		if v := env.Getenv(k); v != "" || k != "CLEW_STORAGE" || withFile {
 			return v
 		}
 		return "memory"
