@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,9 +56,11 @@ type Options struct {
 	UDPAddr string
 	// TCPAddr serves the sampling endpoints; "" for none.
 	TCPAddr string
-	// QueueSize is the most datagrams waiting for a worker (1000); a
+	// QueueSize is the most datagrams waiting for a worker (10000), and
+	// QueueBytes the most bytes they may hold together (16 MiB); a
 	// datagram arriving at a full queue is dropped and counted.
-	QueueSize int
+	QueueSize  int
+	QueueBytes int
 	// Workers decode datagrams and hand them to the consumer (4).
 	Workers int
 	// SocketBuffer is the UDP receive buffer asked for, in bytes (4 MiB).
@@ -88,6 +91,7 @@ type Receiver struct {
 	conn        *net.UDPConn
 	kernelDrops bool // the socket reports the kernel's drops
 	queue       chan []byte
+	queued      atomic.Int64 // bytes of the datagrams in queue
 	stop        chan struct{}
 	wg          sync.WaitGroup // reader, workers, expiry
 	wwg         sync.WaitGroup // workers only
@@ -101,7 +105,10 @@ var _ server.Component = (*Receiver)(nil)
 // New returns the receiver; it listens once started.
 func New(o Options) *Receiver {
 	if o.QueueSize <= 0 {
-		o.QueueSize = 1000
+		o.QueueSize = 10000
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = 16 << 20
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
@@ -271,9 +278,16 @@ func (r *Receiver) read() {
 		// received, not 64 KiB per entry.
 		d := make([]byte, n)
 		copy(d, buf[:n])
+		if r.queued.Add(int64(n)) > int64(r.o.QueueBytes) {
+			r.queued.Add(-int64(n))
+			r.o.Consumer.Refuse(Name, ReasonQueueFull, 1)
+			r.bad.Log("x-ray: queue full, datagram dropped", "queue_bytes", r.o.QueueBytes)
+			continue
+		}
 		select {
 		case r.queue <- d:
 		default:
+			r.queued.Add(-int64(n))
 			r.o.Consumer.Refuse(Name, ReasonQueueFull, 1)
 			r.bad.Log("x-ray: queue full, datagram dropped", "queue_size", r.o.QueueSize)
 		}
@@ -287,6 +301,7 @@ func (r *Receiver) work() {
 	defer r.wg.Done()
 	defer r.wwg.Done()
 	for d := range r.queue {
+		r.queued.Add(-int64(len(d)))
 		spans := r.process(d, nil, time.Now())
 	drain:
 		for range maxBatch - 1 {
@@ -295,6 +310,7 @@ func (r *Receiver) work() {
 				if !ok {
 					break drain
 				}
+				r.queued.Add(-int64(len(d)))
 				spans = r.process(d, spans, time.Now())
 			default:
 				break drain

@@ -173,3 +173,22 @@ func TestReceiverConsumerErrorDoesNotStop(t *testing.T) {
 	send(t, r.UDPAddr(), datagram(t, "sdk_embedded_1.datagram"))
 	waitFor(t, "spans after a store error", func() bool { n, _ := c.counts(); return n == 3 })
 }
+
+func TestReceiverQueueBytesBound(t *testing.T) {
+	c := &fakeConsumer{block: make(chan struct{})}
+	d := datagram(t, "sdk_embedded_1.datagram")
+	// Room for three datagrams' bytes though the queue has 100 slots.
+	r := startReceiver(t, c, Options{QueueSize: 100, QueueBytes: 3 * len(d), Workers: 1})
+	for range 50 {
+		send(t, r.UDPAddr(), d)
+	}
+	waitFor(t, "drops counted", func() bool {
+		_, refused := c.counts()
+		return refused[ReasonQueueFull] > 0
+	})
+	if q := r.queued.Load(); q > int64(3*len(d)) {
+		t.Errorf("%d bytes queued, over the bound", q)
+	}
+	close(c.block)
+	waitFor(t, "the queue to drain", func() bool { return r.queued.Load() == 0 })
+}
