@@ -166,6 +166,8 @@ describe("search", () => {
     // One trace: its dot is the only point; uPlot snaps the cursor to it.
     const box = await page.locator(".scatter .u-over").boundingBox();
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.waitForSelector(".scatter-tip:not([hidden])");
+    assert.match(await page.locator(".scatter-tip").innerText(), /^frontend: GET \/checkout — 520ms, 6 spans, 2 errors/);
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     await page.waitForURL(new RegExp(`/trace/${data.gold.traceID}`));
   });

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { TraceSummary } from "../api";
-import { fmtDuration } from "../format";
+import { fmtDuration, fmtTime } from "../format";
 import { themeEvent } from "../theme";
 
 interface Props {
@@ -16,6 +16,7 @@ interface Props {
  */
 export function Scatter({ traces, onOpen }: Props) {
   const host = useRef<HTMLDivElement>(null);
+  const tip = useRef<HTMLDivElement>(null);
   const open = useRef(onOpen);
   open.current = onOpen;
   // The axes take their colours from the theme: redraw when it changes.
@@ -70,6 +71,30 @@ export function Scatter({ traces, onOpen }: Props) {
         { label: "errors", stroke: "#d64545", paths: () => null, points: { show: true, size: 8, fill: "#d64545" } },
       ],
     };
+    // The hovered dot's trace, as text, beside the cursor.
+    opts.hooks = {
+      setCursor: [
+        (u) => {
+          const t = tip.current;
+          if (!t) return;
+          const i = u.cursor.idx;
+          const tr = i != null ? sorted[i] : undefined;
+          if (!tr || u.cursor.left == null || u.cursor.left < 0) {
+            t.hidden = true;
+            return;
+          }
+          t.hidden = false;
+          t.textContent = `${tr.rootService}: ${tr.rootOperation} — ${fmtDuration(tr.durationNano)}, ${tr.spanCount} spans${tr.errorCount ? `, ${tr.errorCount} errors` : ""} · ${fmtTime(tr.startTimeUnixMicro)}`;
+          const x = u.valToPos(xs[i!], "x");
+          const y = u.valToPos(tr.durationNano / 1e6, "y");
+          const over = u.over.getBoundingClientRect();
+          const base = el.getBoundingClientRect();
+          const left = over.left - base.left + x + 12;
+          t.style.left = `${Math.min(left, Math.max(base.width - t.offsetWidth - 4, 0))}px`;
+          t.style.top = `${over.top - base.top + y + 12}px`;
+        },
+      ],
+    };
     const u = new uPlot(opts, [xs, ok, bad], el);
     const click = () => {
       const i = u.cursor.idx;
@@ -85,7 +110,12 @@ export function Scatter({ traces, onOpen }: Props) {
     };
   }, [traces, theme]);
 
-  return <div class="scatter" ref={host} aria-label="Trace durations over time" />;
+  return (
+    <div class="scatter-wrap">
+      <div class="scatter" ref={host} aria-label="Trace durations over time" />
+      <div class="scatter-tip" ref={tip} hidden role="tooltip" />
+    </div>
+  );
 }
 
 /** decades returns round durations (ms) between min and max for the log axis. */
