@@ -208,6 +208,11 @@ func (r *Receiver) Start(ctx context.Context) error {
 		go r.expireLoop()
 	}
 	if r.http != nil {
+		rules := make([]string, 0, len(r.sampler.Rules()))
+		for _, rule := range r.sampler.Rules() {
+			rules = append(rules, rule.String())
+		}
+		r.log.Info("x-ray: sampling rules served to SDKs", "rules", rules)
 		if err := r.http.Start(ctx); err != nil {
 			if r.conn != nil {
 				_ = r.conn.Close()
