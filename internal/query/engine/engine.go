@@ -287,7 +287,7 @@ func (p *plan) match(tc *traceCtx, sets []spanset, spss int) *TraceMatch {
 		for _, i := range idx[:min(len(idx), spss)] {
 			s := tc.t.Spans[i]
 			ms := MatchedSpan{Span: s}
-			c := spanCtx{tc: tc, s: s}
+			c := spanCtx{tc: tc, s: s, idx: int(i) + 1}
 			for _, a := range p.out {
 				if v := a.fn(&c); v.Type != traceql.TypeNil {
 					ms.Attributes = append(ms.Attributes, Attr{Key: a.key, Value: v})

@@ -27,6 +27,69 @@ type traceCtx struct {
 	start  uint64
 	end    uint64
 	parent []int32 // index of each span's parent in t.Spans, -1 for none
+	nested []nestedSet
+}
+
+// nestedSet is a span's place in a depth-first walk of the trace tree, as
+// Tempo numbers it: left on entry, right on exit, parent the parent's left
+// (-1 for a root span, 0 for a span whose parent is missing).
+type nestedSet struct {
+	left, right, parent int64
+	children           int64
+}
+
+// nestedSets numbers the spans on first use. Trees are walked from each
+// span without a parent in the trace, children in start-time order (the
+// spans are sorted so), numbering continuing from one tree to the next.
+func (tc *traceCtx) nestedSets() []nestedSet {
+	if tc.nested != nil {
+		return tc.nested
+	}
+	parent := tc.parents()
+	n := len(parent)
+	children := make([][]int32, n)
+	var roots []int32
+	for i, p := range parent {
+		if p < 0 {
+			roots = append(roots, int32(i))
+		} else {
+			children[p] = append(children[p], int32(i))
+		}
+	}
+	ns := make([]nestedSet, n)
+	counter := int64(0)
+	type frame struct {
+		i    int32
+		next int
+	}
+	var stack []frame
+	for _, r := range roots {
+		counter++
+		ns[r].left = counter
+		ns[r].parent = -1
+		if !tc.t.Spans[r].ParentSpanID.IsZero() {
+			ns[r].parent = 0
+		}
+		stack = append(stack[:0], frame{i: r})
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if top.next < len(children[top.i]) {
+				c := children[top.i][top.next]
+				top.next++
+				counter++
+				ns[c].left = counter
+				ns[c].parent = ns[top.i].left
+				stack = append(stack, frame{i: c})
+				continue
+			}
+			counter++
+			ns[top.i].right = counter
+			ns[top.i].children = int64(len(children[top.i]))
+			stack = stack[:len(stack)-1]
+		}
+	}
+	tc.nested = ns
+	return ns
 }
 
 func newTraceCtx(t *model.Trace) *traceCtx {
@@ -73,6 +136,21 @@ type spanCtx struct {
 	s    *model.Span
 	ev   *model.Event
 	link *model.Link
+	idx  int // index+1 of s in tc.t.Spans when known, 0 otherwise
+}
+
+// index returns the span's index in the trace, or -1.
+func (c *spanCtx) index() int {
+	if c.idx > 0 {
+		return c.idx - 1
+	}
+	for i, s := range c.tc.t.Spans {
+		if s == c.s {
+			c.idx = i + 1
+			return i
+		}
+	}
+	return -1
 }
 
 type evalFn func(c *spanCtx) Value
@@ -298,6 +376,24 @@ func (cp *compiler) intrinsic(in traceql.Intrinsic, info *exprInfo) evalFn {
 				return nilValue
 			}
 			return str(c.s.Scope.Name)
+		}
+	case traceql.IntrinsicNestedSetLeft, traceql.IntrinsicNestedSetRight, traceql.IntrinsicNestedSetParent, traceql.IntrinsicChildCount:
+		return func(c *spanCtx) Value {
+			i := c.index()
+			if i < 0 {
+				return nilValue
+			}
+			ns := c.tc.nestedSets()[i]
+			v := ns.left
+			switch in {
+			case traceql.IntrinsicNestedSetRight:
+				v = ns.right
+			case traceql.IntrinsicNestedSetParent:
+				v = ns.parent
+			case traceql.IntrinsicChildCount:
+				v = ns.children
+			}
+			return Value{Type: traceql.TypeInt, I: v}
 		}
 	case traceql.IntrinsicInstrumentationVersion:
 		return func(c *spanCtx) Value {

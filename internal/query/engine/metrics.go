@@ -174,7 +174,7 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 				if s.StartTimeUnixNano < lo || s.StartTimeUnixNano >= hi {
 					continue
 				}
-				c := spanCtx{tc: tc, s: s}
+				c := spanCtx{tc: tc, s: s, idx: int(i) + 1}
 				v := 1.0
 				if measure != nil {
 					mv := measure(&c)

@@ -35,7 +35,9 @@ func compile(q *traceql.Query) *plan {
 		case traceql.ScopeIntrinsic:
 			switch a.Intrinsic {
 			case traceql.IntrinsicStatus, traceql.IntrinsicStatusMessage, traceql.IntrinsicKind,
-				traceql.IntrinsicInstrumentationName, traceql.IntrinsicInstrumentationVersion:
+				traceql.IntrinsicInstrumentationName, traceql.IntrinsicInstrumentationVersion,
+				traceql.IntrinsicNestedSetLeft, traceql.IntrinsicNestedSetRight, traceql.IntrinsicNestedSetParent,
+				traceql.IntrinsicChildCount:
 				key = a.Intrinsic.String()
 			default:
 				return

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/query/traceql"
 )
 
@@ -24,19 +23,20 @@ type spanset struct {
 
 type stageFn func(tc *traceCtx, in []spanset) []spanset
 
-type matchFn func(tc *traceCtx, s *model.Span) bool
+type matchFn func(tc *traceCtx, i int32) bool
 
 // compileFilter returns a span predicate. A condition over event (link)
 // attributes holds for a span when it holds for one of its events (links).
 func (cp *compiler) compileFilter(e traceql.FieldExpr) matchFn {
 	if st, ok := e.(*traceql.Static); ok && st.Type == traceql.TypeBool {
 		b := st.B
-		return func(*traceCtx, *model.Span) bool { return b }
+		return func(*traceCtx, int32) bool { return b }
 	}
 	var info exprInfo
 	fn := cp.field(e, &info)
-	return func(tc *traceCtx, s *model.Span) bool {
-		c := spanCtx{tc: tc, s: s}
+	return func(tc *traceCtx, i int32) bool {
+		s := tc.t.Spans[i]
+		c := spanCtx{tc: tc, s: s, idx: int(i) + 1}
 		if !info.events && !info.links {
 			v := fn(&c)
 			return v.Type == traceql.TypeBool && v.B
@@ -48,10 +48,10 @@ func (cp *compiler) compileFilter(e traceql.FieldExpr) matchFn {
 		if info.links && len(s.Links) > 0 {
 			links = len(s.Links)
 		}
-		for i := 0; i < evs; i++ {
+		for e := 0; e < evs; e++ {
 			c.ev = nil
 			if info.events && len(s.Events) > 0 {
-				c.ev = &s.Events[i]
+				c.ev = &s.Events[e]
 			}
 			for j := 0; j < links; j++ {
 				c.link = nil
@@ -79,7 +79,7 @@ func (cp *compiler) stage(s traceql.Stage) stageFn {
 			for _, ss := range in {
 				var keep []int32
 				for _, i := range ss.idx {
-					if match(tc, tc.t.Spans[i]) {
+					if match(tc, i) {
 						keep = append(keep, i)
 					}
 				}
@@ -137,7 +137,7 @@ func (cp *compiler) stage(s traceql.Stage) stageFn {
 				groups := map[Value]int{}
 				for _, i := range ss.idx {
 					sp := tc.t.Spans[i]
-					c := spanCtx{tc: tc, s: sp}
+					c := spanCtx{tc: tc, s: sp, idx: int(i) + 1}
 					if len(sp.Events) > 0 {
 						c.ev = &sp.Events[0]
 					}
@@ -394,7 +394,7 @@ func (cp *compiler) scalar(e traceql.ScalarExpr) scalarFn {
 		return func(tc *traceCtx, ss spanset) Value {
 			var acc aggregator
 			for _, i := range ss.idx {
-				acc.add(fn(&spanCtx{tc: tc, s: tc.t.Spans[i]}))
+				acc.add(fn(&spanCtx{tc: tc, s: tc.t.Spans[i], idx: int(i) + 1}))
 			}
 			return acc.result(f)
 		}

@@ -19,11 +19,21 @@ import (
 )
 
 // Query is a parsed query: a spanset pipeline, optionally ended by a metrics
-// function that turns the matched spans into time series.
+// function that turns the matched spans into time series, and optional
+// hints ("with(sample=true)").
 type Query struct {
 	Pipeline *Pipeline
 	// Metrics, when not nil, makes the query a metrics query.
 	Metrics *MetricsFunc
+	// Hints are the query's with(...) hints, in order. Clew accepts and
+	// ignores them (its results are exact).
+	Hints []Hint
+}
+
+// Hint is one name=value of a with(...) clause.
+type Hint struct {
+	Name  string
+	Value Static
 }
 
 // Stage is one element of a pipeline: a SpansetExpr, *ScalarFilter,
@@ -303,6 +313,10 @@ const (
 	IntrinsicLinkSpanID
 	IntrinsicInstrumentationName
 	IntrinsicInstrumentationVersion
+	IntrinsicNestedSetLeft
+	IntrinsicNestedSetRight
+	IntrinsicNestedSetParent
+	IntrinsicChildCount
 )
 
 // intrinsicNames are the canonical spellings, printed by String.
@@ -324,6 +338,10 @@ var intrinsicNames = [...]string{
 	IntrinsicLinkSpanID:             "link:spanID",
 	IntrinsicInstrumentationName:    "instrumentation:name",
 	IntrinsicInstrumentationVersion: "instrumentation:version",
+	IntrinsicNestedSetLeft:          "nestedSetLeft",
+	IntrinsicNestedSetRight:         "nestedSetRight",
+	IntrinsicNestedSetParent:        "nestedSetParent",
+	IntrinsicChildCount:             "span:childCount",
 }
 
 // intrinsicByName maps every accepted spelling, canonical or alias, to its
@@ -342,6 +360,8 @@ var intrinsicByName = map[string]Intrinsic{
 	"event:name": IntrinsicEventName, "event:timeSinceStart": IntrinsicEventTimeSinceStart,
 	"link:traceID": IntrinsicLinkTraceID, "link:spanID": IntrinsicLinkSpanID,
 	"instrumentation:name": IntrinsicInstrumentationName, "instrumentation:version": IntrinsicInstrumentationVersion,
+	"nestedSetLeft": IntrinsicNestedSetLeft, "nestedSetRight": IntrinsicNestedSetRight,
+	"nestedSetParent": IntrinsicNestedSetParent, "span:childCount": IntrinsicChildCount,
 }
 
 func (i Intrinsic) String() string {

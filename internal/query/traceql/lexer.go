@@ -2,6 +2,7 @@ package traceql
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -278,9 +279,9 @@ func lexNumber(l *lexer) stateFn {
 			l.next()
 		}
 		text := l.input[l.start:l.pos]
-		d, err := time.ParseDuration(text)
+		d, err := parseDuration(text)
 		if err != nil {
-			return l.errorf("invalid duration %q (want a number with unit ns, us, ms, s, m or h)", truncate(text))
+			return l.errorf("invalid duration %q (want a number with unit ns, us, ms, s, m, h, d, w or y)", truncate(text))
 		}
 		l.emit(token{typ: tokDuration, val: strconv.FormatInt(int64(d), 10)})
 		return lexAny
@@ -389,4 +390,18 @@ func lexAttributeName(scope Scope) stateFn {
 		l.emit(token{typ: tokAttr, val: l.input[nameStart:l.pos], scope: scope})
 		return lexAny
 	}
+}
+
+// parseDuration reads Go durations (1h30m, 1.5s, 10us) and, as Tempo does
+// with Prometheus' notation, whole days, weeks and years (1d, 2w, 1y).
+func parseDuration(s string) (time.Duration, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	unit := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'y': 365 * 24 * time.Hour}[s[len(s)-1]]
+	n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
+	if unit == 0 || err != nil || n < 0 || n > int64(math.MaxInt64/unit) {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	return time.Duration(n) * unit, nil
 }

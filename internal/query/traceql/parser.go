@@ -65,10 +65,44 @@ func Parse(input string) (q *Query, err error) {
 		p.fail(p.cur(), "empty query, expected a spanset filter such as { }")
 	}
 	pl, m := p.parsePipeline(true)
+	hints := p.parseHints()
 	if t := p.cur(); t.typ != tokEOF {
 		p.fail(t, "unexpected %s, expected \"|\", \"&&\", \"||\", a structural operator or end of query", t.describe())
 	}
-	return &Query{Pipeline: pl, Metrics: m}, nil
+	return &Query{Pipeline: pl, Metrics: m, Hints: hints}, nil
+}
+
+// parseHints parses an optional trailing "with(name=value, ...)".
+func (p *parser) parseHints() []Hint {
+	if !p.isIdent("with") || p.peekAt(1).typ != tokLParen {
+		return nil
+	}
+	p.advance()
+	p.advance()
+	var hints []Hint
+	for {
+		t := p.cur()
+		if t.typ != tokIdent {
+			p.fail(t, "unexpected %s, expected a hint name such as sample", t.describe())
+		}
+		p.advance()
+		if !p.isOp(OpEq) {
+			p.fail(p.cur(), "unexpected %s, expected \"=\" after hint %s", p.cur().describe(), t.val)
+		}
+		p.advance()
+		vt := p.cur()
+		v, ok := p.parseFieldUnary().(*Static)
+		if !ok {
+			p.fail(vt, "hint %s takes a literal value", t.val)
+		}
+		hints = append(hints, Hint{Name: t.val, Value: *v})
+		if p.cur().typ != tokComma {
+			break
+		}
+		p.advance()
+	}
+	p.expect(tokRParen, `"," or ")" in with(...)`)
+	return hints
 }
 
 // MustParse is Parse for queries known to be valid; it panics on error.
@@ -477,6 +511,8 @@ func staticTypeOf(e FieldExpr) (StaticType, bool) {
 			IntrinsicTraceID, IntrinsicSpanID, IntrinsicParentID, IntrinsicEventName,
 			IntrinsicLinkTraceID, IntrinsicLinkSpanID, IntrinsicInstrumentationName, IntrinsicInstrumentationVersion:
 			return TypeString, true
+		case IntrinsicNestedSetLeft, IntrinsicNestedSetRight, IntrinsicNestedSetParent, IntrinsicChildCount:
+			return TypeInt, true
 		}
 	}
 	return 0, false

@@ -17,6 +17,18 @@ func (q *Query) String() string {
 		b.WriteString(" | ")
 		b.WriteString(q.Metrics.String())
 	}
+	if len(q.Hints) > 0 {
+		b.WriteString(" with(")
+		for i, h := range q.Hints {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(h.Name)
+			b.WriteByte('=')
+			b.WriteString(h.Value.String())
+		}
+		b.WriteByte(')')
+	}
 	return b.String()
 }
 
