@@ -35,7 +35,7 @@ type traceCtx struct {
 // (-1 for a root span, 0 for a span whose parent is missing).
 type nestedSet struct {
 	left, right, parent int64
-	children           int64
+	children            int64
 }
 
 // nestedSets numbers the spans on first use. Trees are walked from each
