@@ -252,7 +252,8 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 		}
 	}
 	if r := cfg.Receivers.Zipkin; r.Enabled {
-		h := zipkin.NewHandler(zipkin.Options{Consumer: d.Pipeline, MaxRequestBytes: maxBytes, ParseStringTags: r.ParseStringTags, Logger: log})
+		h := zipkin.NewHandler(zipkin.Options{Consumer: d.Pipeline, MaxRequestBytes: maxBytes, ParseStringTags: r.ParseStringTags,
+			CORSAllowedOrigins: r.CORSAllowedOrigins, Logger: log})
 		comps = append(comps, server.NewHTTPServer(zipkin.Name, r.Addr, d.HTTP.Wrap(zipkin.Name, log, h), log))
 	}
 
@@ -268,7 +269,7 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 		}
 		comps = append(comps, xray.New(xray.Options{
 			UDPAddr: r.UDPAddr, TCPAddr: r.TCPAddr,
-			QueueSize: r.QueueSize, QueueBytes: int(r.QueueBytes), Workers: r.Workers, SocketBuffer: int(r.SocketBuffer),
+			QueueSize: r.QueueSize, Workers: r.Workers, SocketBuffer: int(r.SocketBuffer),
 			PendingTimeout: r.PendingTimeout, MaxPending: r.MaxPending, Rules: rules,
 			Consumer: d.Pipeline, Metrics: d.HTTP, Registerer: d.Registry, Logger: log,
 		}))

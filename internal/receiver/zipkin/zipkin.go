@@ -144,7 +144,10 @@ type Options struct {
 	MaxRequestBytes int64
 	// ParseStringTags: see NewDecoder.
 	ParseStringTags bool
-	Logger          *slog.Logger
+	// CORSAllowedOrigins are the web origins browser tracers may post
+	// from ("*" for any; none when empty).
+	CORSAllowedOrigins []string
+	Logger             *slog.Logger
 }
 
 // NewHandler returns the handler of the Zipkin port. It answers 202 once the
@@ -165,6 +168,9 @@ func NewHandler(o Options) http.Handler {
 		warn: ratelog.New(o.Logger.With("component", Name), slog.LevelWarn, 10*time.Second),
 	}
 	mux := http.NewServeMux()
+	for _, path := range []string{"/api/v2/spans", "/api/v1/spans"} {
+		mux.HandleFunc("OPTIONS "+path, func(w http.ResponseWriter, r *http.Request) { h.cors(w, r) })
+	}
 	mux.HandleFunc("POST /api/v2/spans", func(w http.ResponseWriter, r *http.Request) {
 		f := V2JSON
 		if mediaType(r) == "application/x-protobuf" {
@@ -203,6 +209,7 @@ func (h *handler) refuse(w http.ResponseWriter, code int, reason, msg string) {
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, f Format) {
+	h.cors(w, r)
 	body, err := httpbody.Read(r, h.o.MaxRequestBytes)
 	switch {
 	case errors.Is(err, httpbody.ErrTooLarge):

@@ -148,3 +148,29 @@ func TestV1TypedValues(t *testing.T) {
 		t.Error("object value accepted")
 	}
 }
+
+func TestCORS(t *testing.T) {
+	f := func(origins []string, method, origin string, wantCode int, wantAllow string) {
+		t.Helper()
+		h := NewHandler(Options{Consumer: &receivertest.Sink{}, MaxRequestBytes: 1 << 20, CORSAllowedOrigins: origins})
+		req := httptest.NewRequest(method, "/api/v2/spans", strings.NewReader("[]"))
+		req.Header.Set("Content-Type", "application/json")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if method == http.MethodOptions {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != wantCode || rec.Header().Get("Access-Control-Allow-Origin") != wantAllow {
+			t.Errorf("%v %s from %q: %d, allow-origin %q; want %d, %q", origins, method, origin, rec.Code, rec.Header().Get("Access-Control-Allow-Origin"), wantCode, wantAllow)
+		}
+	}
+	f([]string{"*"}, "OPTIONS", "http://app.example", 204, "*")
+	f([]string{"*"}, "POST", "http://app.example", 202, "*")
+	f([]string{"http://app.example"}, "OPTIONS", "http://app.example", 204, "http://app.example")
+	f([]string{"http://app.example"}, "POST", "http://evil.example", 202, "")
+	f(nil, "OPTIONS", "http://app.example", 204, "")
+	f([]string{"*"}, "POST", "", 202, "")
+}
