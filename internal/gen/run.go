@@ -506,6 +506,7 @@ func (r *runner) fill(s *Summary, elapsed time.Duration) {
 	s.Spans = r.spans.Load()
 	s.SpansFailed = r.spansFailed.Load()
 	s.SpansRejected = r.rejected.Load()
+	s.SpansAccepted = s.Spans - s.SpansRejected
 	s.Bytes = r.bytes.Load()
 	if secs := elapsed.Seconds(); secs > 0 {
 		s.SpansPerSecond = float64(s.Spans) / secs

@@ -28,9 +28,12 @@ type Summary struct {
 	RequestsFailed    int64 `json:"requests_failed"`
 	RequestsThrottled int64 `json:"requests_throttled"`
 	RequestsRetried   int64 `json:"requests_retried"`
-	// Traces and Spans count what was in accepted requests.
+	// Traces and Spans count what was in accepted requests (SpansFailed
+	// are not among them; SpansRejected, refused by partial success, are).
+	// SpansAccepted is Spans less SpansRejected.
 	Traces        int64 `json:"traces_sent"`
 	Spans         int64 `json:"spans_sent"`
+	SpansAccepted int64 `json:"spans_accepted"`
 	SpansFailed   int64 `json:"spans_failed"`
 	SpansRejected int64 `json:"spans_rejected"`
 	Bytes         int64 `json:"bytes_sent"`
