@@ -12,7 +12,7 @@ import (
 // from bytes to spans.
 func BenchmarkDatagram(b *testing.B) {
 	d := datagramB(b, "sdk_embedded_1.datagram")
-	tr := NewTranslator(0)
+	tr := newTranslator(0)
 	h := newHolder(tr, 10, time.Minute)
 	now := time.Now()
 	b.ReportAllocs()

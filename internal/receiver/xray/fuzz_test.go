@@ -20,7 +20,7 @@ func FuzzDatagram(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("{\"format\":\"json\",\"version\":1}\n{}"))
-	tr := NewTranslator(64)
+	tr := newTranslator(64)
 	h := newHolder(tr, 16, time.Minute)
 	now := time.Unix(1000, 0)
 	f.Fuzz(func(t *testing.T, d []byte) {

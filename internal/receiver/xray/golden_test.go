@@ -36,7 +36,7 @@ var scenarios = []struct {
 // runScenario processes datagrams as the receiver's workers do.
 func runScenario(t *testing.T, files []string) []*model.Span {
 	t.Helper()
-	tr := NewTranslator(0)
+	tr := newTranslator(0)
 	h := newHolder(tr, 100, time.Minute)
 	now := time.Unix(1800000000, 0)
 	var out []*model.Span

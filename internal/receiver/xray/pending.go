@@ -20,7 +20,7 @@ import (
 // lost when the completion never comes; when the holder is full, the oldest
 // document is stored at once. It is safe for concurrent use.
 type holder struct {
-	tr      *Translator
+	tr      *translator
 	max     int
 	timeout time.Duration
 
@@ -36,7 +36,7 @@ type held struct {
 	since  time.Time
 }
 
-func newHolder(tr *Translator, max int, timeout time.Duration) *holder {
+func newHolder(tr *translator, max int, timeout time.Duration) *holder {
 	return &holder{
 		tr: tr, max: max, timeout: timeout,
 		inProgress: make(map[docKey]*held),

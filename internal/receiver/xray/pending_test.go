@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func docFor(t *testing.T, tr *Translator, json string) (document, bool) {
+func docFor(t *testing.T, tr *translator, json string) (document, bool) {
 	t.Helper()
 	seg, err := parseSegment([]byte(json))
 	if err != nil {
@@ -17,7 +17,7 @@ func docFor(t *testing.T, tr *Translator, json string) (document, bool) {
 }
 
 func TestHolderTimeoutStoresInProgress(t *testing.T) {
-	tr := NewTranslator(0)
+	tr := newTranslator(0)
 	h := newHolder(tr, 10, time.Minute)
 	t0 := time.Unix(1000, 0)
 	d, _ := docFor(t, tr, `{"trace_id":"1-581cf771-a006649127e371903a2de979","id":"70de5b6f19ff9a0a","name":"slow","start_time":10,"in_progress":true}`)
@@ -37,7 +37,7 @@ func TestHolderTimeoutStoresInProgress(t *testing.T) {
 }
 
 func TestHolderOrphanTimeoutAndCapacity(t *testing.T) {
-	tr := NewTranslator(0)
+	tr := newTranslator(0)
 	h := newHolder(tr, 3, time.Minute)
 	t0 := time.Unix(1000, 0)
 	for i := range 5 {
@@ -64,7 +64,7 @@ func TestHolderOrphanTimeoutAndCapacity(t *testing.T) {
 }
 
 func TestHolderResolvesNestedOrphans(t *testing.T) {
-	tr := NewTranslator(0)
+	tr := newTranslator(0)
 	h := newHolder(tr, 10, time.Minute)
 	t0 := time.Unix(1000, 0)
 	// grandchild → child (both streamed) → segment.
@@ -89,7 +89,7 @@ func TestHolderResolvesNestedOrphans(t *testing.T) {
 // the other translates and adds the parent before the first adds the
 // subsegment. The subsegment must not wait for a parent already seen.
 func TestHolderOrphanWhoseParentArrivedMeanwhile(t *testing.T) {
-	tr := NewTranslator(0)
+	tr := newTranslator(0)
 	h := newHolder(tr, 10, time.Minute)
 	t0 := time.Unix(1000, 0)
 	child, orphan := docFor(t, tr, `{"trace_id":"1-581cf771-a006649127e371903a2de979","id":"2222222222222222","name":"c","type":"subsegment","parent_id":"1111111111111111","start_time":10,"end_time":11}`)

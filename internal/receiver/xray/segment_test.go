@@ -92,7 +92,7 @@ func TestTranslateRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, _ := NewTranslator(0).translate(seg)
+		d, _ := newTranslator(0).translate(seg)
 		return d.spans[0]
 	}
 	if s := doc(`,"http":{"response":{"status":404}}`); s.Status.Code != model.StatusError {
@@ -119,7 +119,7 @@ func TestTranslateRules(t *testing.T) {
 		t.Errorf("in_progress with an end_time: end %d", s.EndTimeUnixNano)
 	}
 	seg, _ := parseSegment([]byte(`{"trace_id":"1-581cf771-a006649127e371903a2de979","id":"70de5b6f19ff9a0a","name":"svc","start_time":10,"in_progress":true}`))
-	d, _ := NewTranslator(0).translate(seg)
+	d, _ := newTranslator(0).translate(seg)
 	if !d.inProgress || d.spans[0].EndTimeUnixNano != d.spans[0].StartTimeUnixNano {
 		t.Errorf("in-progress document: %+v", d)
 	}

@@ -54,29 +54,29 @@ type docKey struct {
 	span  model.SpanID
 }
 
-// Translator converts segment documents to spans. It remembers the
+// translator converts segment documents to spans. It remembers the
 // resource (service, host, cloud) of recent segments and subsegments by id,
 // so that an independent subsegment sent on its own gets the resource of
 // its parent. It is safe for concurrent use.
-type Translator struct {
+type translator struct {
 	resources *resourceCache
 	scope     *model.Scope
 }
 
-// NewTranslator returns a translator remembering the resources of up to
+// newTranslator returns a translator remembering the resources of up to
 // cacheSize span ids (16384 when cacheSize <= 0).
-func NewTranslator(cacheSize int) *Translator {
+func newTranslator(cacheSize int) *translator {
 	if cacheSize <= 0 {
 		cacheSize = defaultResourceCacheSz
 	}
-	return &Translator{resources: newResourceCache(cacheSize), scope: &model.Scope{Name: ScopeName}}
+	return &translator{resources: newResourceCache(cacheSize), scope: &model.Scope{Name: ScopeName}}
 }
 
 // translate converts one validated segment document. An independent
 // subsegment gets the resource (and so the service) of its parent when the
 // parent was seen; otherwise translate returns the parent's id and the
 // spans name the unknown service until the holder resolves them.
-func (t *Translator) translate(s *segment) (document, *model.SpanID) {
+func (t *translator) translate(s *segment) (document, *model.SpanID) {
 	traceID, _ := parseTraceID(*s.TraceID)
 	var res *model.Resource
 	var orphanOf *model.SpanID
@@ -103,7 +103,7 @@ func (t *Translator) translate(s *segment) (document, *model.SpanID) {
 	return doc, orphanOf
 }
 
-func (t *Translator) appendSpans(doc *document, s *segment, traceID model.TraceID, parent *model.SpanID, res *model.Resource, known bool) {
+func (t *translator) appendSpans(doc *document, s *segment, traceID model.TraceID, parent *model.SpanID, res *model.Resource, known bool) {
 	sp := t.span(s, traceID, parent, res)
 	if known {
 		t.resources.put(sp.SpanID, res)
@@ -114,7 +114,7 @@ func (t *Translator) appendSpans(doc *document, s *segment, traceID model.TraceI
 	}
 }
 
-func (t *Translator) span(s *segment, traceID model.TraceID, parent *model.SpanID, res *model.Resource) *model.Span {
+func (t *translator) span(s *segment, traceID model.TraceID, parent *model.SpanID, res *model.Resource) *model.Span {
 	sp := &model.Span{Resource: res, Scope: t.scope, Name: *s.Name, TraceID: traceID}
 	if s.TraceID != nil {
 		sp.TraceID, _ = parseTraceID(*s.TraceID)
@@ -209,7 +209,7 @@ func (t *Translator) span(s *segment, traceID model.TraceID, parent *model.SpanI
 	return sp
 }
 
-func (t *Translator) addHTTP(sp *model.Span, a *attrs, h *httpData) {
+func (t *translator) addHTTP(sp *model.Span, a *attrs, h *httpData) {
 	if h == nil {
 		return
 	}

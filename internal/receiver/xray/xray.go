@@ -83,7 +83,7 @@ type Receiver struct {
 	o       Options
 	log     *slog.Logger
 	bad     *ratelog.Limiter
-	tr      *Translator
+	tr      *translator
 	hold    *holder
 	sampler *Sampler
 	http    *server.HTTPServer
@@ -125,7 +125,7 @@ func New(o Options) *Receiver {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	tr := NewTranslator(0)
+	tr := newTranslator(0)
 	r := &Receiver{
 		o:     o,
 		log:   o.Logger,
