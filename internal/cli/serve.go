@@ -269,7 +269,7 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 		}
 		comps = append(comps, xray.New(xray.Options{
 			UDPAddr: r.UDPAddr, TCPAddr: r.TCPAddr,
-			QueueSize: r.QueueSize, Workers: r.Workers, SocketBuffer: int(r.SocketBuffer),
+			QueueSize: r.QueueSize, QueueBytes: int(r.QueueBytes), Workers: r.Workers, SocketBuffer: int(r.SocketBuffer),
 			PendingTimeout: r.PendingTimeout, MaxPending: r.MaxPending, Rules: rules,
 			Consumer: d.Pipeline, Metrics: d.HTTP, Registerer: d.Registry, Logger: log,
 		}))

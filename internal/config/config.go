@@ -133,6 +133,7 @@ type XRay struct {
 	UDPAddr        string             `yaml:"udp_addr" help:"UDP listen address for segments (\"\" for none)."`
 	TCPAddr        string             `yaml:"tcp_addr" help:"TCP listen address for the sampling endpoints (\"\" for none)."`
 	QueueSize      int                `yaml:"queue_size" help:"Datagrams the X-Ray port holds for its workers; a datagram arriving at a full queue is dropped and counted."`
+	QueueBytes     Bytes              `yaml:"queue_bytes" help:"Most bytes the datagrams waiting in the X-Ray queue may hold together; beyond it datagrams are dropped and counted."`
 	Workers        int                `yaml:"workers" help:"Goroutines decoding X-Ray datagrams."`
 	SocketBuffer   Bytes              `yaml:"socket_buffer" help:"UDP receive buffer (SO_RCVBUF) asked for the X-Ray port, for bursts; the kernel may cap it (net.core.rmem_max)."`
 	PendingTimeout time.Duration      `yaml:"pending_timeout" help:"How long an in-progress segment waits for its completed version, and an independent subsegment for the segment naming its service, before being stored as it is."`
@@ -208,7 +209,7 @@ func Default() Config {
 			Zipkin:  Zipkin{Enabled: true, Addr: "127.0.0.1:9411", CORSAllowedOrigins: []string{"*"}},
 			Datadog: on("127.0.0.1:8126"),
 			XRay: XRay{Enabled: true, UDPAddr: "127.0.0.1:2000", TCPAddr: "127.0.0.1:2000",
-				QueueSize: 1000, Workers: 4, SocketBuffer: 4 << 20, PendingTimeout: 5 * time.Minute, MaxPending: 10000},
+				QueueSize: 10000, QueueBytes: 16 << 20, Workers: 4, SocketBuffer: 4 << 20, PendingTimeout: 5 * time.Minute, MaxPending: 10000},
 		},
 		Shutdown: Shutdown{Timeout: 15 * time.Second},
 		Tempo:    Tempo{Enabled: true, Addr: "127.0.0.1:3200"},
