@@ -39,7 +39,7 @@ func runDemo(args []string, env Env) int {
 		rate        = fs.Float64("rate", def.Rate, "Requests per second the demo's traffic sends to its services (0: none).")
 		duration    = fs.Duration("duration", 0, "Stop after this long; 0 runs until interrupted (Ctrl-C).")
 		noServer    = fs.Bool("no-server", false, "Do not start a Clew server; export the demo's spans to --endpoint.")
-		endpoint    = fs.String("endpoint", "", "OTLP/gRPC address (host:port) the demo's services export to; default: the in-process server's OTLP/gRPC receiver, or 127.0.0.1:4317 with --no-server.")
+		endpoint    = fs.String("endpoint", "", "Where the demo's services export: an OTLP/gRPC address (host:port) or an OTLP/HTTP URL (http://host:4318); default: the in-process server's OTLP/gRPC receiver, or 127.0.0.1:4317 with --no-server.")
 		host        = fs.String("host", def.Host, "Address the demo's services listen on.")
 		portBase    = fs.Int("port-base", def.PortBase, "Port of the matchmaker service; taster, auth, donut-cache and orders take the next four. 0 picks free ports.")
 		maxInFlight = fs.Int("max-in-flight", def.MaxInFlight, "Most concurrent requests of the demo's traffic.")

@@ -4,7 +4,7 @@
 // key-value cache, and an orders flow over an in-process queue. They talk to
 // each other over real HTTP on localhost, are instrumented with the
 // OpenTelemetry Go SDK (otelhttp, W3C trace context) and export over
-// OTLP/gRPC, exactly as a user's services would. Traffic drives them at a
+// OTLP (gRPC or HTTP), exactly as a user's services would. Traffic drives them at a
 // bounded rate. It is the library behind `clew demo`.
 package demo
 
@@ -39,7 +39,9 @@ var Services = []string{ServiceMatchmaker, ServiceTaster, ServiceAuth, ServiceCa
 
 // Options configure the demo.
 type Options struct {
-	// Endpoint is the OTLP/gRPC address spans are exported to (host:port).
+	// Endpoint is where spans are exported: an OTLP/gRPC address
+	// (host:port), or an OTLP/HTTP URL (http://host:4318, /v1/traces
+	// added when it has no path). Plaintext either way (or https://).
 	Endpoint string
 	// Host is the address the services listen on.
 	Host string
@@ -130,16 +132,19 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 			err = errors.Join(err, d.Stop(sctx))
 		}
 	}()
-	d.conn, err = grpc.NewClient(o.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, fmt.Errorf("OTLP endpoint %s: %w", o.Endpoint, err)
+	if !isHTTPEndpoint(o.Endpoint) {
+		d.conn, err = grpc.NewClient(o.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, fmt.Errorf("OTLP endpoint %s: %w", o.Endpoint, err)
+		}
 	}
 	tel := map[string]*telemetry{}
 	for _, name := range Services {
-		t, err := newTelemetry(ctx, name, d.conn, d.prop, o.BatchTimeout)
+		exp, err := newExporter(ctx, o.Endpoint, d.conn)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("OTLP exporter for %s: %w", name, err)
 		}
+		t := newTelemetry(name, exp, d.prop, o.BatchTimeout)
 		tel[name] = t
 		d.tel = append(d.tel, t)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -138,4 +139,35 @@ func TestOptionsValidate(t *testing.T) {
 
 func storeQuery(service, op string) store.TraceQuery {
 	return store.TraceQuery{Service: service, Operation: op, StartMin: time.Now().Add(-time.Hour), StartMax: time.Now().Add(time.Minute), Limit: 100}
+}
+
+// TestDemoOTLPHTTP exports over OTLP/HTTP to a URL without a path.
+func TestDemoOTLPHTTP(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st := memstore.New(memstore.Options{MaxSpans: 100_000, MaxBytes: 1 << 28})
+	defer st.Close()
+	mux := http.NewServeMux()
+	otlp.NewHTTPHandler(pipeline.New(st, pipeline.Options{Logger: log}), 16<<20, nil, log).Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	o := DefaultOptions()
+	o.Endpoint, o.PortBase, o.Rate = srv.URL, 0, 0
+	d, err := Start(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Start stocks the cache: a matchmaker trace with donut-cache calls.
+	services, err := st.GetServices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(services, ServiceMatchmaker) || !slices.Contains(services, ServiceCache) {
+		t.Errorf("services %v", services)
+	}
 }

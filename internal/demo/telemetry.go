@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -19,7 +21,7 @@ import (
 )
 
 // telemetry is one service's OpenTelemetry setup: its own tracer provider
-// (with its own service.name) exporting over the shared gRPC connection.
+// (with its own service.name) and exporter.
 type telemetry struct {
 	service string
 	tp      *sdktrace.TracerProvider
@@ -32,11 +34,31 @@ type telemetry struct {
 // (the SDK's own bounded queue).
 const maxQueuedSpans = 4096
 
-func newTelemetry(ctx context.Context, service string, conn *grpc.ClientConn, prop propagation.TextMapPropagator, batchTimeout time.Duration) (*telemetry, error) {
-	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithGRPCConn(conn), otlptracegrpc.WithTimeout(10*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("OTLP exporter for %s: %w", service, err)
+// exportTimeout bounds one export of a batch of spans.
+const exportTimeout = 10 * time.Second
+
+// newExporter returns an OTLP exporter: over HTTP when endpoint is a URL
+// (http://host:4318, with /v1/traces added when the URL has no path),
+// otherwise over the shared gRPC connection.
+func newExporter(ctx context.Context, endpoint string, conn *grpc.ClientConn) (sdktrace.SpanExporter, error) {
+	if !isHTTPEndpoint(endpoint) {
+		return otlptracegrpc.New(ctx, otlptracegrpc.WithGRPCConn(conn), otlptracegrpc.WithTimeout(exportTimeout))
 	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("OTLP endpoint %q: not a valid URL", endpoint)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/v1/traces"
+	}
+	return otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u.String()), otlptracehttp.WithTimeout(exportTimeout))
+}
+
+func isHTTPEndpoint(endpoint string) bool {
+	return strings.HasPrefix(endpoint, "http://") || strings.HasPrefix(endpoint, "https://")
+}
+
+func newTelemetry(service string, exp sdktrace.SpanExporter, prop propagation.TextMapPropagator, batchTimeout time.Duration) *telemetry {
 	res := resource.NewSchemaless(
 		attribute.String("service.name", service),
 		attribute.String("service.namespace", "clew-demo"),
@@ -68,7 +90,7 @@ func newTelemetry(ctx context.Context, service string, conn *grpc.ClientConn, pr
 				otelhttp.WithSpanNameFormatter(clientSpanName),
 			),
 		},
-	}, nil
+	}
 }
 
 // handler instruments a service's mux: one server span per request, named
