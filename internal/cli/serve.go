@@ -277,7 +277,7 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 
 	// Query APIs on the query port. Their trace searches run on the query
 	// engine (parallel scans with pushed-down hints, deadline and caps).
-	queryEngine := engine.New(d.Store, engine.Options{Timeout: cfg.Query.Timeout, MaxLimit: cfg.Query.MaxLimit, Logger: log})
+	queryEngine := engine.New(d.Store, engine.Options{Timeout: cfg.Query.Timeout, MaxLimit: cfg.Query.MaxLimit, Logger: log, Registerer: d.Registry})
 	searchReader := engine.NewReader(d.Store, queryEngine)
 	jaeger.New(searchReader, jaeger.Options{
 		Timeout:         cfg.Query.Timeout,

@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/query/traceql"
 	"github.com/clew-dev/clew/internal/store"
@@ -56,6 +58,8 @@ type Options struct {
 	Parallelism int
 	// Logger receives nothing per trace or span; nil discards.
 	Logger *slog.Logger
+	// Registerer receives the engine's metrics when not nil.
+	Registerer prometheus.Registerer
 }
 
 func (o *Options) defaults() {
@@ -85,6 +89,7 @@ func (o *Options) defaults() {
 type Engine struct {
 	r store.Reader
 	o Options
+	m *engineMetrics
 }
 
 // New returns an engine over r. Searches need r to implement
@@ -92,7 +97,7 @@ type Engine struct {
 // errors.ErrUnsupported.
 func New(r store.Reader, o Options) *Engine {
 	o.defaults()
-	return &Engine{r: r, o: o}
+	return &Engine{r: r, o: o, m: newEngineMetrics(o.Registerer)}
 }
 
 // Options returns the engine's options with defaults applied.
@@ -229,7 +234,7 @@ func (e *Engine) Search(ctx context.Context, req SearchRequest) (*SearchResponse
 			threshold.Store(found[limit-1].Start)
 		}
 	}
-	stats, partial, err := e.scan(ctx, sreq, func(t *model.Trace) {
+	stats, partial, err := e.scan(ctx, kindSearch, sreq, func(t *model.Trace) {
 		if t.Start() < threshold.Load() {
 			return
 		}
@@ -303,14 +308,15 @@ func (p *plan) match(tc *traceCtx, sets []spanset, spss int) *TraceMatch {
 // scan streams the traces of req to work, from Options.Parallelism
 // goroutines, until the store is exhausted, a cap is reached (partial) or
 // the deadline passes (partial). work must be safe for concurrent use.
-func (e *Engine) scan(ctx context.Context, req store.ScanRequest, work func(*model.Trace)) (Stats, bool, error) {
+func (e *Engine) scan(ctx context.Context, kind string, req store.ScanRequest, work func(*model.Trace)) (stats Stats, partialOut bool, errOut error) {
+	begin := time.Now()
+	defer func() { e.m.observe(kind, begin, stats, partialOut, errOut) }()
 	sc, ok := e.r.(store.Scanner)
 	if !ok {
 		return Stats{}, false, fmt.Errorf("query engine: the store cannot scan traces: %w", errors.ErrUnsupported)
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
 	defer cancel()
-	var stats Stats
 	var partial atomic.Bool
 	fn := func(t *model.Trace) bool {
 		if stats.Traces >= int64(e.o.MaxTracesInspected) || stats.Spans+int64(len(t.Spans)) > int64(e.o.MaxSpansInspected) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/clew-dev/clew/internal/query/traceql"
 	"github.com/clew-dev/clew/internal/store"
@@ -135,5 +137,23 @@ func TestTagsHints(t *testing.T) {
 	want := store.ScanRequest{SpanName: "op", Tags: map[string]string{"service.name": "a", "http.status_code": "500"}}
 	if !cmp.Equal(p.hints, want) {
 		t.Errorf("tags hints = %+v, want %+v", p.hints, want)
+	}
+}
+
+func TestEngineMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e, _ := newFixtureEngine(t, Options{Registerer: reg})
+	if _, err := e.Search(context.Background(), SearchRequest{Query: traceql.MustParse("{ }")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(e.m.queries.WithLabelValues(kindSearch, "ok")); got != 1 {
+		t.Errorf("queries{search,ok} = %v", got)
+	}
+	if got := testutil.ToFloat64(e.m.spans.WithLabelValues(kindSearch)); got != 16 {
+		t.Errorf("inspected spans = %v, want 16", got)
+	}
+	n, err := testutil.GatherAndCount(reg)
+	if err != nil || n == 0 {
+		t.Errorf("gathered %d metrics: %v", n, err)
 	}
 }

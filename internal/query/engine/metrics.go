@@ -146,7 +146,7 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 	var mu sync.Mutex
 	series := map[string]*seriesAcc{}
 	var partialSeries bool
-	stats, partial, err := e.scan(ctx, sreq, func(t *model.Trace) {
+	stats, partial, err := e.scan(ctx, kindMetrics, sreq, func(t *model.Trace) {
 		tc := newTraceCtx(t)
 		sets := p.evalTrace(tc)
 		if len(sets) == 0 {

@@ -68,7 +68,7 @@ func (r *Reader) FindTraces(ctx context.Context, q store.TraceQuery) ([]*model.T
 			threshold.Store(hits[limit-1].start)
 		}
 	}
-	_, _, err := r.e.scan(ctx, req, func(t *model.Trace) {
+	_, _, err := r.e.scan(ctx, kindJaeger, req, func(t *model.Trace) {
 		start := t.Start()
 		if start < threshold.Load() {
 			return

@@ -81,7 +81,7 @@ func (e *Engine) TagNames(ctx context.Context, req TagsRequest) (*TagsResponse, 
 		sreq = p.hints
 		sreq.StartMin, sreq.StartMax = req.Start, req.End
 	}
-	stats, partial, err := e.scan(ctx, sreq, func(t *model.Trace) {
+	stats, partial, err := e.scan(ctx, kindTags, sreq, func(t *model.Trace) {
 		spans := matchedSpans(p, t)
 		mu.Lock()
 		defer mu.Unlock()
@@ -189,7 +189,7 @@ func (e *Engine) TagValues(ctx context.Context, req TagValuesRequest) (*TagValue
 	var mu sync.Mutex
 	values := map[Value]struct{}{}
 	full := false
-	stats, partial, err := e.scan(ctx, sreq, func(t *model.Trace) {
+	stats, partial, err := e.scan(ctx, kindTagValues, sreq, func(t *model.Trace) {
 		spans := matchedSpans(p, t)
 		tc := newTraceCtx(t)
 		var local []Value
