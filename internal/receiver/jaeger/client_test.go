@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jaegertracing/jaeger-idl/proto-gen/api_v2"
 	"github.com/opentracing/opentracing-go"
 	"github.com/opentracing/opentracing-go/ext"
 	otlog "github.com/opentracing/opentracing-go/log"
@@ -170,4 +171,14 @@ func TestCapturePayloads(t *testing.T) {
 	defer srv.Close()
 	emitKnownTrace(t, transport.NewHTTPTransport(srv.URL+"/api/traces"), traceStart)
 	write("collector_http.thrift", <-got)
+
+	// No Jaeger agent runs here: the gRPC body is a PostSpansRequest built
+	// with jaeger-idl's generated types, which jaeger-agent's gRPC reporter
+	// uses, and marshalled by them.
+	req := api_v2.PostSpansRequest{Batch: protoBatch()}
+	b, err := req.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("collector_grpc.pb", b)
 }

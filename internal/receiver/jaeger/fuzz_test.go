@@ -41,12 +41,7 @@ func FuzzCollectorThrift(f *testing.F) {
 }
 
 func FuzzCollectorProto(f *testing.F) {
-	req := api_v2.PostSpansRequest{Batch: protoBatch()}
-	seed, err := req.Marshal()
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(seed)
+	f.Add(readTestdata(f, "collector_grpc.pb"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var req api_v2.PostSpansRequest

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jaegertracing/jaeger-idl/proto-gen/api_v2"
 	"github.com/jaegertracing/jaeger-idl/thrift-gen/jaeger"
 
 	"github.com/clew-dev/clew/internal/receiver/receivertest"
@@ -47,6 +48,20 @@ func TestGoldenPayloads(t *testing.T) {
 			receivertest.Golden(t, filepath.Join("testdata", prefix+".want.json"), spans)
 		})
 	}
+}
+
+// TestGoldenProto decodes the stored PostSpansRequest as the gRPC receiver
+// does and compares the spans with the golden rendering.
+func TestGoldenProto(t *testing.T) {
+	var req api_v2.PostSpansRequest
+	if err := req.Unmarshal(readTestdata(t, "collector_grpc.pb")); err != nil {
+		t.Fatal(err)
+	}
+	spans, err := ProtoToModel(&req.Batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receivertest.Golden(t, filepath.Join("testdata", "collector_grpc.want.json"), spans)
 }
 
 func TestDecodeErrors(t *testing.T) {
