@@ -456,13 +456,33 @@ describe("large trace", () => {
       loadAverage1m: +loadavg()[0].toFixed(1),
       cpus: cpus().length,
     };
-    console.log(`# large trace: ${JSON.stringify(result)}`);
-    writeFileSync(`${ARTIFACTS}large-trace.json`, JSON.stringify(result, null, 2) + "\n");
     const scrolled = await page.evaluate(() => document.querySelector(".wf-scroll").scrollTop);
     assert.ok(scrolled > 10_000, "the waterfall scrolled");
     const names = await rowNames();
     assert.ok(names.length > 10 && names.every((n) => /^op-\d+-\d+$/.test(n)), "rows render after scrolling");
     await shot("large-trace");
+    // Find in trace and fold everything, on all 50,000 spans.
+    let t = Date.now();
+    await page.fill(".trace-search input", "op-8-12");
+    await page.waitForFunction(() => /of \d+/.test(document.querySelector(".match-count")?.textContent ?? ""));
+    result.findMs = Date.now() - t;
+    result.findMatches = Number((await page.locator(".match-count").innerText()).split(" of ")[1]);
+    t = Date.now();
+    await page.click("button:has-text('Collapse all')");
+    await page.waitForFunction(() => document.querySelectorAll(".wf-row").length === 1);
+    result.collapseAllMs = Date.now() - t;
+    t = Date.now();
+    await page.click("button:has-text('Expand all')");
+    await page.waitForFunction(() => document.querySelectorAll(".wf-row").length > 10);
+    result.expandAllMs = Date.now() - t;
+    t = Date.now();
+    await page.check("label.check input");
+    await page.waitForSelector(".wf-cp");
+    result.criticalPathMs = Date.now() - t;
+    await page.uncheck("label.check input");
+    await page.fill(".trace-search input", "");
+    console.log(`# large trace: ${JSON.stringify(result)}`);
+    writeFileSync(`${ARTIFACTS}large-trace.json`, JSON.stringify(result, null, 2) + "\n");
     // Jump to the last span with End: virtualisation reaches the bottom.
     await page.focus(".wf-scroll");
     await page.click(".wf-row >> nth=5");
