@@ -390,6 +390,12 @@ func testTempoAPI(t *testing.T, storage string) {
 			tempoGet(t, base, "/api/metrics/query_range?q="+url.QueryEscape(`{ } | rate()`)+"&step=1ms", nil, 400, nil)
 		})
 	}
+	// The engine counts its queries.
+	for _, kind := range []string{"search", "metrics", "tags", "tag_values"} {
+		if n := s.Metric(t, `clew_query_engine_queries_total{kind="`+kind+`",outcome="ok"}`); n < 2 {
+			t.Errorf("clew_query_engine_queries_total{kind=%q,outcome=ok} = %v, want at least 2", kind, n)
+		}
+	}
 }
 
 func countSpans(n int, per func(int) int) int {
