@@ -113,6 +113,14 @@ func TestDemo(t *testing.T) {
 			if !found {
 				t.Errorf("consumer links to %s, not a stored producer span", sp.Links[0].SpanID)
 			}
+			// A failed order is rolled back, a good one committed.
+			end := "COMMIT"
+			if sp.Status.Code == model.StatusError {
+				end = "ROLLBACK"
+			}
+			if !slices.ContainsFunc(tr.Spans, func(s *model.Span) bool { return s.Name == end }) {
+				t.Errorf("consumer trace (status %s) has no %s span", sp.Status.Code, end)
+			}
 		}
 	}
 

@@ -209,18 +209,31 @@ func (w *worker) process(m message) {
 			attribute.Int("order.items", len(m.order.Items)),
 		))
 	defer span.End()
+	// The lines are written in one transaction: a bad line rolls back the
+	// ones before it.
+	tx, err := w.db.begin(ctx)
+	if err != nil {
+		fail(span, err)
+		return
+	}
 	for _, item := range m.order.Items {
+		err := error(nil)
 		if item.Quantity <= 0 || !slices.Contains(donuts, item.Donut) {
-			err := &ValidationError{Order: m.id, Donut: item.Donut, Quantity: item.Quantity}
+			err = &ValidationError{Order: m.id, Donut: item.Donut, Quantity: item.Quantity}
 			span.AddEvent("item rejected", trace.WithAttributes(attribute.String("donut.name", item.Donut)))
+		} else {
+			_, err = tx.exec(ctx, "order_items", "INSERT INTO order_items (order_id, user_id, donut, quantity) VALUES (?, ?, ?, ?)",
+				m.id, m.order.User, item.Donut, item.Quantity)
+		}
+		if err != nil {
 			fail(span, err)
+			tx.rollback(ctx)
 			return
 		}
-		if _, err := w.db.exec(ctx, "order_items", "INSERT INTO order_items (order_id, user_id, donut, quantity) VALUES (?, ?, ?, ?)",
-			m.id, m.order.User, item.Donut, item.Quantity); err != nil {
-			fail(span, err)
-			return
-		}
+	}
+	if err := tx.commit(ctx); err != nil {
+		fail(span, err)
+		return
 	}
 	span.AddEvent("order stored")
 }
