@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -330,4 +331,30 @@ func TestSpanMapping(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// A few bytes claiming huge arrays or maps must not make the decoder
+// allocate for the claim: the structure is checked first.
+func TestDecodeAllocationsFollowTheBody(t *testing.T) {
+	for _, tc := range []struct {
+		v  Version
+		in []byte
+	}{
+		{V04, []byte{0xdd, 0x00, 0x07, 0xa1, 0x20}},             // 500000 traces
+		{V04, []byte{0x91, 0xdd, 0x00, 0x07, 0xa1, 0x20}},       // one trace of 500000 spans
+		{V04, []byte{0x91, 0x91, 0xde, 0x00, 0x07, 0xa1, 0x20}}, // a span map of 500000 keys
+		{V05, []byte{0x92, 0xdd, 0x00, 0x07, 0xa1, 0x20}},       // a string table of 500000
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 10 {
+			if _, err := Decode(tc.v, "application/msgpack", tc.in); err == nil {
+				t.Fatalf("%x decoded", tc.in)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		if per := (after.TotalAlloc - before.TotalAlloc) / 10; per > 16<<10 {
+			t.Errorf("%s %x: %d bytes allocated per call", tc.v, tc.in, per)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"mime"
 
 	pb "github.com/DataDog/datadog-agent/pkg/proto/pbgo/trace"
+	"github.com/tinylib/msgp/msgp"
 )
 
 // Version is a trace endpoint version of the Datadog agent API.
@@ -39,6 +40,9 @@ func Decode(v Version, contentType string, body []byte) (pb.Traces, error) {
 	}
 	var traces pb.Traces
 	if v == V05 {
+		if _, err := msgp.Skip(body); err != nil {
+			return nil, fmt.Errorf("%w: v0.5 msgpack: %w", ErrMalformed, err)
+		}
 		if err := traces.UnmarshalMsgDictionary(body); err != nil {
 			return nil, fmt.Errorf("%w: v0.5 msgpack: %w", ErrMalformed, err)
 		}
@@ -58,6 +62,15 @@ func Decode(v Version, contentType string, body []byte) (pb.Traces, error) {
 			return nil, fmt.Errorf("%w: %s JSON: %w", ErrMalformed, v, err)
 		}
 		return traces, nil
+	}
+	// A first pass checks the structure without allocating: every array
+	// and map then really has the elements its header claims, so the
+	// decoder's allocations stay proportional to the body (a 5-byte
+	// header claiming 500000 spans would otherwise cost megabytes).
+	if rest, err := msgp.Skip(body); err != nil {
+		return nil, fmt.Errorf("%w: %s msgpack: %w", ErrMalformed, v, err)
+	} else if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: %s msgpack: %d bytes after the traces", ErrMalformed, v, len(rest))
 	}
 	rest, err := traces.UnmarshalMsg(body)
 	if err != nil {
