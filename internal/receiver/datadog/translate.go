@@ -88,10 +88,10 @@ type Translator struct {
 }
 
 // NewTranslator returns a translator remembering up to cacheSize trace ids
-// (4096 when cacheSize <= 0).
+// (65536 when cacheSize <= 0).
 func NewTranslator(cacheSize int) *Translator {
 	if cacheSize <= 0 {
-		cacheSize = 4096
+		cacheSize = 1 << 16
 	}
 	return &Translator{tids: newTidCache(cacheSize)}
 }

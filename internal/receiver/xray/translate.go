@@ -35,7 +35,7 @@ const (
 	ScopeName              = "aws-xray"
 	namespaceAWS           = "aws"
 	typeSubsegment         = "subsegment"
-	defaultResourceCacheSz = 16384
+	defaultResourceCacheSz = 1 << 17
 )
 
 // document is one translated segment document.
@@ -64,7 +64,7 @@ type translator struct {
 }
 
 // newTranslator returns a translator remembering the resources of up to
-// cacheSize span ids (16384 when cacheSize <= 0).
+// cacheSize span ids (131072 when cacheSize <= 0).
 func newTranslator(cacheSize int) *translator {
 	if cacheSize <= 0 {
 		cacheSize = defaultResourceCacheSz
