@@ -453,13 +453,15 @@ func firstNonEmpty(a, b string) string {
 // low half, evicting the oldest entry when full.
 type tidCache struct {
 	mu   sync.Mutex
+	max  int
 	m    map[uint64]uint64
 	ring []uint64
 	next int
 }
 
+// newTidCache returns a cache of up to size entries; it grows as used.
 func newTidCache(size int) *tidCache {
-	return &tidCache{m: make(map[uint64]uint64, size), ring: make([]uint64, 0, size)}
+	return &tidCache{max: size, m: make(map[uint64]uint64)}
 }
 
 func (c *tidCache) put(low, high uint64) {
@@ -469,7 +471,7 @@ func (c *tidCache) put(low, high uint64) {
 		c.m[low] = high
 		return
 	}
-	if len(c.ring) < cap(c.ring) {
+	if len(c.ring) < c.max {
 		c.ring = append(c.ring, low)
 	} else {
 		delete(c.m, c.ring[c.next])

@@ -451,13 +451,15 @@ func sortedKeys[V any](m map[string]V) []string {
 // them between documents is safe.
 type resourceCache struct {
 	mu   sync.Mutex
+	max  int
 	m    map[model.SpanID]*model.Resource
 	ring []model.SpanID
 	next int
 }
 
+// newResourceCache returns a cache of up to size entries; it grows as used.
 func newResourceCache(size int) *resourceCache {
-	return &resourceCache{m: make(map[model.SpanID]*model.Resource, size), ring: make([]model.SpanID, 0, size)}
+	return &resourceCache{max: size, m: make(map[model.SpanID]*model.Resource)}
 }
 
 func (c *resourceCache) put(id model.SpanID, r *model.Resource) {
@@ -467,7 +469,7 @@ func (c *resourceCache) put(id model.SpanID, r *model.Resource) {
 		c.m[id] = r
 		return
 	}
-	if len(c.ring) < cap(c.ring) {
+	if len(c.ring) < c.max {
 		c.ring = append(c.ring, id)
 	} else {
 		delete(c.m, c.ring[c.next])
