@@ -46,6 +46,7 @@ before(async () => {
   }
   chrome = await launchBrowser();
   ctx = await chrome.browser.newContext({ viewport: { width: 1366, height: 860 }, acceptDownloads: true });
+  await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: clew.query });
   page = await ctx.newPage();
   page.on("pageerror", (e) => pageErrors.push(e.message));
   page.on("dialog", (d) => {
@@ -69,7 +70,7 @@ describe("search", () => {
     await page.waitForSelector(".results-table tbody tr");
     const rows = await page.locator(".results-table tbody tr").count();
     assert.equal(rows, 4, "four shop traces");
-    assert.match(page.url(), /\/search\?service=checkout&lookback=1h&limit=20/);
+    await page.waitForURL(/\/search\?service=checkout&lookback=1h&limit=20/);
     assert.equal(await page.locator(".scatter canvas").count() > 0, true, "scatter plot drawn");
     const first = await page.locator(".results-table tbody tr").first().innerText();
     assert.match(first, /frontend/);
@@ -81,7 +82,7 @@ describe("search", () => {
     await page.fill("input[name=tags]", "customer.tier=gold");
     await page.click("button[type=submit]");
     await page.waitForFunction(() => document.querySelectorAll(".results-table tbody tr").length === 1);
-    assert.match(page.url(), /tag=customer.tier%3Dgold/);
+    await page.waitForURL(/tag=customer.tier%3Dgold/);
     const row = await page.locator(".results-table tbody tr").innerText();
     assert.match(row, /GET \/checkout/);
     assert.match(row, /\b2$/m, "two error spans");
@@ -179,7 +180,7 @@ describe("trace view", () => {
     await page.waitForSelector(".results-table tbody tr");
     await page.click(".results-table a.trace-link");
     await page.waitForSelector(".wf-row");
-    assert.match(page.url(), new RegExp(`/trace/${data.gold.traceID}`));
+    await page.waitForURL(new RegExp(`/trace/${data.gold.traceID}`));
     const head = await page.locator(".trace-head").innerText();
     assert.match(head, /frontend/);
     assert.match(head, /GET \/checkout/);
@@ -217,7 +218,10 @@ describe("trace view", () => {
     assert.ok(d.includes(data.gold.chargeSpanID));
     const stack = await page.locator(".details pre").first().innerText();
     assert.match(stack, /at charge \(payment\.js:42:7\)\n\s+at processTicksAndRejections/);
-    assert.match(page.url(), new RegExp(`span=${data.gold.chargeSpanID}`));
+    await page.waitForURL(new RegExp(`span=${data.gold.chargeSpanID}`));
+    await page.click("button[aria-label='Copy span ID']");
+    await page.waitForSelector("button[aria-label='Copy span ID']:has-text('Copied')");
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), data.gold.chargeSpanID);
     await shot("span-details");
   });
 
@@ -253,7 +257,7 @@ describe("trace view", () => {
     await page.fill(".trace-search input", "postgresql");
     await page.keyboard.press("Enter");
     assert.equal(await page.locator(".wf-row.selected .wf-op").innerText(), "SELECT cart");
-    assert.match(page.url(), /q=postgresql/);
+    await page.waitForURL(/q=postgresql/);
     await shot("trace-search");
   });
 
@@ -264,7 +268,7 @@ describe("trace view", () => {
     const onPath = await page.locator(".wf-row:not(.off-path) .wf-op").allInnerTexts();
     assert.deepEqual(onPath, ["GET /checkout", "POST /api/checkout", "SELECT cart", "charge", "render"]);
     assert.equal(await page.locator(".wf-row.off-path .wf-op").innerText(), "cache lookup");
-    assert.match(page.url(), /cp=1/);
+    await page.waitForURL(/cp=1/);
     await shot("critical-path");
   });
 
