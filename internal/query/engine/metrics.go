@@ -232,6 +232,9 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 		resp.Series = append(resp.Series, acc.render(mf, start, step, n)...)
 	}
 	slices.SortFunc(resp.Series, func(a, b Series) int { return strings.Compare(PromLabels(a.Labels), PromLabels(b.Labels)) })
+	for _, st := range mf.Second {
+		resp.Series = topK(resp.Series, st)
+	}
 	return resp, nil
 }
 
@@ -427,4 +430,62 @@ func (acc *seriesAcc) render(mf *traceql.MetricsFunc, start time.Time, step time
 		return out
 	}
 	return nil
+}
+
+// topK keeps, at each timestamp, the samples of the st.N series with the
+// highest values (lowest for bottomk; ties go to the series first in
+// order), and drops series left without samples.
+func topK(series []Series, st traceql.SecondStage) []Series {
+	type cand struct {
+		i int
+		v float64
+	}
+	byTS := map[int64][]cand{}
+	for i, s := range series {
+		for _, smp := range s.Samples {
+			if !math.IsNaN(smp.Value) {
+				byTS[smp.TimestampMs] = append(byTS[smp.TimestampMs], cand{i, smp.Value})
+			}
+		}
+	}
+	type key struct {
+		i  int
+		ts int64
+	}
+	keep := map[key]bool{}
+	for ts, cs := range byTS {
+		slices.SortStableFunc(cs, func(a, b cand) int {
+			if st.Bottom {
+				return cmpFloat(a.v, b.v)
+			}
+			return cmpFloat(b.v, a.v)
+		})
+		for _, c := range cs[:min(len(cs), st.N)] {
+			keep[key{c.i, ts}] = true
+		}
+	}
+	out := series[:0]
+	for i, s := range series {
+		var samples []Sample
+		for _, smp := range s.Samples {
+			if keep[key{i, smp.TimestampMs}] {
+				samples = append(samples, smp)
+			}
+		}
+		if len(samples) > 0 {
+			s.Samples = samples
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

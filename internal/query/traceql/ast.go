@@ -407,6 +407,15 @@ type MetricsFunc struct {
 	Quantiles []float64
 	// By lists the attributes series are grouped by.
 	By []*Attribute
+	// Second are the topk/bottomk stages that follow, in order.
+	Second []SecondStage
+}
+
+// SecondStage is "topk(N)" or "bottomk(N)" (Bottom): at each step, the N
+// series with the highest (lowest) values.
+type SecondStage struct {
+	Bottom bool
+	N      int
 }
 
 // MetricsFuncName names a metrics function.

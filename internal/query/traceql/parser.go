@@ -190,8 +190,9 @@ func (p *parser) parsePipeline(top bool) (*Pipeline, *MetricsFunc) {
 					p.fail(t, "metrics function %s() is only allowed as the last stage of the whole query", t.val)
 				}
 				m := p.parseMetrics()
-				if t := p.cur(); t.typ == tokPipe {
-					p.fail(t, "a metrics function must be the last stage of the query")
+				for p.cur().typ == tokPipe {
+					p.advance()
+					m.Second = append(m.Second, p.parseSecondStage())
 				}
 				return pl, m
 			}
@@ -640,6 +641,26 @@ func (p *parser) parseFieldPrimary() FieldExpr {
 
 // Metrics: "rate() by (resource.service.name)",
 // "quantile_over_time(duration, 0.5, 0.99)".
+
+// MaxTopK bounds n of topk(n) and bottomk(n).
+const MaxTopK = 10000
+
+// parseSecondStage parses topk(n) or bottomk(n) after a metrics function.
+func (p *parser) parseSecondStage() SecondStage {
+	t := p.cur()
+	if t.typ != tokIdent || (t.val != "topk" && t.val != "bottomk") {
+		p.fail(t, "unexpected %s: after a metrics function only topk(n) or bottomk(n) may follow", t.describe())
+	}
+	p.advance()
+	p.expect(tokLParen, `"(" after `+t.val)
+	nt := p.expect(tokInt, "a number of series")
+	n, _ := strconv.ParseInt(nt.val, 10, 64)
+	if n < 1 || n > MaxTopK {
+		p.fail(nt, "%s(%s): want 1 to %d series", t.val, nt.text, MaxTopK)
+	}
+	p.expect(tokRParen, `")" to close `+t.val+"(")
+	return SecondStage{Bottom: t.val == "bottomk", N: int(n)}
+}
 
 func (p *parser) parseMetrics() *MetricsFunc {
 	t := p.advance()

@@ -279,6 +279,15 @@ func (m *MetricsFunc) String() string {
 		writeAttrList(&b, m.By)
 		b.WriteByte(')')
 	}
+	for _, s := range m.Second {
+		if s.Bottom {
+			b.WriteString(" | bottomk(")
+		} else {
+			b.WriteString(" | topk(")
+		}
+		b.WriteString(strconv.Itoa(s.N))
+		b.WriteByte(')')
+	}
 	return b.String()
 }
 
