@@ -25,8 +25,9 @@ type Options struct {
 	Operations int
 	// SpansPerTrace is the number of spans in each trace.
 	SpansPerTrace int
-	// Depth is the deepest level of the span tree (1: the root only has
-	// children that have none).
+	// Depth is the deepest level of the span tree below the root (1: the
+	// root's children have none). A call to another service takes two
+	// levels: the caller's client span and the callee's server span.
 	Depth int
 	// Attributes is the number of extra attributes per span, beside the
 	// semantic-convention ones every span carries.
@@ -86,7 +87,7 @@ func (o Options) Validate() error {
 	check("services", o.Services, 1, MaxServices)
 	check("operations", o.Operations, 1, MaxOperations)
 	check("spans per trace", o.SpansPerTrace, 1, MaxSpansPerTrace)
-	check("depth", o.Depth, 0, MaxDepth)
+	check("depth", o.Depth, 1, MaxDepth)
 	check("attributes", o.Attributes, 0, MaxAttributes)
 	check("events", o.Events, 0, MaxEvents)
 	check("cardinality", o.Cardinality, 1, 1<<30)
@@ -107,8 +108,9 @@ type Generator struct {
 	attrKeys  []string
 	attrVals  []model.Value // Cardinality values shared by every extra key
 	eventName []string
-	depth     []int // scratch: depth of each span of the current trace
-	svcOf     []int // scratch: service index of each span
+	depth     []int  // scratch: depth of each span of the current trace
+	svcOf     []int  // scratch: service index of each span
+	closed    []bool // scratch: spans that take no more children (client calls)
 }
 
 type operation struct {
@@ -185,9 +187,12 @@ func New(o Options) (*Generator, error) {
 	return g, nil
 }
 
-// Trace returns the spans of one new trace starting at start, root first.
-// Every span's Resource and Scope are shared with other traces of the same
-// generator and must not be modified.
+// Trace returns the spans of one new trace starting at start, root first,
+// every parent before its children. A call to another service is a client
+// span in the caller's service with the callee's server span as its child,
+// as instrumented services produce them. Every span's Resource and Scope
+// are shared with other traces of the same generator and must not be
+// modified.
 func (g *Generator) Trace(start time.Time) []*model.Span {
 	o := g.o
 	n := o.SpansPerTrace
@@ -198,101 +203,152 @@ func (g *Generator) Trace(start time.Time) []*model.Span {
 		putUint64(tid[:8], g.rng.Uint64())
 		putUint64(tid[8:], g.rng.Uint64()|1)
 	}
-	spans := make([]*model.Span, n)
+	spans := make([]*model.Span, 0, n)
 	g.depth = g.depth[:0]
 	g.svcOf = g.svcOf[:0]
-	// The root spans most of the trace's duration; children nest in their
-	// parent's interval.
-	total := time.Duration(5+g.rng.IntN(500)) * time.Millisecond
-	for i := 0; i < n; i++ {
-		var parent *model.Span
-		svc, depth, entry := 0, 0, true
-		if i > 0 {
-			p := g.pickParent(i)
-			parent, depth = spans[p], g.depth[p]+1
-			svc = g.svcOf[p]
-			if g.rng.IntN(2) == 0 {
-				svc = g.rng.IntN(o.Services)
-			}
-			entry = svc != g.svcOf[p]
+	g.closed = g.closed[:0]
+	add := func(parent *model.Span, svc, depth int) *model.Span {
+		sp := &model.Span{Resource: g.services[svc], Scope: g.scope, TraceID: tid, Flags: 1}
+		putUint64(sp.SpanID[:], g.rng.Uint64()|1)
+		if parent != nil {
+			sp.ParentSpanID = parent.SpanID
 		}
+		spans = append(spans, sp)
 		g.depth = append(g.depth, depth)
 		g.svcOf = append(g.svcOf, svc)
-		sp := &model.Span{
-			Resource: g.services[svc],
-			Scope:    g.scope,
-			TraceID:  tid,
-			Flags:    1,
+		g.closed = append(g.closed, false)
+		return sp
+	}
+
+	// The root spans the trace's duration; children nest in their
+	// parent's interval.
+	root := add(nil, 0, 0)
+	root.StartTimeUnixNano = uint64(start.UnixNano())
+	root.EndTimeUnixNano = root.StartTimeUnixNano + uint64(time.Duration(5+g.rng.IntN(500))*time.Millisecond)
+	g.fillServer(root, g.serverOp(0), g.fails())
+	for len(spans) < n {
+		p := g.pickParent(len(spans))
+		parent, depth := spans[p], g.depth[p]
+		svc := g.svcOf[p]
+		// Half the children call another service, when the tree has room
+		// for a client and a server span.
+		if g.rng.IntN(2) == 0 && o.Services > 1 && len(spans)+2 <= n && depth+2 <= o.Depth {
+			callee := g.rng.IntN(o.Services - 1)
+			if callee >= svc {
+				callee++
+			}
+			client := add(parent, svc, depth+1)
+			g.closed[len(spans)-1] = true // its one child is the server span
+			g.nest(client, parent)
+			server := add(client, callee, depth+2)
+			// The server's work sits inside the client's wait.
+			d := client.EndTimeUnixNano - client.StartTimeUnixNano
+			server.StartTimeUnixNano = client.StartTimeUnixNano + d/20
+			server.EndTimeUnixNano = client.EndTimeUnixNano - d/20
+			op, failed := g.serverOp(callee), g.fails()
+			g.fillServer(server, op, failed)
+			g.fillClient(client, op, server, failed)
+			continue
 		}
-		putUint64(sp.SpanID[:], g.rng.Uint64()|1)
-		if parent == nil {
-			sp.StartTimeUnixNano = uint64(start.UnixNano())
-			sp.EndTimeUnixNano = sp.StartTimeUnixNano + uint64(total)
-		} else {
-			sp.ParentSpanID = parent.SpanID
-			span := parent.EndTimeUnixNano - parent.StartTimeUnixNano
-			off := uint64(g.rng.Int64N(int64(span/2 + 1)))
-			dur := uint64(g.rng.Int64N(int64(span-off)/2+1)) + 1000
-			sp.StartTimeUnixNano = parent.StartTimeUnixNano + off
-			sp.EndTimeUnixNano = min(sp.StartTimeUnixNano+dur, parent.EndTimeUnixNano)
-		}
-		g.fill(sp, svc, entry)
-		spans[i] = sp
+		sp := add(parent, svc, depth+1)
+		g.nest(sp, parent)
+		g.fillLocal(sp, svc, g.fails())
 	}
 	return spans
 }
 
-// pickParent chooses the parent of span i among spans 0..i-1 whose depth
-// allows a child.
+// nest places sp at a random time within parent.
+func (g *Generator) nest(sp, parent *model.Span) {
+	span := parent.EndTimeUnixNano - parent.StartTimeUnixNano
+	off := uint64(g.rng.Int64N(int64(span/2 + 1)))
+	dur := uint64(g.rng.Int64N(int64(span-off)/2+1)) + 1000
+	sp.StartTimeUnixNano = parent.StartTimeUnixNano + off
+	sp.EndTimeUnixNano = min(sp.StartTimeUnixNano+dur, parent.EndTimeUnixNano)
+}
+
+// fails draws whether a span fails.
+func (g *Generator) fails() bool {
+	return g.o.ErrorRatio > 0 && g.rng.Float64() < g.o.ErrorRatio
+}
+
+// serverOp picks one of a service's HTTP routes.
+func (g *Generator) serverOp(svc int) operation {
+	ops := g.ops[svc]
+	if len(ops) > 1 && g.rng.IntN(2) == 0 {
+		return ops[1]
+	}
+	return ops[0]
+}
+
+// pickParent chooses the parent of span i among spans 0..i-1 that take
+// children and whose depth allows one. The root always qualifies.
 func (g *Generator) pickParent(i int) int {
+	ok := func(p int) bool { return !g.closed[p] && g.depth[p] < g.o.Depth }
 	for tries := 0; tries < 8; tries++ {
-		p := g.rng.IntN(i)
-		if g.depth[p] < g.o.Depth {
+		if p := g.rng.IntN(i); ok(p) {
 			return p
 		}
 	}
-	for p := i - 1; p >= 0; p-- {
-		if g.depth[p] < g.o.Depth {
+	for p := i - 1; p > 0; p-- {
+		if ok(p) {
 			return p
 		}
 	}
 	return 0
 }
 
-// fill names the span and sets its attributes, events and status. entry
-// spans (the root, and a span whose parent is in another service) are server
-// spans.
-func (g *Generator) fill(sp *model.Span, svc int, entry bool) {
+// fillServer makes sp the server span of an HTTP route.
+func (g *Generator) fillServer(sp *model.Span, op operation, failed bool) {
+	sp.Name, sp.Kind = op.name, model.SpanKindServer
+	method, route, _ := cutSpace(op.name)
+	attrs := make(model.Attributes, 0, 6+len(g.attrKeys))
+	attrs = append(attrs,
+		model.KeyValue{Key: "http.request.method", Value: model.StringValue(method)},
+		model.KeyValue{Key: "http.route", Value: model.StringValue(route)},
+		model.KeyValue{Key: "url.path", Value: model.StringValue(route)},
+		model.KeyValue{Key: "http.response.status_code", Value: model.IntValue(statusCode(sp, failed))},
+		model.KeyValue{Key: "server.address", Value: model.StringValue(sp.ServiceName())},
+		model.KeyValue{Key: "user.id", Value: g.value(g.rng.IntN(1000))},
+	)
+	g.finish(sp, attrs, failed)
+}
+
+// fillClient makes sp the client span of a call to server.
+func (g *Generator) fillClient(sp *model.Span, op operation, server *model.Span, failed bool) {
+	sp.Name, sp.Kind = op.name, model.SpanKindClient
+	method, route, _ := cutSpace(op.name)
+	host := server.ServiceName()
+	attrs := make(model.Attributes, 0, 5+len(g.attrKeys))
+	attrs = append(attrs,
+		model.KeyValue{Key: "http.request.method", Value: model.StringValue(method)},
+		model.KeyValue{Key: "url.full", Value: model.StringValue("http://" + host + ":8080" + route)},
+		model.KeyValue{Key: "server.address", Value: model.StringValue(host)},
+		model.KeyValue{Key: "server.port", Value: model.IntValue(8080)},
+		model.KeyValue{Key: "http.response.status_code", Value: model.IntValue(statusCode(server, failed))},
+	)
+	g.finish(sp, attrs, failed)
+}
+
+// statusCode is the HTTP status a server span answers with: 5xx when it
+// failed (derived from its span id, so client and server agree).
+func statusCode(server *model.Span, failed bool) int64 {
+	if failed {
+		return 500 + int64(server.SpanID[7]%4)
+	}
+	return 200
+}
+
+// fillLocal makes sp a database call or internal work of its service.
+func (g *Generator) fillLocal(sp *model.Span, svc int, failed bool) {
 	ops := g.ops[svc]
 	op := ops[g.rng.IntN(len(ops))]
-	if !entry && len(ops) > 2 {
+	if len(ops) > 2 {
 		op = ops[2+g.rng.IntN(len(ops)-2)]
 	}
-	if entry {
-		op = ops[0]
-		if len(ops) > 1 && g.rng.IntN(2) == 0 {
-			op = ops[1]
-		}
-	}
-	sp.Name, sp.Kind = op.name, op.kind
-	failed := g.o.ErrorRatio > 0 && g.rng.Float64() < g.o.ErrorRatio
-	attrs := make(model.Attributes, 0, 6+len(g.attrKeys))
+	attrs := make(model.Attributes, 0, 5+len(g.attrKeys))
 	switch {
-	case op.kind == model.SpanKindServer:
-		code := int64(200)
-		if failed {
-			code = 500 + int64(g.rng.IntN(4))
-		}
-		method, route, _ := cutSpace(op.name)
-		attrs = append(attrs,
-			model.KeyValue{Key: "http.request.method", Value: model.StringValue(method)},
-			model.KeyValue{Key: "http.route", Value: model.StringValue(route)},
-			model.KeyValue{Key: "url.path", Value: model.StringValue(route)},
-			model.KeyValue{Key: "http.response.status_code", Value: model.IntValue(code)},
-			model.KeyValue{Key: "server.address", Value: model.StringValue(sp.ServiceName())},
-			model.KeyValue{Key: "user.id", Value: g.value(g.rng.IntN(1000))},
-		)
 	case op.db:
+		sp.Name, sp.Kind = op.name, model.SpanKindClient
 		table := op.name[len("SELECT "):]
 		attrs = append(attrs,
 			model.KeyValue{Key: "db.system.name", Value: model.StringValue("postgresql")},
@@ -301,9 +357,20 @@ func (g *Generator) fill(sp *model.Span, svc int, entry bool) {
 			model.KeyValue{Key: "db.query.text", Value: model.StringValue("SELECT * FROM " + table + " WHERE id = $1")},
 			model.KeyValue{Key: "server.address", Value: model.StringValue("db-" + table)},
 		)
+	case op.kind == model.SpanKindServer:
+		// A service with only HTTP routes: internal work named after one.
+		sp.Name, sp.Kind = "handle "+op.name, model.SpanKindInternal
+		attrs = append(attrs, model.KeyValue{Key: "code.function.name", Value: model.StringValue(sp.Name)})
 	default:
+		sp.Name, sp.Kind = op.name, model.SpanKindInternal
 		attrs = append(attrs, model.KeyValue{Key: "code.function.name", Value: model.StringValue(op.name)})
 	}
+	g.finish(sp, attrs, failed)
+}
+
+// finish adds the extra attributes, the events and, for a failed span, the
+// error status and exception event.
+func (g *Generator) finish(sp *model.Span, attrs model.Attributes, failed bool) {
 	for _, k := range g.attrKeys {
 		attrs = append(attrs, model.KeyValue{Key: k, Value: g.value(g.rng.IntN(g.o.Cardinality))})
 	}

@@ -69,6 +69,30 @@ func TestTraceShape(t *testing.T) {
 			if n := len(sp.Events); n < o.Events || n > o.Events+1 {
 				t.Fatalf("span has %d events, want %d (+1 on error)", n, o.Events)
 			}
+			// A call to another service: a client span whose child is
+			// the callee's server span, agreeing on the status code.
+			if _, ok := sp.Attributes.Get("url.full"); ok {
+				var children []*model.Span
+				for _, c := range spans {
+					if c.ParentSpanID == sp.SpanID {
+						children = append(children, c)
+					}
+				}
+				if sp.Kind != model.SpanKindClient || len(children) != 1 || children[0].Kind != model.SpanKindServer ||
+					children[0].ServiceName() == sp.ServiceName() || children[0].Name != sp.Name {
+					t.Fatalf("call %q from %s: children %v", sp.Name, sp.ServiceName(), children)
+				}
+				a, _ := sp.Attributes.Get("http.response.status_code")
+				b, _ := children[0].Attributes.Get("http.response.status_code")
+				if a.Int() != b.Int() || sp.Status.Code != children[0].Status.Code {
+					t.Fatalf("client and server disagree: %d/%s and %d/%s", a.Int(), sp.Status.Code, b.Int(), children[0].Status.Code)
+				}
+			}
+			if sp.Kind == model.SpanKindServer && !sp.IsRoot() {
+				if p := byID[sp.ParentSpanID]; p.Kind != model.SpanKindClient {
+					t.Fatalf("server span %q under a %s span", sp.Name, p.Kind)
+				}
+			}
 		}
 	}
 }
