@@ -114,7 +114,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 // reserved are path prefixes the SPA fallback must never answer with the
 // app: an unknown API path gets a plain 404, not HTML.
-var reserved = []string{"/api/", "/metrics", "/healthz", "/readyz", "/debug/"}
+var reserved = []string{"/api/", "/tempo/", "/metrics", "/healthz", "/readyz", "/debug/"}
 
 // ServeHTTP serves /assets/* from the embedded build and index.html for
 // every other page path (the app routes on the client).

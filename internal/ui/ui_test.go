@@ -69,6 +69,8 @@ func TestRoutes(t *testing.T) {
 	f("GET", "/api/clew/traces/ab", 200, "trace", "")
 	f("GET", "/api/unknown", 404, "not found", "")
 	f("GET", "/api", 404, "not found", "")
+	f("GET", "/tempo/api/nope", 404, "not found", "")
+	f("GET", "/debug/pprof/nope", 404, "not found", "")
 	f("GET", "/healthz", 200, "ok", "")
 	f("GET", "/metrics", 200, "metrics", "")
 	f("GET", "/readyz", 404, "not found", "")
