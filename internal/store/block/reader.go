@@ -9,6 +9,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/bloom"
@@ -28,6 +29,9 @@ type Reader struct {
 	file     *parquet.File
 	closer   io.Closer
 	rgStarts []int64 // first row of each row group, and the total at the end
+	// readers pools a row reader per row group: building one allocates
+	// buffers for every column, which would dominate a lookup.
+	readers []sync.Pool
 }
 
 // Open opens block id: it reads the meta, the bloom filter and the index
@@ -95,6 +99,7 @@ func Open(ctx context.Context, be Backend, id string) (*Reader, error) {
 		total += rg.NumRows()
 	}
 	r.rgStarts = append(r.rgStarts, total)
+	r.readers = make([]sync.Pool, len(f.RowGroups()))
 	if total != meta.Spans {
 		r.Close()
 		return nil, fmt.Errorf("%w: data has %d rows, meta %d spans", ErrCorrupt, total, meta.Spans)
@@ -206,17 +211,21 @@ func (r *Reader) readRows(first int64, rows []Row) (err error) {
 		if g >= len(r.rgStarts)-1 {
 			return fmt.Errorf("%w: row %d past the data", ErrCorrupt, first)
 		}
-		rr := parquet.NewGenericRowGroupReader[Row](r.file.RowGroups()[g])
+		rr, _ := r.readers[g].Get().(*parquet.GenericReader[Row])
+		if rr == nil {
+			rr = parquet.NewGenericRowGroupReader[Row](r.file.RowGroups()[g])
+		}
 		if err := rr.SeekToRow(first - r.rgStarts[g]); err != nil {
 			rr.Close()
 			return fmt.Errorf("%w: data: seek: %v", ErrCorrupt, err)
 		}
 		n := min(int64(len(rows)), r.rgStarts[g+1]-first)
 		got, err := readFull(rr, rows[:n])
-		rr.Close()
 		if err != nil {
+			rr.Close()
 			return fmt.Errorf("%w: data: %v", ErrCorrupt, err)
 		}
+		r.readers[g].Put(rr)
 		rows = rows[got:]
 		first += int64(got)
 	}

@@ -1,0 +1,124 @@
+package local
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/clew-dev/clew/internal/gen"
+	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/store"
+)
+
+// genLoad returns batches of 500 spans of the benchmark load (clew gen's
+// defaults: 10 spans per trace, 6 attributes, a resource of 7).
+func genLoad(tb testing.TB, traces int) [][]*model.Span {
+	g, err := gen.New(gen.DefaultOptions())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var batches [][]*model.Span
+	var cur []*model.Span
+	start := time.Now().Add(-time.Minute)
+	for i := 0; i < traces; i++ {
+		cur = append(cur, g.Trace(start.Add(time.Duration(i)*time.Millisecond))...)
+		if len(cur) >= 500 {
+			batches = append(batches, cur)
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		batches = append(batches, cur)
+	}
+	return batches
+}
+
+// BenchmarkIngestAndFlush writes the benchmark load through the WAL (with
+// fsync) and the head, then flushes it to a block: the engine's whole CPU
+// cost per span, without the receiver.
+func BenchmarkIngestAndFlush(b *testing.B) {
+	batches := genLoad(b, 10000)
+	spans := 0
+	for _, bt := range batches {
+		spans += len(bt)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		o := testOptions(b.TempDir())
+		o.NoSync = false
+		s := openT(b, o)
+		for _, bt := range batches {
+			if err := s.WriteSpans(context.Background(), bt); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if i == 0 {
+			b.ReportMetric(float64(s.blockBytes())/float64(spans), "disk-bytes/span")
+		}
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
+}
+
+// BenchmarkQueries times the store's own queries over 100,000 spans in
+// blocks: trace by id and Jaeger searches (FindTraces) by service and tag.
+func BenchmarkQueries(b *testing.B) {
+	batches := genLoad(b, 10000)
+	o := testOptions(b.TempDir())
+	s := openT(b, o)
+	defer s.Close()
+	var ids []model.TraceID
+	for i, bt := range batches {
+		if err := s.WriteSpans(context.Background(), bt); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, bt[0].TraceID)
+		if i%50 == 49 { // blocks of 25,000 spans
+			if err := s.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.Run("TraceByID", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := s.GetTrace(ctx, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("FindByService", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			tr, err := s.FindTraces(ctx, store.TraceQuery{Service: "frontend", Limit: 20})
+			if err != nil || len(tr) != 20 {
+				b.Fatal(err, len(tr))
+			}
+		}
+	})
+	b.Run("FindByTag", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := s.FindTraces(ctx, store.TraceQuery{Service: "frontend", Tags: map[string]string{"http.response.status_code": "500"}, Limit: 20}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ScanAll", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			n := 0
+			s.ScanTraces(ctx, store.ScanRequest{}, func(*model.Trace) bool { n++; return true })
+		}
+	})
+}
