@@ -192,3 +192,21 @@ func TestReceiverQueueBytesBound(t *testing.T) {
 	close(c.block)
 	waitFor(t, "the queue to drain", func() bool { return r.queued.Load() == 0 })
 }
+
+func TestReceiverPartsSwitchedOff(t *testing.T) {
+	for _, o := range []Options{{UDPAddr: "127.0.0.1:0"}, {TCPAddr: "127.0.0.1:0"}} {
+		o.Consumer = &fakeConsumer{}
+		r := New(o)
+		if err := r.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if (r.UDPAddr() != "") != (o.UDPAddr != "") || (r.TCPAddr() != "") != (o.TCPAddr != "") {
+			t.Errorf("options %+v: udp %q tcp %q", o, r.UDPAddr(), r.TCPAddr())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := r.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		cancel()
+	}
+}
