@@ -142,7 +142,7 @@ func Run(ctx context.Context, o RunOptions) (*Summary, error) {
 	var pre []payload
 	if o.Traces > 0 {
 		encStart := time.Now()
-		pre, err = r.preencode()
+		pre, err = r.preencode(ctx)
 		sum.EncodeSeconds = time.Since(encStart).Seconds()
 		if err != nil && !errors.Is(err, errTooLarge) {
 			return nil, err
@@ -306,7 +306,7 @@ const maxPreencodedSpread = 10 * time.Minute
 // as the run will send them (at the target rate, or 100µs apart) over at
 // most maxPreencodedSpread ending now, so that stored traces do not all
 // share one timestamp.
-func (r *runner) preencode() ([]payload, error) {
+func (r *runner) preencode(ctx context.Context) ([]payload, error) {
 	var out []payload
 	var size int64
 	step := 100 * time.Microsecond
@@ -316,6 +316,9 @@ func (r *runner) preencode() ([]payload, error) {
 	step = min(step, maxPreencodedSpread/time.Duration(r.o.Traces))
 	next := time.Now().Add(-time.Duration(r.o.Traces) * step)
 	for left := r.o.Traces; left > 0; {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		n := min(left, r.o.TracesPerBatch)
 		ps, err := r.batch(n, next, step)
 		next = next.Add(time.Duration(n) * step)
