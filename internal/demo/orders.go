@@ -108,8 +108,9 @@ func (o *ordersService) post(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	writeJSON(w, map[string]string{"order": id})
+	json.NewEncoder(w).Encode(map[string]string{"order": id})
 }
 
 var errQueueFull = errors.New("order queue is full")
