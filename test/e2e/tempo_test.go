@@ -352,6 +352,14 @@ func testTempoAPI(t *testing.T, storage string) {
 						Value       float64 `json:"value"`
 					} `json:"samples"`
 					PromLabels string `json:"promLabels"`
+					Exemplars  []struct {
+						Labels []struct {
+							Key   string         `json:"key"`
+							Value map[string]any `json:"value"`
+						} `json:"labels"`
+						Value       float64 `json:"value"`
+						TimestampMs string  `json:"timestampMs"`
+					} `json:"exemplars"`
 				} `json:"series"`
 			}
 			mstart, mend := strconv.FormatInt(now.Add(-10*time.Minute).Unix(), 10), strconv.FormatInt(now.Unix(), 10)
@@ -370,6 +378,11 @@ func testTempoAPI(t *testing.T, storage string) {
 			// the step, which may add one sample.
 			if n := len(qr.Series[0].Samples); total != 2 || n < 10 || n > 11 {
 				t.Errorf("frontend errors: total %v over %d samples, want 2 over 10 or 11", total, n)
+			}
+			// Exemplars lead Grafana from a point of the graph to a trace.
+			if ex := qr.Series[0].Exemplars; len(ex) != 1 || len(ex[0].Labels) == 0 || ex[0].Labels[0].Key != "trace:id" ||
+				ex[0].Labels[0].Value["stringValue"] != checkoutHex || ex[0].Value != 2 {
+				t.Errorf("exemplars %+v", ex)
 			}
 			qr.Series = nil
 			tempoGet(t, base, "/api/metrics/query_range?q="+url.QueryEscape(`{ kind = server } | quantile_over_time(duration, 0.9)`)+"&start="+mstart+"&end="+mend+"&step=5m", nil, 200, &qr)

@@ -211,6 +211,13 @@ type timeSeries struct {
 	Labels     []keyValueJSON `json:"labels"`
 	Samples    []sample       `json:"samples"`
 	PromLabels string         `json:"promLabels"`
+	Exemplars  []exemplarJSON `json:"exemplars,omitempty"`
+}
+
+type exemplarJSON struct {
+	Labels      []keyValueJSON `json:"labels"`
+	Value       float64        `json:"value"`
+	TimestampMs string         `json:"timestampMs"`
 }
 
 type sample struct {
@@ -238,6 +245,17 @@ func renderQueryRange(resp *engine.MetricsResponse) queryRangeResponse {
 		}
 		for _, smp := range s.Samples {
 			ts.Samples = append(ts.Samples, sample{TimestampMs: strconv.FormatInt(smp.TimestampMs, 10), Value: finite(smp.Value)})
+		}
+		for _, ex := range s.Exemplars {
+			tid, sid := ex.TraceID.String(), ex.SpanID.String()
+			ts.Exemplars = append(ts.Exemplars, exemplarJSON{
+				Labels: []keyValueJSON{
+					{Key: "trace:id", Value: anyValue{StringValue: &tid}},
+					{Key: "span:id", Value: anyValue{StringValue: &sid}},
+				},
+				Value:       finite(ex.Value),
+				TimestampMs: strconv.FormatInt(ex.TimestampMs, 10),
+			})
 		}
 		out.Series = append(out.Series, ts)
 	}

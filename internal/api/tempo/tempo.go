@@ -360,6 +360,10 @@ func (a *API) tagsV2(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// DefaultExemplars is the exemplars returned per series of a range query
+// that does not ask for a number (exemplars=).
+const DefaultExemplars = 100
+
 // MaxTagBytes bounds the tag name of the tag-values endpoints.
 const MaxTagBytes = 1024
 
@@ -470,7 +474,13 @@ func (a *API) metricsParams(r *http.Request) (engine.MetricsRequest, error) {
 	if err != nil {
 		return engine.MetricsRequest{}, err
 	}
-	return engine.MetricsRequest{Query: tq, Start: start, End: end, Step: step}, nil
+	exemplars := DefaultExemplars
+	if s := qv.Get("exemplars"); s != "" {
+		if exemplars, err = intParam(s, "exemplars"); err != nil {
+			return engine.MetricsRequest{}, err
+		}
+	}
+	return engine.MetricsRequest{Query: tq, Start: start, End: end, Step: step, Exemplars: min(exemplars, engine.MaxExemplars)}, nil
 }
 
 func (a *API) queryRange(w http.ResponseWriter, r *http.Request) error {

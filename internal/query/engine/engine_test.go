@@ -157,3 +157,39 @@ func TestEngineMetrics(t *testing.T) {
 		t.Errorf("gathered %d metrics: %v", n, err)
 	}
 }
+
+func TestExemplars(t *testing.T) {
+	e, fx := newFixtureEngine(t, Options{})
+	run := func(q string, n int) *MetricsResponse {
+		t.Helper()
+		resp, err := e.QueryRange(context.Background(), MetricsRequest{Query: traceql.MustParse(q), Start: fx.Base, End: fx.Base.Add(5 * time.Minute), Step: time.Minute, Exemplars: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := run(`{ status = error } | count_over_time() by (resource.service.name)`, 10)
+	ex := resp.Series[0].Exemplars
+	if len(ex) != 1 || fx.traces[ex[0].TraceID] != "checkout" || fx.names[ex[0].SpanID] != "checkout/root" || ex[0].Value != 2 || ex[0].TimestampMs != fx.Base.UnixMilli() {
+		t.Errorf("count exemplars %+v", ex)
+	}
+	resp = run(`{ resource.service.name = "frontend" } | quantile_over_time(duration, 0.5, 1)`, 10)
+	if len(resp.Series) != 2 || len(resp.Series[1].Exemplars) != 2 || resp.Series[1].Exemplars[0].Value != 0.8 || len(resp.Series[0].Exemplars) != 1 {
+		t.Errorf("quantile exemplars %+v", resp.Series)
+	}
+	resp = run(`{ } | count_over_time()`, 2)
+	if ex := resp.Series[0].Exemplars; len(ex) != 2 || fx.traces[ex[0].TraceID] != "checkout" || fx.traces[ex[1].TraceID] != "async" {
+		t.Errorf("capped exemplars %+v", ex)
+	}
+	resp = run(`{ kind = client } | histogram_over_time(duration)`, 10)
+	for _, s := range resp.Series {
+		for _, x := range s.Exemplars {
+			if x.Value < 1 {
+				t.Errorf("histogram exemplar value %v, want the bucket's count", x.Value)
+			}
+		}
+	}
+	if resp = run(`{ } | rate()`, 0); resp.Series[0].Exemplars != nil {
+		t.Error("exemplars without asking")
+	}
+}

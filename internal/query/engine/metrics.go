@@ -21,6 +21,8 @@ type MetricsRequest struct {
 	// Step is the width of each sample's interval; 0 chooses one giving
 	// about 100 samples (at least one second).
 	Step time.Duration
+	// Exemplars is the most exemplars returned per series (0: none).
+	Exemplars int
 }
 
 // MetricsResponse holds the series of a metrics query.
@@ -38,8 +40,19 @@ type MetricsResponse struct {
 // (the quantile) for quantile_over_time and "__bucket" (the bucket's upper
 // bound, in seconds for durations) for histogram_over_time.
 type Series struct {
-	Labels  []Attr
-	Samples []Sample
+	Labels    []Attr
+	Samples   []Sample
+	Exemplars []Exemplar
+}
+
+// Exemplar is one span behind a series: its trace and span, its start,
+// and a value (the span's measured value, or for rate, count_over_time and
+// histogram_over_time the series' sample at that step).
+type Exemplar struct {
+	TraceID     model.TraceID
+	SpanID      model.SpanID
+	TimestampMs int64
+	Value       float64
 }
 
 // Sample is one point of a series: the interval starting at TimestampMs.
@@ -95,7 +108,7 @@ func (e *Engine) QueryRange(ctx context.Context, req MetricsRequest) (*MetricsRe
 	if n > e.o.MaxPoints {
 		return nil, fmt.Errorf("%w: %d samples per series exceed the limit of %d: raise step", ErrBadRequest, n, e.o.MaxPoints)
 	}
-	return e.metrics(ctx, req.Query, start, req.End, step, n)
+	return e.metrics(ctx, req.Query, start, req.End, step, n, min(max(req.Exemplars, 0), MaxExemplars))
 }
 
 // QueryInstant evaluates a metrics query over [Start, End) as one sample
@@ -107,7 +120,7 @@ func (e *Engine) QueryInstant(ctx context.Context, req MetricsRequest) (*Metrics
 	if !req.End.After(req.Start) {
 		return nil, fmt.Errorf("%w: end must be after start", ErrBadRequest)
 	}
-	return e.metrics(ctx, req.Query, req.Start, req.End, req.End.Sub(req.Start), 1)
+	return e.metrics(ctx, req.Query, req.Start, req.End, req.End.Sub(req.Start), 1, 0)
 }
 
 type seriesAcc struct {
@@ -118,9 +131,16 @@ type seriesAcc struct {
 	max    []float64
 	vals   [][]float64           // quantile_over_time
 	hist   map[float64][]float64 // histogram_over_time: bucket -> counts
+	ex     []exemplarSlot        // the first span of each step, when exemplars are asked for
 }
 
-func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.Time, step time.Duration, n int) (*MetricsResponse, error) {
+type exemplarSlot struct {
+	set bool
+	v   float64 // the measured value (1 for rate and count)
+	ex  Exemplar
+}
+
+func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.Time, step time.Duration, n, exemplars int) (*MetricsResponse, error) {
 	p := compile(q)
 	mf := q.Metrics
 	sreq := p.hints
@@ -197,7 +217,7 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 					gi = sc.newGroup(sc.kb, sc.vals)
 				}
 				g := &sc.groups[gi]
-				g.pts = append(g.pts, bpoint{int((s.StartTimeUnixNano - lo) / uint64(step)), v})
+				g.pts = append(g.pts, bpoint{int((s.StartTimeUnixNano - lo) / uint64(step)), i, v})
 			}
 		}
 		mu.Lock()
@@ -217,10 +237,20 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 					}
 				}
 				acc = newSeriesAcc(mf.Func, labels, n)
+				if exemplars > 0 {
+					acc.ex = make([]exemplarSlot, n)
+				}
 				series[string(g.key)] = acc
 			}
 			for _, pt := range g.pts {
 				acc.add(mf.Func, pt.bucket, pt.v, n)
+				if acc.ex != nil && pt.bucket >= 0 && pt.bucket < n && !acc.ex[pt.bucket].set {
+					sp := t.Spans[pt.span]
+					acc.ex[pt.bucket] = exemplarSlot{set: true, v: pt.v, ex: Exemplar{
+						TraceID: t.TraceID, SpanID: sp.SpanID,
+						TimestampMs: int64(sp.StartTimeUnixNano / 1e6), Value: pt.v,
+					}}
+				}
 			}
 		}
 	})
@@ -229,7 +259,9 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 	}
 	resp := &MetricsResponse{Stats: stats, Partial: partial || partialSeries, Step: step, Start: start}
 	for _, acc := range series {
-		resp.Series = append(resp.Series, acc.render(mf, start, step, n)...)
+		out := acc.render(mf, start, step, n)
+		acc.attachExemplars(mf, out, exemplars, start, step)
+		resp.Series = append(resp.Series, out...)
 	}
 	slices.SortFunc(resp.Series, func(a, b Series) int { return strings.Compare(PromLabels(a.Labels), PromLabels(b.Labels)) })
 	for _, st := range mf.Second {
@@ -257,6 +289,7 @@ func newSeriesAcc(f traceql.MetricsFuncName, labels []Attr, n int) *seriesAcc {
 
 type bpoint struct {
 	bucket int
+	span   int32
 	v      float64
 }
 
@@ -488,4 +521,69 @@ func cmpFloat(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+// MaxExemplars caps MetricsRequest.Exemplars.
+const MaxExemplars = 1000
+
+// attachExemplars gives the rendered series of acc their exemplars: one
+// span per step at most, spread evenly when more than limit.
+func (acc *seriesAcc) attachExemplars(mf *traceql.MetricsFunc, out []Series, limit int, start time.Time, step time.Duration) {
+	if acc.ex == nil || limit <= 0 || len(out) == 0 {
+		return
+	}
+	sampleAt := make([]map[int64]float64, len(out))
+	for i, s := range out {
+		sampleAt[i] = make(map[int64]float64, len(s.Samples))
+		for _, smp := range s.Samples {
+			sampleAt[i][smp.TimestampMs] = smp.Value
+		}
+	}
+	for b, slot := range acc.ex {
+		if !slot.set {
+			continue
+		}
+		ts := start.Add(time.Duration(b) * step).UnixMilli()
+		target, value := 0, slot.v
+		switch mf.Func {
+		case traceql.MetricsRate, traceql.MetricsCountOverTime:
+			value = sampleAt[0][ts]
+		case traceql.MetricsHistogramOverTime:
+			target = -1
+			k := histogramBucket(slot.v)
+			for i, s := range out {
+				if l := s.Labels[len(s.Labels)-1]; l.Key == "__bucket" && l.Value.F == k {
+					target = i
+				}
+			}
+			if target >= 0 {
+				value = sampleAt[target][ts]
+			}
+		case traceql.MetricsQuantileOverTime:
+			best := math.Inf(1)
+			for i := range out {
+				if v, ok := sampleAt[i][ts]; ok && math.Abs(v-slot.v) < best {
+					best, target = math.Abs(v-slot.v), i
+				}
+			}
+		}
+		if target < 0 {
+			continue
+		}
+		if _, ok := sampleAt[target][ts]; !ok {
+			continue
+		}
+		ex := slot.ex
+		ex.Value = value
+		out[target].Exemplars = append(out[target].Exemplars, ex)
+	}
+	for i := range out {
+		if n := len(out[i].Exemplars); n > limit {
+			kept := make([]Exemplar, limit)
+			for j := range kept {
+				kept[j] = out[i].Exemplars[j*n/limit]
+			}
+			out[i].Exemplars = kept
+		}
+	}
 }
