@@ -53,9 +53,22 @@ type Consumer interface {
 
 var _ Consumer = (*pipeline.Pipeline)(nil)
 
+// ErrTranslatorPanic is returned (wrapped) when the Collector's translator
+// panicked on a batch (a nil list element, say, which the decoders never
+// produce, but a batch built in code might): a bad batch must not crash a
+// receiver.
+var ErrTranslatorPanic = errors.New("the translator failed on the batch")
+
+func recoverTranslator(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: %v", ErrTranslatorPanic, r)
+	}
+}
+
 // ThriftToModel maps a thrift Batch (agent and collector HTTP) to spans by
 // the Collector's rules.
-func ThriftToModel(b *jaeger.Batch) ([]*clewmodel.Span, error) {
+func ThriftToModel(b *jaeger.Batch) (_ []*clewmodel.Span, err error) {
+	defer recoverTranslator(&err)
 	td, err := jaegertranslator.ThriftToTraces(b)
 	if err != nil {
 		return nil, fmt.Errorf("translate thrift batch: %w", err)
@@ -65,7 +78,8 @@ func ThriftToModel(b *jaeger.Batch) ([]*clewmodel.Span, error) {
 
 // ProtoToModel maps a protobuf Batch (collector gRPC) to spans by the
 // Collector's rules.
-func ProtoToModel(b *model.Batch) ([]*clewmodel.Span, error) {
+func ProtoToModel(b *model.Batch) (_ []*clewmodel.Span, err error) {
+	defer recoverTranslator(&err)
 	td, err := jaegertranslator.ProtoToTraces([]*model.Batch{b})
 	if err != nil {
 		return nil, fmt.Errorf("translate proto batch: %w", err)

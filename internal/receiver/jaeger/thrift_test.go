@@ -93,3 +93,11 @@ func TestDecodeErrors(t *testing.T) {
 		t.Error("DecodeBatch took an agent message")
 	}
 }
+
+func TestTranslatorPanicIsAnError(t *testing.T) {
+	// Decoded batches never hold nil elements; one built in code may.
+	b := &jaeger.Batch{Process: &jaeger.Process{ServiceName: "s"}, Spans: []*jaeger.Span{{TraceIdLow: 1, SpanId: 1, Logs: []*jaeger.Log{nil}}}}
+	if _, err := ThriftToModel(b); !errors.Is(err, ErrTranslatorPanic) {
+		t.Errorf("err = %v, want ErrTranslatorPanic", err)
+	}
+}

@@ -1,6 +1,7 @@
 package zipkin
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,5 +154,23 @@ func TestSharedSpanAlone(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ids (-want +got):\n%s", diff)
+	}
+}
+
+// TestNullElements: zipkin-go and the Collector's v1 decoder dereference
+// null list elements; Decode turns that into an error.
+func TestNullElements(t *testing.T) {
+	for _, c := range []struct {
+		f    Format
+		body string
+	}{
+		{V2JSON, `[{"traceId":"1","id":"1","annotations":[null]}]`},
+		{V1JSON, `[null]`},
+		{V1JSON, `[{"traceId":"0000000000000001","id":"0000000000000001","binaryAnnotations":[null]}]`},
+	} {
+		_, err := NewDecoder(false).Decode(c.f, []byte(c.body), false)
+		if !errors.Is(err, ErrDecoderPanic) {
+			t.Errorf("%s %s: err = %v, want ErrDecoderPanic", c.f, c.body, err)
+		}
 	}
 }

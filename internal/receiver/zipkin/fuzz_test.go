@@ -25,13 +25,15 @@ func fuzzFormat(f *testing.F, fm Format, seeds ...[]byte) {
 }
 
 func FuzzV2JSON(f *testing.F) {
-	fuzzFormat(f, V2JSON, readTestdata(f, "v2.json"), []byte(`[{"traceId":"1","id":"1","shared":true,"kind":"SERVER"}]`))
+	fuzzFormat(f, V2JSON, readTestdata(f, "v2.json"), []byte(`[{"traceId":"1","id":"1","shared":true,"kind":"SERVER"}]`),
+		[]byte(`[{"traceId":"1","id":"1","annotations":[null],"tags":{"a":null},"localEndpoint":{"ipv4":null}},null]`))
 }
 
 func FuzzV2Proto(f *testing.F) { fuzzFormat(f, V2Proto, readTestdata(f, "v2.pb")) }
 
 func FuzzV1JSON(f *testing.F) {
-	fuzzFormat(f, V1JSON, readTestdata(f, "v1.json"), []byte(`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"sa","value":true}]}]`))
+	fuzzFormat(f, V1JSON, readTestdata(f, "v1.json"), []byte(`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"sa","value":true}]}]`),
+		[]byte(`[null,{"traceId":"1","id":"2","annotations":[null],"binaryAnnotations":[null]}]`))
 }
 
 // v1ThriftSeed is a binary-thrift list of two v1 spans, as the Collector's

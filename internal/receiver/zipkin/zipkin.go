@@ -71,6 +71,11 @@ func (f Format) String() string {
 	return names[f]
 }
 
+// ErrDecoderPanic is returned (wrapped) by Decode for a body on which a
+// library decoder panicked; the body is malformed (null where the format has
+// an object).
+var ErrDecoderPanic = errors.New("malformed body (the decoder failed on it)")
+
 // Decoder turns request bodies into spans. It is safe for concurrent use.
 type Decoder struct {
 	v2       zipkinv2.ToTranslator
@@ -96,10 +101,17 @@ func NewDecoder(parseStringTags bool) *Decoder {
 // Collector's zipkinv2 translator; v1 bodies go through the Collector's
 // zipkinv1 unmarshalers. Shared v2 server spans then get their own span id
 // (see separateSharedSpans).
-func (d *Decoder) Decode(f Format, body []byte, debug bool) ([]*model.Span, error) {
+func (d *Decoder) Decode(f Format, body []byte, debug bool) (_ []*model.Span, err error) {
+	// zipkin-go's and the Collector's decoders dereference null list
+	// elements ("annotations": [null] in v2, a null span or binary
+	// annotation in v1): a body must not be able to crash a request.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decode Zipkin %s: %w: %v", f, ErrDecoderPanic, r)
+		}
+	}()
 	var td ptrace.Traces
 	var zspans []*zipkinmodel.SpanModel
-	var err error
 	switch f {
 	case V2JSON:
 		err = json.Unmarshal(body, &zspans)
