@@ -265,6 +265,10 @@ func (e *Engine) metrics(ctx context.Context, q *traceql.Query, start, end time.
 	}
 	slices.SortFunc(resp.Series, func(a, b Series) int { return strings.Compare(PromLabels(a.Labels), PromLabels(b.Labels)) })
 	for _, st := range mf.Second {
+		if st.Op != traceql.OpNone {
+			resp.Series = filterSamples(resp.Series, st)
+			continue
+		}
 		resp.Series = topK(resp.Series, st)
 	}
 	return resp, nil
@@ -586,4 +590,24 @@ func (acc *seriesAcc) attachExemplars(mf *traceql.MetricsFunc, out []Series, lim
 			out[i].Exemplars = kept
 		}
 	}
+}
+
+// filterSamples keeps the samples for which "value Op st.Value" holds and
+// drops series left without samples.
+func filterSamples(series []Series, st traceql.SecondStage) []Series {
+	bound := Value{Type: traceql.TypeFloat, F: st.Value}
+	out := series[:0]
+	for _, s := range series {
+		var samples []Sample
+		for _, smp := range s.Samples {
+			if compare(st.Op, Value{Type: traceql.TypeFloat, F: smp.Value}, bound) {
+				samples = append(samples, smp)
+			}
+		}
+		if len(samples) > 0 {
+			s.Samples = samples
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -411,11 +411,14 @@ type MetricsFunc struct {
 	Second []SecondStage
 }
 
-// SecondStage is "topk(N)" or "bottomk(N)" (Bottom): at each step, the N
-// series with the highest (lowest) values.
+// SecondStage follows a metrics function: "topk(N)" or "bottomk(N)"
+// (Bottom) keep, at each step, the N series with the highest (lowest)
+// values; a comparison ("> 10", Op set) keeps the samples it holds for.
 type SecondStage struct {
 	Bottom bool
 	N      int
+	Op     Op
+	Value  float64
 }
 
 // MetricsFuncName names a metrics function.

@@ -190,7 +190,14 @@ func (p *parser) parsePipeline(top bool) (*Pipeline, *MetricsFunc) {
 					p.fail(t, "metrics function %s() is only allowed as the last stage of the whole query", t.val)
 				}
 				m := p.parseMetrics()
-				for p.cur().typ == tokPipe {
+				for {
+					if c := p.cur(); c.typ == tokOp && c.op >= OpEq && c.op <= OpGte {
+						m.Second = append(m.Second, p.parseSecondStage())
+						continue
+					}
+					if p.cur().typ != tokPipe {
+						break
+					}
 					p.advance()
 					m.Second = append(m.Second, p.parseSecondStage())
 				}
@@ -648,8 +655,21 @@ const MaxTopK = 10000
 // parseSecondStage parses topk(n) or bottomk(n) after a metrics function.
 func (p *parser) parseSecondStage() SecondStage {
 	t := p.cur()
+	if t.typ == tokOp && t.op >= OpEq && t.op <= OpGte {
+		p.advance()
+		vt := p.cur()
+		v, ok := p.parseFieldUnary().(*Static)
+		if !ok || (v.Type != TypeInt && v.Type != TypeFloat) {
+			p.fail(vt, "a comparison after a metrics function needs a number, found %s", vt.describe())
+		}
+		f := v.F
+		if v.Type == TypeInt {
+			f = float64(v.I)
+		}
+		return SecondStage{Op: t.op, Value: f}
+	}
 	if t.typ != tokIdent || (t.val != "topk" && t.val != "bottomk") {
-		p.fail(t, "unexpected %s: after a metrics function only topk(n) or bottomk(n) may follow", t.describe())
+		p.fail(t, "unexpected %s: after a metrics function only topk(n), bottomk(n) or a comparison may follow", t.describe())
 	}
 	p.advance()
 	p.expect(tokLParen, `"(" after `+t.val)

@@ -280,6 +280,11 @@ func (m *MetricsFunc) String() string {
 		b.WriteByte(')')
 	}
 	for _, s := range m.Second {
+		if s.Op != OpNone {
+			b.WriteString(" " + s.Op.String() + " ")
+			b.WriteString(strconv.FormatFloat(s.Value, 'g', -1, 64))
+			continue
+		}
 		if s.Bottom {
 			b.WriteString(" | bottomk(")
 		} else {
