@@ -7,11 +7,15 @@
 package native
 
 import (
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clew-dev/clew/internal/model"
@@ -119,7 +123,44 @@ func (a *API) trace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := renderTrace(t, a.o.MaxTraceSpans, a.linkExists(ctx, t))
-	server.WriteJSON(w, http.StatusOK, out)
+	writeJSON(w, r, out)
+}
+
+// writeJSON writes v as JSON, gzipped (at the fastest level) when the
+// client accepts it: a 50,000-span trace is 15 MB of JSON and about a tenth
+// of that compressed, which matters when the UI is not on localhost.
+func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Add("Vary", "Accept-Encoding")
+	if !acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		server.WriteJSON(w, http.StatusOK, v)
+		return
+	}
+	h.Set("Content-Encoding", "gzip")
+	w.WriteHeader(http.StatusOK)
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	enc := json.NewEncoder(zw)
+	enc.SetEscapeHTML(true)
+	// Past this point the status is sent: a failed write means the client
+	// went away, and there is nobody to tell.
+	_ = enc.Encode(v)
+	_ = zw.Close()
+}
+
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(enc), "gzip") {
+			continue
+		}
+		if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(q, 64)
+			return err == nil && f > 0
+		}
+		return true
+	}
+	return false
 }
 
 // linkExists returns a function telling whether a linked trace is stored,

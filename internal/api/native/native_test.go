@@ -1,6 +1,7 @@
 package native
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -273,5 +274,35 @@ func BenchmarkSummarize(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = summarize(tr).json()
+	}
+}
+
+func TestTraceGzip(t *testing.T) {
+	h := fixture(t)
+	req := httptest.NewRequest("GET", "/api/clew/traces/0a", nil)
+	req.Header.Set("Accept-Encoding", "gzip, deflate")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("status %d, headers %v", rec.Code, rec.Header())
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got traceJSON
+	if err := json.NewDecoder(zr).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.SpanCount != 3 {
+		t.Errorf("spanCount %d, want 3", got.SpanCount)
+	}
+	for _, ae := range []string{"gzip;q=0", "br", ""} {
+		req.Header.Set("Accept-Encoding", ae)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Header().Get("Content-Encoding") != "" || !strings.HasPrefix(rec.Body.String(), "{") {
+			t.Errorf("Accept-Encoding %q: got Content-Encoding %q", ae, rec.Header().Get("Content-Encoding"))
+		}
 	}
 }
