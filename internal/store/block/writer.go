@@ -28,6 +28,9 @@ type WriterOptions struct {
 	// PageBufferSize bounds a column page before compression (default
 	// 16 KiB: small pages keep a lookup by trace id cheap).
 	PageBufferSize int
+	// BetterCompression trades CPU for about 3% fewer bytes (compaction
+	// uses it; flushes use zstd's fastest level).
+	BetterCompression bool
 }
 
 // Writer writes one block from spans added in order (trace id, then start
@@ -65,8 +68,12 @@ func NewWriter(be Backend, tmpDir string, meta Meta, o WriterOptions) (*Writer, 
 	}
 	w := &Writer{be: be, opts: o, meta: meta, tmp: f, crc: crc32.New(castagnoli), ops: map[string]map[Operation]struct{}{}}
 	w.meta.Version = FormatVersion
+	level := zstd.SpeedFastest
+	if o.BetterCompression {
+		level = zstd.SpeedBetterCompression
+	}
 	w.pw = parquet.NewGenericWriter[Row](io.MultiWriter(f, w.crc),
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+		parquet.Compression(&zstd.Codec{Level: level}),
 		parquet.PageBufferSize(o.PageBufferSize),
 		parquet.MaxRowsPerRowGroup(int64(o.RowGroupRows)*64),
 		parquet.CreatedBy("clew", "block", fmt.Sprint(FormatVersion)),
@@ -221,6 +228,11 @@ func (w *Writer) Finish(ctx context.Context, now time.Time) (Meta, error) {
 // Write writes spans (in any order) as one block. It sorts spans in place.
 func Write(ctx context.Context, be Backend, tmpDir string, meta Meta, o WriterOptions, spans []*model.Span, now time.Time) (Meta, error) {
 	slices.SortFunc(spans, CompareSpans)
+	return WriteSorted(ctx, be, tmpDir, meta, o, spans, now)
+}
+
+// WriteSorted writes spans already in CompareSpans order as one block.
+func WriteSorted(ctx context.Context, be Backend, tmpDir string, meta Meta, o WriterOptions, spans []*model.Span, now time.Time) (Meta, error) {
 	w, err := NewWriter(be, tmpDir, meta, o)
 	if err != nil {
 		return Meta{}, err

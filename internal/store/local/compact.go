@@ -118,7 +118,9 @@ func (s *Store) Compact(ctx context.Context) (bool, error) {
 		meta.Sources = append(meta.Sources, b.meta.ID)
 		meta.WALSegment = max(meta.WALSegment, b.meta.WALSegment)
 	}
-	w, err := block.NewWriter(s.be, s.tmpDir, meta, s.opts.Block)
+	wo := s.opts.Block
+	wo.BetterCompression = true
+	w, err := block.NewWriter(s.be, s.tmpDir, meta, wo)
 	if err != nil {
 		return false, err
 	}

@@ -9,6 +9,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -445,11 +446,20 @@ func (s *Store) Flush(ctx context.Context) error {
 
 func (s *Store) flushHead(ctx context.Context, h *head, walSeg int) error {
 	start := time.Now()
-	spans := make([]*model.Span, 0, h.spans)
-	for _, t := range h.traces {
-		spans = append(spans, t.spans...)
+	// Sort the trace ids, then each trace's few spans: cheaper than
+	// sorting every span by (trace, start, id).
+	ids := make([]model.TraceID, 0, len(h.traces))
+	for id := range h.traces {
+		ids = append(ids, id)
 	}
-	meta, err := block.Write(ctx, s.be, s.tmpDir, block.Meta{WALSegment: walSeg}, s.opts.Block, spans, s.opts.Now())
+	slices.SortFunc(ids, func(a, b model.TraceID) int { return bytes.Compare(a[:], b[:]) })
+	spans := make([]*model.Span, 0, h.spans)
+	for _, id := range ids {
+		n := len(spans)
+		spans = append(spans, h.traces[id].spans...)
+		slices.SortFunc(spans[n:], block.CompareSpans)
+	}
+	meta, err := block.WriteSorted(ctx, s.be, s.tmpDir, block.Meta{WALSegment: walSeg}, s.opts.Block, spans, s.opts.Now())
 	if err != nil {
 		return fmt.Errorf("flush head: %w", err)
 	}
