@@ -223,8 +223,9 @@ func TestRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One second at 500 spans/s: about 500 spans (the first request goes
-	// at once, so up to 510).
-	if sum.Spans < 400 || sum.Spans > 510 {
+	// at once, so up to 510; a loaded machine may fall behind a little,
+	// never ahead).
+	if sum.Spans < 300 || sum.Spans > 510 {
 		t.Errorf("sent %d spans in %.2fs at 500 spans/s", sum.Spans, sum.Seconds)
 	}
 }
