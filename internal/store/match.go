@@ -83,6 +83,42 @@ func SpanHasTag(span *model.Span, key, value string) bool {
 	return false
 }
 
+// SpanMayHaveTag is SpanHasTag, true also when an array attribute key has
+// an element whose text form is value: the test ScanRequest.Tags hints
+// are held to, so that a query matching array elements is not pruned.
+func SpanMayHaveTag(span *model.Span, key, value string) bool {
+	if SpanHasTag(span, key, value) {
+		return true
+	}
+	elemHas := func(attrs model.Attributes) bool {
+		for i := range attrs {
+			if attrs[i].Key == key && attrs[i].Value.Type() == model.ValueSlice {
+				for _, e := range attrs[i].Value.Slice() {
+					if e.AsString() == value {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	if elemHas(span.Attributes) || (span.Resource != nil && elemHas(span.Resource.Attributes)) ||
+		(span.Scope != nil && elemHas(span.Scope.Attributes)) {
+		return true
+	}
+	for i := range span.Events {
+		if elemHas(span.Events[i].Attributes) {
+			return true
+		}
+	}
+	for i := range span.Links {
+		if elemHas(span.Links[i].Attributes) {
+			return true
+		}
+	}
+	return false
+}
+
 func attrHas(attrs model.Attributes, key, value string) bool {
 	for i := range attrs {
 		if attrs[i].Key == key && attrs[i].Value.AsString() == value {

@@ -152,7 +152,8 @@ type ScanRequest struct {
 	SpanName string
 	// MinDuration, when set, is a lower bound on a span's duration.
 	MinDuration time.Duration
-	// Tags, when set, are tags the span carries, as SpanHasTag matches
-	// them (Jaeger's search semantics). Engines may ignore this hint.
+	// Tags, when set, are tags the span carries, as SpanMayHaveTag
+	// matches them (Jaeger's search semantics, or an array attribute
+	// element). Engines may ignore this hint.
 	Tags map[string]string
 }

@@ -82,6 +82,12 @@ func attrsOf(t testing.TB, m map[string]any) model.Attributes {
 				f, _ := x.Float64()
 				v = model.DoubleValue(f)
 			}
+		case []any:
+			var elems []model.Value
+			for _, e := range x {
+				elems = append(elems, attrsOf(t, map[string]any{"e": e})[0].Value)
+			}
+			v = model.SliceValue(elems)
 		default:
 			t.Fatalf("attribute %s: unsupported %T", k, x)
 		}

@@ -205,6 +205,11 @@ func (cp *compiler) field(e traceql.FieldExpr, info *exprInfo) evalFn {
 			// The parser guarantees a string literal on the right.
 			re := regexp.MustCompile(anchor(e.RHS.(*traceql.Static).S))
 			want := op == traceql.OpRe
+			if a, ok := e.LHS.(*traceql.Attribute); ok && a.Scope != traceql.ScopeIntrinsic {
+				return cp.arrayAware(a, info, !want, func(_ *spanCtx, v Value) bool {
+					return v.Type == traceql.TypeString && re.MatchString(v.S) == want
+				})
+			}
 			return func(c *spanCtx) Value {
 				v := l(c)
 				if v.Type != traceql.TypeString {
@@ -221,10 +226,16 @@ func (cp *compiler) field(e traceql.FieldExpr, info *exprInfo) evalFn {
 			if st, ok := e.LHS.(*traceql.Static); ok && st.Type == traceql.TypeNil {
 				return nilTest(r, op)
 			}
+			if a, ok := e.LHS.(*traceql.Attribute); ok && a.Scope != traceql.ScopeIntrinsic {
+				return cp.arrayAware(a, info, op == traceql.OpNeq, func(c *spanCtx, v Value) bool { return compare(op, v, r(c)) })
+			}
 			return func(c *spanCtx) Value {
 				return Value{Type: traceql.TypeBool, B: compare(op, l(c), r(c))}
 			}
 		case op.IsComparison():
+			if a, ok := e.LHS.(*traceql.Attribute); ok && a.Scope != traceql.ScopeIntrinsic {
+				return cp.arrayAware(a, info, false, func(c *spanCtx, v Value) bool { return compare(op, v, r(c)) })
+			}
 			return func(c *spanCtx) Value {
 				return Value{Type: traceql.TypeBool, B: compare(op, l(c), r(c))}
 			}
@@ -247,52 +258,93 @@ func nilTest(x evalFn, op traceql.Op) evalFn {
 func anchor(re string) string { return "^(?:" + re + ")$" }
 
 func (cp *compiler) attribute(a *traceql.Attribute, info *exprInfo) evalFn {
+	if a.Scope == traceql.ScopeIntrinsic {
+		return cp.intrinsic(a.Intrinsic, info)
+	}
+	raw := cp.rawAttribute(a, info)
+	return func(c *spanCtx) Value {
+		v, ok := raw(c)
+		if !ok {
+			return nilValue
+		}
+		return fromModel(v)
+	}
+}
+
+// rawFn returns an attribute's stored value and whether it is present.
+type rawFn func(c *spanCtx) (model.Value, bool)
+
+// rawAttribute looks up a scoped or unscoped (span, then resource)
+// attribute.
+func (cp *compiler) rawAttribute(a *traceql.Attribute, info *exprInfo) rawFn {
 	name := a.Name
 	switch a.Scope {
 	case traceql.ScopeSpan:
-		return func(c *spanCtx) Value { return attrValue(c.s.Attributes, name) }
+		return func(c *spanCtx) (model.Value, bool) { return c.s.Attributes.Get(name) }
 	case traceql.ScopeResource:
-		return func(c *spanCtx) Value {
+		return func(c *spanCtx) (model.Value, bool) {
 			if c.s.Resource == nil {
-				return nilValue
+				return model.Value{}, false
 			}
-			return attrValue(c.s.Resource.Attributes, name)
-		}
-	case traceql.ScopeNone:
-		return func(c *spanCtx) Value {
-			if v := attrValue(c.s.Attributes, name); v.Type != traceql.TypeNil {
-				return v
-			}
-			if c.s.Resource == nil {
-				return nilValue
-			}
-			return attrValue(c.s.Resource.Attributes, name)
+			return c.s.Resource.Attributes.Get(name)
 		}
 	case traceql.ScopeEvent:
 		info.events = true
-		return func(c *spanCtx) Value {
+		return func(c *spanCtx) (model.Value, bool) {
 			if c.ev == nil {
-				return nilValue
+				return model.Value{}, false
 			}
-			return attrValue(c.ev.Attributes, name)
+			return c.ev.Attributes.Get(name)
 		}
 	case traceql.ScopeLink:
 		info.links = true
-		return func(c *spanCtx) Value {
+		return func(c *spanCtx) (model.Value, bool) {
 			if c.link == nil {
-				return nilValue
+				return model.Value{}, false
 			}
-			return attrValue(c.link.Attributes, name)
+			return c.link.Attributes.Get(name)
 		}
 	case traceql.ScopeInstrumentation:
-		return func(c *spanCtx) Value {
+		return func(c *spanCtx) (model.Value, bool) {
 			if c.s.Scope == nil {
-				return nilValue
+				return model.Value{}, false
 			}
-			return attrValue(c.s.Scope.Attributes, name)
+			return c.s.Scope.Attributes.Get(name)
 		}
 	}
-	return cp.intrinsic(a.Intrinsic, info)
+	return func(c *spanCtx) (model.Value, bool) {
+		if v, ok := c.s.Attributes.Get(name); ok {
+			return v, true
+		}
+		if c.s.Resource == nil {
+			return model.Value{}, false
+		}
+		return c.s.Resource.Attributes.Get(name)
+	}
+}
+
+// arrayAware wraps a comparison whose left side is an attribute so that an
+// array attribute compares element by element, as Tempo does: "=", "=~",
+// "<" ... hold when one element satisfies them, "!=" and "!~" when every
+// element does (no element equals or matches). cmpElem compares one value.
+func (cp *compiler) arrayAware(a *traceql.Attribute, info *exprInfo, negated bool, cmpElem func(c *spanCtx, v Value) bool) evalFn {
+	raw := cp.rawAttribute(a, info)
+	return func(c *spanCtx) Value {
+		mv, ok := raw(c)
+		if !ok {
+			return Value{Type: traceql.TypeBool}
+		}
+		if mv.Type() != model.ValueSlice {
+			return Value{Type: traceql.TypeBool, B: cmpElem(c, fromModel(mv))}
+		}
+		elems := mv.Slice()
+		for _, el := range elems {
+			if cmpElem(c, fromModel(el)) != negated {
+				return Value{Type: traceql.TypeBool, B: !negated}
+			}
+		}
+		return Value{Type: traceql.TypeBool, B: negated && len(elems) > 0}
+	}
 }
 
 func str(s string) Value { return Value{Type: traceql.TypeString, S: s} }

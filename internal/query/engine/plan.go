@@ -117,7 +117,8 @@ func hintsOf(s traceql.Stage) store.ScanRequest {
 			case b.Op == traceql.OpEq && a.Scope != traceql.ScopeIntrinsic &&
 				(v.Type == traceql.TypeString || v.Type == traceql.TypeInt || v.Type == traceql.TypeBool):
 				// An attribute equal to a string, integer or boolean
-				// has that text form: store.SpanHasTag holds.
+				// (or with such an array element) has that text form:
+				// store.SpanMayHaveTag holds.
 				if h.Tags == nil {
 					h.Tags = map[string]string{}
 				}

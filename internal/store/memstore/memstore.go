@@ -389,10 +389,10 @@ func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*
 	return nil
 }
 
-// hasTags reports whether sp carries every tag (store.SpanHasTag).
+// hasTags reports whether sp may carry every tag (store.SpanMayHaveTag).
 func hasTags(sp *model.Span, tags map[string]string) bool {
 	for k, v := range tags {
-		if !store.SpanHasTag(sp, k, v) {
+		if !store.SpanMayHaveTag(sp, k, v) {
 			return false
 		}
 	}
