@@ -31,7 +31,7 @@ func runGen(args []string, env Env) int {
 		services    = fs.Int("services", def.Services, "Distinct services.")
 		operations  = fs.Int("operations", def.Operations, "Distinct operations per service.")
 		spans       = fs.Int("spans-per-trace", def.SpansPerTrace, "Spans in each trace.")
-		depth       = fs.Int("depth", def.Depth, "Deepest level of a trace's span tree.")
+		depth       = fs.Int("depth", def.Depth, "Deepest level of a trace's span tree below the root; a call to another service takes two (client and server span).")
 		attributes  = fs.Int("attributes", def.Attributes, "Extra attributes per span (beside the semantic-convention ones).")
 		events      = fs.Int("events", def.Events, "Span events per span.")
 		errorRatio  = fs.Float64("error-ratio", def.ErrorRatio, "Probability that a span fails (error status and an exception event).")
