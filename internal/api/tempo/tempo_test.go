@@ -133,6 +133,10 @@ func TestTagsAndValues(t *testing.T) {
 	if !strings.Contains(body, `"value":"child"`) {
 		t.Errorf("values with a broken q: %s", body)
 	}
+	_, body = get(t, h, "/api/v2/search/tag/duration/values")
+	if !strings.HasPrefix(body, `{"tagValues":[]`) {
+		t.Errorf("duration values: %s", body)
+	}
 	_, body = get(t, h, "/api/search/tags")
 	if !strings.Contains(body, `"tagNames":["http.status_code","service.name"]`) {
 		t.Errorf("v1 tags: %s", body)

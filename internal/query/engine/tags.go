@@ -118,8 +118,7 @@ func (e *Engine) TagNames(ctx context.Context, req TagsRequest) (*TagsResponse, 
 		resp.Scopes[s] = list
 	}
 	if want["intrinsic"] {
-		resp.Scopes["intrinsic"] = traceql.IntrinsicNames()
-		slices.Sort(resp.Scopes["intrinsic"])
+		resp.Scopes["intrinsic"] = traceql.IntrinsicSpellings()
 	}
 	return resp, nil
 }
@@ -153,6 +152,13 @@ type TagValuesRequest struct {
 	Start, End time.Time
 }
 
+// enumerable are the intrinsics whose values TagValues lists.
+var enumerable = map[traceql.Intrinsic]bool{
+	traceql.IntrinsicName: true, traceql.IntrinsicStatus: true, traceql.IntrinsicStatusMessage: true,
+	traceql.IntrinsicKind: true, traceql.IntrinsicRootName: true, traceql.IntrinsicRootServiceName: true,
+	traceql.IntrinsicEventName: true, traceql.IntrinsicInstrumentationName: true, traceql.IntrinsicInstrumentationVersion: true,
+}
+
 // TagValuesResponse holds distinct values, ordered by type then text.
 type TagValuesResponse struct {
 	Values  []Value
@@ -164,6 +170,11 @@ type TagValuesResponse struct {
 func (e *Engine) TagValues(ctx context.Context, req TagValuesRequest) (*TagValuesResponse, error) {
 	if req.Tag == nil {
 		return nil, fmt.Errorf("%w: no tag", ErrBadRequest)
+	}
+	if req.Tag.Scope == traceql.ScopeIntrinsic && !enumerable[req.Tag.Intrinsic] {
+		// Ids, durations and tree positions are not worth listing (nor
+		// does Tempo list them).
+		return &TagValuesResponse{}, nil
 	}
 	var p *plan
 	if req.Query != nil && req.Query.Metrics == nil {

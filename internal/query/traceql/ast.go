@@ -13,6 +13,7 @@
 package traceql
 
 import (
+	"slices"
 	"time"
 
 	"github.com/clew-dev/clew/internal/model"
@@ -376,6 +377,22 @@ func (i Intrinsic) String() string {
 func LookupIntrinsic(s string) (Intrinsic, bool) {
 	i, ok := intrinsicByName[s]
 	return i, ok
+}
+
+// IntrinsicSpellings returns every accepted spelling of every intrinsic
+// (canonical names and aliases such as span:duration), sorted, as Tempo's
+// tag API lists them; the nested-set intrinsics are left out.
+func IntrinsicSpellings() []string {
+	out := make([]string, 0, len(intrinsicByName))
+	for n, i := range intrinsicByName {
+		switch i {
+		case IntrinsicNestedSetLeft, IntrinsicNestedSetRight, IntrinsicNestedSetParent:
+			continue
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // IntrinsicNames returns the canonical spellings of every intrinsic.
