@@ -189,6 +189,7 @@ describe("trace view", () => {
     assert.match(head, /Errors\s*2/);
     assert.deepEqual(await rowNames(), ["GET /checkout", "POST /api/checkout", "SELECT cart", "charge", "cache lookup", "render"]);
     assert.equal(await page.locator(".wf-row.error").count(), 2);
+    assert.equal(await page.locator(".wf-row:has-text('charge') .wf-event.exception").count(), 1, "the exception is marked on its bar");
     await shot("trace");
   });
 

@@ -134,6 +134,13 @@ export function Waterfall(p: Props) {
             style={{ left: `${left}%`, width: `${width}%`, background: color }}
             title={`${svc}: ${s.name} — ${fmtDuration(s.durationNano)}`}
           />
+          {s.events.slice(0, 50).map((e) => (
+            <div
+              class={`wf-event${e.name === "exception" ? " exception" : ""}`}
+              style={{ left: `${pct(s.startNano + e.offsetNano)}%` }}
+              title={`${e.name} at +${fmtDuration(e.offsetNano)}`}
+            />
+          ))}
           {segs?.map(([a, b]) => (
             <div class="wf-cp" style={{ left: `${pct(a)}%`, width: `${Math.max(((b - a) / span) * 100, 0.1)}%` }} />
           ))}
