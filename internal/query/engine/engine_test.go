@@ -129,6 +129,7 @@ func TestHints(t *testing.T) {
 	f(`{ name = "x" } > { resource.service.name = "y" && duration >= 2s }`, store.ScanRequest{Service: "y", MinDuration: 2 * time.Second})
 	f(`{ name = "x" } !> { resource.service.name = "y" }`, store.ScanRequest{Service: "y"})
 	f(`{ name = "x" } | count() > 2`, store.ScanRequest{SpanName: "x"})
+	f(`{ parent.resource.service.name = "a" && parent.x = "b" }`, store.ScanRequest{})
 }
 
 func TestTagsHints(t *testing.T) {

@@ -277,6 +277,23 @@ type rawFn func(c *spanCtx) (model.Value, bool)
 // rawAttribute looks up a scoped or unscoped (span, then resource)
 // attribute.
 func (cp *compiler) rawAttribute(a *traceql.Attribute, info *exprInfo) rawFn {
+	if a.Parent {
+		own := *a
+		own.Parent = false
+		raw := cp.rawAttribute(&own, info)
+		return func(c *spanCtx) (model.Value, bool) {
+			i := c.index()
+			if i < 0 {
+				return model.Value{}, false
+			}
+			p := c.tc.parents()[i]
+			if p < 0 {
+				return model.Value{}, false
+			}
+			pc := spanCtx{tc: c.tc, s: c.tc.t.Spans[p], idx: int(p) + 1}
+			return raw(&pc)
+		}
+	}
 	name := a.Name
 	switch a.Scope {
 	case traceql.ScopeSpan:

@@ -28,6 +28,9 @@ func compile(q *traceql.Query) *plan {
 	p := &plan{q: q, run: cp.stage(q.Pipeline)}
 	seen := map[string]bool{}
 	add := func(a *traceql.Attribute) {
+		if a.Parent {
+			return
+		}
 		var key string
 		switch a.Scope {
 		case traceql.ScopeEvent, traceql.ScopeLink:
@@ -106,7 +109,7 @@ func hintsOf(s traceql.Stage) store.ScanRequest {
 		conjuncts(s.Expr, func(b *traceql.BinaryExpr) {
 			a, ok1 := b.LHS.(*traceql.Attribute)
 			v, ok2 := b.RHS.(*traceql.Static)
-			if !ok1 || !ok2 {
+			if !ok1 || !ok2 || a.Parent {
 				return
 			}
 			switch {

@@ -412,6 +412,10 @@ type Attribute struct {
 	Scope     Scope
 	Name      string
 	Intrinsic Intrinsic
+	// Parent looks the attribute up on the span's parent ("parent.x",
+	// "parent.span.x", "parent.resource.x"; Scope is None, Span or
+	// Resource).
+	Parent bool
 }
 
 // MetricsFunc is the metrics stage that ends a metrics query.

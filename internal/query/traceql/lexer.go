@@ -41,12 +41,13 @@ var tokenNames = [...]string{
 
 // token is one lexical item. pos is the byte offset of its first byte.
 type token struct {
-	typ   tokenType
-	pos   int
-	text  string // the source text
-	val   string // decoded string, attribute or identifier name; error message
-	op    Op
-	scope Scope
+	typ    tokenType
+	pos    int
+	text   string // the source text
+	val    string // decoded string, attribute or identifier name; error message
+	op     Op
+	scope  Scope
+	parent bool // a parent. attribute
 }
 
 func (t token) describe() string {
@@ -161,7 +162,7 @@ func lexAny(l *lexer) stateFn {
 		if p := l.peek(); p >= '0' && p <= '9' {
 			return l.errorf("a number must start with a digit")
 		}
-		return lexAttributeName(ScopeNone)
+		return lexAttributeName(ScopeNone, false)
 	case r >= '0' && r <= '9':
 		l.backup(r)
 		return lexNumber
@@ -315,7 +316,21 @@ func lexIdent(l *lexer) stateFn {
 	case '.':
 		if sc, ok := scopeByName[word]; ok {
 			l.next()
-			return lexAttributeName(sc)
+			return lexAttributeName(sc, false)
+		}
+		if word == "parent" {
+			// parent.name, parent.span.name, parent.resource.name
+			l.next()
+			rest := l.input[l.pos:]
+			switch {
+			case strings.HasPrefix(rest, "span."):
+				l.pos += len("span.")
+				return lexAttributeName(ScopeSpan, true)
+			case strings.HasPrefix(rest, "resource."):
+				l.pos += len("resource.")
+				return lexAttributeName(ScopeResource, true)
+			}
+			return lexAttributeName(ScopeNone, true)
 		}
 	case ':':
 		if _, ok := scopeByName[word]; ok || word == "trace" {
@@ -350,7 +365,7 @@ func isAttributeRune(r rune) bool {
 	return true
 }
 
-func lexAttributeName(scope Scope) stateFn {
+func lexAttributeName(scope Scope, parent bool) stateFn {
 	return func(l *lexer) stateFn {
 		if l.peek() == '"' {
 			nameStart := l.pos
@@ -377,7 +392,7 @@ func lexAttributeName(scope Scope) stateFn {
 			if name == "" {
 				return l.errorf("empty attribute name")
 			}
-			l.emit(token{typ: tokAttr, val: name, scope: scope})
+			l.emit(token{typ: tokAttr, val: name, scope: scope, parent: parent})
 			return lexAny
 		}
 		nameStart := l.pos
@@ -387,7 +402,7 @@ func lexAttributeName(scope Scope) stateFn {
 		if l.pos == nameStart {
 			return l.errorf("expected an attribute name after %q", l.input[l.start:l.pos])
 		}
-		l.emit(token{typ: tokAttr, val: l.input[nameStart:l.pos], scope: scope})
+		l.emit(token{typ: tokAttr, val: l.input[nameStart:l.pos], scope: scope, parent: parent})
 		return lexAny
 	}
 }

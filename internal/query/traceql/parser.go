@@ -627,7 +627,7 @@ func (p *parser) parseFieldPrimary() FieldExpr {
 		return &Static{Type: TypeDuration, D: time.Duration(n)}
 	case tokAttr:
 		p.advance()
-		return &Attribute{Scope: t.scope, Name: t.val}
+		return &Attribute{Scope: t.scope, Name: t.val, Parent: t.parent}
 	case tokIntrinsicColon:
 		p.advance()
 		return &Attribute{Scope: ScopeIntrinsic, Intrinsic: intrinsicByName[t.val]}

@@ -247,8 +247,12 @@ func (a *Attribute) String() string {
 	if a.Scope != ScopeNone {
 		prefix = a.Scope.String() + "."
 	}
+	if a.Parent {
+		prefix = "parent." + strings.TrimPrefix(prefix, ".")
+	}
 	name := a.Name
-	if quoteNeeded(name) || (a.Scope == ScopeNone && startsWithDigit(name)) {
+	if quoteNeeded(name) || (a.Scope == ScopeNone && startsWithDigit(name)) ||
+		(a.Parent && a.Scope == ScopeNone && (strings.HasPrefix(name, "span.") || strings.HasPrefix(name, "resource."))) {
 		name = strconv.Quote(name)
 	}
 	return prefix + name
