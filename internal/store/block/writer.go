@@ -26,7 +26,7 @@ type WriterOptions struct {
 	// next trace boundary (default 65,536).
 	RowGroupRows int
 	// PageBufferSize bounds a column page before compression (default
-	// 16 KiB: small pages keep a lookup by trace id cheap).
+	// 32 KiB: small pages keep a lookup by trace id cheap).
 	PageBufferSize int
 	// BetterCompression trades CPU for about 3% fewer bytes (compaction
 	// uses it; flushes use zstd's fastest level).
@@ -57,7 +57,7 @@ func NewWriter(be Backend, tmpDir string, meta Meta, o WriterOptions) (*Writer, 
 		o.RowGroupRows = 65536
 	}
 	if o.PageBufferSize <= 0 {
-		o.PageBufferSize = 16 << 10
+		o.PageBufferSize = 32 << 10
 	}
 	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
 		return nil, err
