@@ -1,6 +1,11 @@
 package zipkin
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+
+	zipkinmodel "github.com/openzipkin/zipkin-go/model"
+)
 
 // The benchmarks measure decode + translate + convert to the model of one
 // request body (5 spans for v2, 3 for v1).
@@ -31,4 +36,29 @@ func BenchmarkV1Thrift(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// The v2 JSON parse alone: the fast path against zipkin-go's model through
+// encoding/json, on the captured body.
+func BenchmarkV2JSONParse(b *testing.B) {
+	data := readTestdata(b, "v2.json")
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := parseV2JSON(data); !ok {
+				b.Fatal("fast path refused the body")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var spans []*zipkinmodel.SpanModel
+			if err := json.Unmarshal(data, &spans); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

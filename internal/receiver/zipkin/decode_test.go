@@ -174,3 +174,26 @@ func TestNullElements(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathTakesCommonBodies makes sure the v2 JSON fast path is used
+// for what clients send, and leaves the odd cases to encoding/json.
+func TestFastPathTakesCommonBodies(t *testing.T) {
+	f := func(body string, want bool) {
+		t.Helper()
+		if _, ok := parseV2JSON([]byte(body)); ok != want {
+			t.Errorf("parseV2JSON(%.60q) ok = %v, want %v", body, ok, want)
+		}
+	}
+	f(string(readTestdata(t, "v2.json")), true)
+	f(`[]`, true)
+	f(`null`, true)
+	f(`[{"traceId":"1","id":"1","name":"caf\u00e9","tags":{"a\nb":"c"}}]`, true)
+	f(`[{"traceId":"1","id":"1","localEndpoint":{"SERVICENAME":"x"}}]`, true)
+	f(`[{"traceId":"1","id":"1","TraceId":"2"}]`, false)        // a case variant of a field
+	f(`[{"traceId":"1","id":"1","timestamp":1.5}]`, false)      // not an unsigned integer
+	f(`[{"traceId":"1","id":"0"}]`, false)                      // zipkin-go's error
+	f(`[{"traceId":"1","id":"1","annotations":[null]}]`, false) // zipkin-go's panic
+	f(`[{"traceId":"1","id":"1","tags":{"a":1}}]`, false)       // a tag that is not a string
+	f(`[{"traceId":"1","id":"1","localEndpoint":{"ipv4":"x"}}]`, false)
+	f(`[{"traceId":"1","id":"1"}`, false) // invalid JSON
+}

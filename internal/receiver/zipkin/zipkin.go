@@ -114,7 +114,11 @@ func (d *Decoder) Decode(f Format, body []byte, debug bool) (_ []*model.Span, er
 	var zspans []*zipkinmodel.SpanModel
 	switch f {
 	case V2JSON:
-		err = json.Unmarshal(body, &zspans)
+		var ok bool
+		if zspans, ok = parseV2JSON(body); !ok {
+			zspans = nil
+			err = json.Unmarshal(body, &zspans)
+		}
 	case V2Proto:
 		zspans, err = zipkin_proto3.ParseSpans(body, debug)
 	case V1JSON:
