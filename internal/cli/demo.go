@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -129,6 +130,9 @@ func runDemo(args []string, env Env) int {
 			}
 		case err := <-serverDone:
 			fmt.Fprintf(env.Stderr, "clew demo: %v\n", err)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				fmt.Fprintf(env.Stderr, "Another Clew may be running: send the demo to it with clew demo --no-server, or move this one's listeners (clew demo --help).\n")
+			}
 			return 1
 		case <-ctx.Done():
 			serverCancel()
