@@ -231,6 +231,29 @@ func TestDemo(t *testing.T) {
 		t.Errorf("no SELECT beers span with db.system=sqlite and db.statement among %d traces", len(traces))
 	})
 
+	t.Run("service map", func(t *testing.T) {
+		Eventually(t, 10*time.Second, func() error {
+			var resp struct {
+				Data []struct {
+					Parent    string `json:"parent"`
+					Child     string `json:"child"`
+					CallCount int    `json:"callCount"`
+				} `json:"data"`
+			}
+			GetJSON(t, base+"/api/dependencies?lookback=3600000", &resp)
+			got := map[string]bool{}
+			for _, d := range resp.Data {
+				got[d.Parent+"→"+d.Child] = d.CallCount > 0
+			}
+			for _, w := range []string{"matchmaker→auth", "matchmaker→taster", "matchmaker→donut-cache", "orders→auth"} {
+				if !got[w] {
+					return fmt.Errorf("no %s among %v", w, got)
+				}
+			}
+			return nil
+		})
+	})
+
 	s.Stop(t)
 	if !strings.Contains(s.Log(), "Demo traffic:") {
 		t.Errorf("demo did not print its traffic summary on exit:\n%s", s.Log())
