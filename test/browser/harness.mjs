@@ -51,6 +51,9 @@ export async function startClew() {
   proc.stdout.on("data", (d) => (log += d));
   proc.stderr.on("data", (d) => (log += d));
   const exited = new Promise((resolve) => proc.once("exit", (code, sig) => resolve({ code, sig })));
+  // Never leave the server behind, even when the test run dies.
+  const reap = () => proc.exitCode === null && proc.kill("SIGKILL");
+  process.once("exit", reap);
   const query = `http://${addrs["query.addr"]}`;
   const otlp = `http://${addrs["receivers.otlp.http.addr"]}/v1/traces`;
   const deadline = Date.now() + 30_000;
@@ -84,7 +87,7 @@ export async function startClew() {
   };
 }
 
-/** send posts OTLP JSON resourceSpans to the receiver, in batches of at most maxSpans spans. */
+/** send posts OTLP JSON resourceSpans to the receiver and fails unless every span is accepted. */
 export async function send(otlpURL, resourceSpans) {
   const r = await fetch(otlpURL, {
     method: "POST",
