@@ -68,6 +68,7 @@ type RejectedError struct {
 	Message string
 }
 
+// Error implements error.
 func (e *RejectedError) Error() string {
 	return fmt.Sprintf("%d spans rejected: %s", e.Spans, e.Message)
 }

@@ -10,6 +10,8 @@ import (
 // datagram has no answer: a body counts as sent once written.
 type udpSender struct{ conn *net.UDPConn }
 
+var _ Sender = (*udpSender)(nil)
+
 func dialUDP(endpoint string, _ SenderOptions) (Sender, error) {
 	addr, err := net.ResolveUDPAddr("udp", endpoint)
 	if err != nil {
@@ -28,4 +30,5 @@ func (s *udpSender) Send(_ context.Context, body []byte) error {
 	return err
 }
 
+// Close implements Sender.
 func (s *udpSender) Close() error { return s.conn.Close() }
