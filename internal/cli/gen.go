@@ -115,6 +115,9 @@ func runGen(args []string, env Env) int {
 		opts.TraceIDs = idsFile
 	}
 
+	if proto.UDP && *rate == 0 {
+		fmt.Fprintf(env.Stderr, "clew gen: note: %s is UDP, without back-pressure: datagrams sent faster than the receiver reads them are lost unseen; pace them with --rate.\n", proto.Name)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := gen.Run(ctx, opts)

@@ -28,6 +28,7 @@ func init() {
 				return thrift.NewTCompactProtocolConf(t, &thrift.TConfiguration{})
 			})
 		},
+		UDP:  true,
 		Dial: dialUDP,
 	})
 	registerProtocol(&Protocol{
@@ -40,6 +41,7 @@ func init() {
 				return thrift.NewTBinaryProtocolConf(t, &thrift.TConfiguration{})
 			})
 		},
+		UDP:  true,
 		Dial: dialUDP,
 	})
 	registerProtocol(&Protocol{

@@ -28,6 +28,9 @@ type Protocol struct {
 	// HTTP is true for protocols sent over HTTP, whose bodies may be
 	// gzip-compressed (SenderOptions.Gzip).
 	HTTP bool
+	// UDP is true for protocols sent as datagrams: no answer, no
+	// back-pressure.
+	UDP bool
 	// Encode turns spans into request bodies: one, or one per resource for
 	// protocols whose requests carry a single process (Jaeger).
 	Encode func(spans []*model.Span) ([][]byte, error)

@@ -19,6 +19,7 @@ func init() {
 		MaxBodyBytes:    64 << 10,
 		IDs:             IDXRay,
 		Encode:          encodeXRay,
+		UDP:             true,
 		Dial:            dialUDP,
 	})
 }
