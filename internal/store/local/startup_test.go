@@ -11,8 +11,9 @@ import (
 )
 
 // TestStartupTime measures Open on a data dir of CLEW_STARTUP_SPANS spans
-// of the benchmark load (skipped when unset): most in blocks, the last
-// 100,000 in the WAL only. CLEW_STARTUP_DIR keeps the data dir for reuse.
+// of the benchmark load in blocks (skipped when unset) plus
+// CLEW_STARTUP_WAL_SPANS (default 100,000) in the WAL only.
+// CLEW_STARTUP_DIR keeps the data dir for reuse.
 func TestStartupTime(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("CLEW_STARTUP_SPANS"))
 	if n <= 0 {
@@ -22,21 +23,24 @@ func TestStartupTime(t *testing.T) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	walSpans := 100_000
+	if v, err := strconv.Atoi(os.Getenv("CLEW_STARTUP_WAL_SPANS")); err == nil {
+		walSpans = v
+	}
 	o := testOptions(dir)
-	o.FlushSpans = 1_000_000
+	o.FlushSpans = 1 << 30
 	o.FlushBytes = 1 << 40
 	o.MaxHeadBytes = 1 << 40
-	if _, err := os.Stat(dir + "/blocks"); err != nil {
-		s := openT(t, o)
-		g, err := gen.New(gen.DefaultOptions())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx := context.Background()
-		start := time.Now().Add(-time.Hour)
+	g, err := gen.New(gen.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	start := time.Now().Add(-time.Hour)
+	write := func(s *Store, n int, flushEvery int) {
 		written := 0
 		for written < n {
-			var batch = g.Trace(start.Add(time.Duration(written) * time.Microsecond))
+			batch := g.Trace(start.Add(time.Duration(written) * time.Microsecond))
 			for len(batch) < 500 {
 				batch = append(batch, g.Trace(start.Add(time.Duration(written+len(batch))*time.Microsecond))...)
 			}
@@ -44,16 +48,25 @@ func TestStartupTime(t *testing.T) {
 				t.Fatal(err)
 			}
 			written += len(batch)
-			if written%1_000_000 < len(batch) && n-written > 100_000 {
+			if flushEvery > 0 && written%flushEvery < len(batch) {
 				if err := s.Flush(ctx); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		s.simulateCrash() // leave the tail in the WAL
 	}
-	t0 := time.Now()
+	if _, err := os.Stat(dir + "/blocks"); err != nil {
+		s := openT(t, o)
+		write(s, n, 1_000_000)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s := openT(t, o)
+	write(s, walSpans, 0)
+	s.simulateCrash() // the tail stays in the WAL only
+	t0 := time.Now()
+	s = openT(t, o)
 	took := time.Since(t0)
 	s.mu.RLock()
 	blocks, head := len(s.blocks), s.active.spans
