@@ -214,6 +214,7 @@ describe("trace view", () => {
     assert.match(d, /retry\.count\s+2\s+int/);
     assert.match(d, /error: card declined/);
     assert.match(d, /Kind\s+client/);
+    assert.match(d, /Duration\s+460ms/);
     assert.match(d, /\+50ms\s+exception/, "event offset from span start");
     assert.match(d, /host\.name\s+node-1/, "resource attributes");
     assert.match(d, /clew-browser-test/, "scope");
@@ -225,6 +226,18 @@ describe("trace view", () => {
     await page.waitForSelector("button[aria-label='Copy span ID']:has-text('Copied')");
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), data.gold.chargeSpanID);
     await shot("span-details");
+  });
+
+  test("self time, service chips and similar traces", async () => {
+    await page.click(".wf-row:has-text('POST /api/checkout')");
+    // POST 5..495 ms; SELECT 8..28, charge 30..490, cache 32..42: self 10 ms.
+    assert.match(await page.locator(".details").innerText(), /490ms \(10ms self, outside its children\)/);
+    await page.click(".trace-services button:has-text('payment')");
+    assert.equal(await page.inputValue(".trace-search input"), "payment");
+    assert.equal(await page.locator(".wf-row.match").count(), 1);
+    await page.fill(".trace-search input", "");
+    const href = await page.locator(".details a.similar").getAttribute("href");
+    assert.equal(href, "/search?service=checkout&operation=POST+%2Fapi%2Fcheckout&lookback=1h");
   });
 
   test("keyboard navigation moves, folds and closes", async () => {

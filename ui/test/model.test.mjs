@@ -137,3 +137,16 @@ test("ticks are round and cover the window", () => {
   assert.deepEqual(m.ticks(0, 100, 5), [0, 20, 40, 60, 80, 100]);
   assert.deepEqual(m.ticks(0, 0), [0]);
 });
+
+test("self time is the span's duration outside its children", () => {
+  // p 0..100; children 10..40 and 30..50 overlap (busy 10..50), 90..120 is
+  // clipped to 90..100: self time 100 - 40 - 10 = 50.
+  const model = m.buildModel(trace([
+    ["p", "", 0, 100],
+    ["a", "p", 10, 30],
+    ["b", "p", 30, 20],
+    ["c", "p", 90, 30],
+  ]));
+  assert.equal(m.selfTime(model, 0), 50);
+  assert.equal(m.selfTime(model, 1), 30, "a leaf is all self time");
+});

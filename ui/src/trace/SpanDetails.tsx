@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import type { Attr } from "../api";
 import { isSpanID, isTraceID } from "../api";
 import { fmtDuration, serviceColor } from "../format";
-import type { TraceModel } from "./model";
+import { selfTime, type TraceModel } from "./model";
 
 interface Props {
   model: TraceModel;
@@ -88,6 +88,13 @@ export function SpanDetails({ model, i, onClose, onSelect }: Props) {
           <span class="svc-dot" style={{ background: serviceColor(svc) }} />
           {s.name}
         </h2>
+        <a
+          class="button similar"
+          href={`/search?${new URLSearchParams({ service: svc, operation: s.name, lookback: "1h" })}`}
+          title="Search the last hour for traces with this service and operation"
+        >
+          Similar traces
+        </a>
         <button type="button" class="close" onClick={onClose} aria-label="Close span details">
           ✕
         </button>
@@ -96,7 +103,10 @@ export function SpanDetails({ model, i, onClose, onSelect }: Props) {
         <dt>Service</dt>
         <dd>{svc}</dd>
         <dt>Duration</dt>
-        <dd>{fmtDuration(s.durationNano)}</dd>
+        <dd>
+          {fmtDuration(s.durationNano)}
+          {model.size[i] > 1 && <span class="muted"> ({fmtDuration(selfTime(model, i))} self, outside its children)</span>}
+        </dd>
         <dt>Start</dt>
         <dd>+{fmtDuration(s.startNano)} into the trace</dd>
         <dt>Kind</dt>
@@ -108,7 +118,7 @@ export function SpanDetails({ model, i, onClose, onSelect }: Props) {
         </dd>
         <dt>Span ID</dt>
         <dd>
-          <code>{s.spanID}</code> <CopyButton text={s.spanID} label="span ID" />
+          <code>{s.spanID}</code> <CopyButton key={s.spanID} text={s.spanID} label="span ID" />
         </dd>
         <dt>Trace ID</dt>
         <dd>

@@ -216,7 +216,13 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
 
   return (
     <div class="trace-page">
-      <TraceHeader model={model} />
+      <TraceHeader
+        model={model}
+        onFind={(q) => {
+          setQuery(q);
+          searchBox.current?.focus();
+        }}
+      />
       {trace.warnings.length > 0 && (
         <div class="banner warn" role="note">
           {trace.warnings.map((w) => (
@@ -294,7 +300,7 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
   );
 }
 
-function TraceHeader({ model }: { model: TraceModel }) {
+function TraceHeader({ model, onFind }: { model: TraceModel; onFind: (q: string) => void }) {
   const t = model.trace;
   return (
     <header class="trace-head">
@@ -332,11 +338,16 @@ function TraceHeader({ model }: { model: TraceModel }) {
       </dl>
       <div class="trace-services">
         {t.services.map((s) => (
-          <span class="chip" title={`${s.spanCount} spans, ${s.errorCount} errors`}>
+          <button
+            type="button"
+            class="chip"
+            title={`${s.spanCount} spans, ${s.errorCount} errors — find them in the trace`}
+            onClick={() => onFind(s.name)}
+          >
             <span class="svc-dot" style={{ background: serviceColor(s.name) }} />
             {s.name} {s.spanCount}
             {s.errorCount > 0 && <span class="err"> ({s.errorCount} err)</span>}
-          </span>
+          </button>
         ))}
       </div>
     </header>

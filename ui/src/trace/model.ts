@@ -220,3 +220,29 @@ export function ticks(t0: number, t1: number, target = 5): number[] {
   for (let t = Math.ceil(t0 / step) * step; t <= t1 + 1e-9; t += step) out.push(t);
   return out;
 }
+
+/**
+ * selfTime returns the part of span i's duration during which none of its
+ * children was running (their intervals clipped to the span and merged).
+ */
+export function selfTime(m: TraceModel, i: number): number {
+  const s = m.spans[i];
+  const start = s.startNano;
+  const end = spanEnd(s);
+  const kids = m.children[i]
+    .map((c): [number, number] => [Math.max(m.spans[c].startNano, start), Math.min(spanEnd(m.spans[c]), end)])
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  let busy = 0;
+  let curA = -1;
+  let curB = -1;
+  for (const [a, b] of kids) {
+    if (a > curB) {
+      busy += curB - curA;
+      curA = a;
+      curB = b;
+    } else if (b > curB) curB = b;
+  }
+  busy += curB - curA;
+  return s.durationNano - busy;
+}
