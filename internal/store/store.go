@@ -44,8 +44,11 @@ type Writer interface {
 // cannot answer a query returns an error wrapping errors.ErrUnsupported.
 type Reader interface {
 	// GetTrace returns every stored span of the trace, sorted with
-	// model.SortSpans, or ErrTraceNotFound. Spans written more than once
-	// (same span id, same content) are returned once.
+	// model.SortSpans, or ErrTraceNotFound. A trace holds at most one span
+	// per span id: a span whose id is already stored in its trace is
+	// dropped (retries resend the same spans, and ids are unique by the
+	// OpenTelemetry specification; receivers of protocols that reuse ids,
+	// such as Zipkin's shared spans, give spans ids of their own).
 	GetTrace(ctx context.Context, id model.TraceID) (*model.Trace, error)
 
 	// GetServices returns the names of every service with a stored span,
