@@ -222,10 +222,10 @@ describe("trace view", () => {
     const stack = await page.locator(".details pre").first().innerText();
     assert.match(stack, /at charge \(payment\.js:42:7\)\n\s+at processTicksAndRejections/);
     await page.waitForURL(new RegExp(`span=${data.gold.chargeSpanID}`));
+    await shot("span-details");
     await page.click("button[aria-label='Copy span ID']");
     await page.waitForSelector("button[aria-label='Copy span ID']:has-text('Copied')");
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), data.gold.chargeSpanID);
-    await shot("span-details");
   });
 
   test("self time, service chips and similar traces", async () => {
