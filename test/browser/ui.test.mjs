@@ -250,6 +250,10 @@ describe("trace view", () => {
     await page.keyboard.press("ArrowRight");
     await page.keyboard.press("j");
     assert.equal(await page.locator(".wf-row.selected .wf-op").innerText(), "SELECT cart");
+    await page.keyboard.press("z");
+    assert.match(await page.locator(".minimap-info").innerText(), /Window 7ms – 29ms/, "z zooms to the span (8–28 ms)");
+    await page.keyboard.press("0");
+    assert.match(await page.locator(".minimap-info").innerText(), /Drag across/);
     await page.keyboard.press("ArrowLeft");
     assert.equal(await page.locator(".wf-row.selected .wf-op").innerText(), "POST /api/checkout", "left on a leaf goes to the parent");
     await page.keyboard.press("Escape");

@@ -9,6 +9,7 @@ interface Props {
   i: number;
   onClose: () => void;
   onSelect: (i: number) => void;
+  onZoom: () => void;
 }
 
 function CopyButton({ text, label }: { text: string; label: string }) {
@@ -73,7 +74,7 @@ function AttrTable({ attrs, dropped }: { attrs: Attr[]; dropped?: number }) {
 }
 
 /** SpanDetails shows everything stored about one span. All values render as text. */
-export function SpanDetails({ model, i, onClose, onSelect }: Props) {
+export function SpanDetails({ model, i, onClose, onSelect, onZoom }: Props) {
   const s = model.spans[i];
   const trace = model.trace;
   const res = trace.resources[s.resource];
@@ -88,6 +89,9 @@ export function SpanDetails({ model, i, onClose, onSelect }: Props) {
           <span class="svc-dot" style={{ background: serviceColor(svc) }} />
           {s.name}
         </h2>
+        <button type="button" class="similar" onClick={onZoom} title="Show only this span's time range (z)">
+          Zoom
+        </button>
         <a
           class="button similar"
           href={`/search?${new URLSearchParams({ service: svc, operation: s.name, lookback: "1h" })}`}

@@ -132,6 +132,12 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
     setSelected(i);
     if (i >= 0) reveal(i);
   };
+  // zoomTo shows span i's time range, with a little room on each side.
+  const zoomTo = (i: number) => {
+    const s = trace.spans[i];
+    const pad = Math.max(s.durationNano * 0.05, total * 0.001);
+    setView([Math.max(0, s.startNano - pad), Math.min(total, s.startNano + s.durationNano + pad)]);
+  };
   const toggle = (i: number) => {
     const c = new Set(collapsed);
     if (!c.delete(i)) c.add(i);
@@ -192,6 +198,12 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
         break;
       case "Escape":
         setSelected(-1);
+        break;
+      case "z":
+        if (selected >= 0) zoomTo(selected);
+        break;
+      case "0":
+        setView([0, total]);
         break;
       default:
         return;
@@ -291,10 +303,13 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
           onSelect={(i) => setSelected(i === selected ? -1 : i)}
           onKeyDown={onKeyDown}
         />
-        {selected >= 0 && <SpanDetails model={model} i={selected} onClose={() => setSelected(-1)} onSelect={select} />}
+        {selected >= 0 && (
+          <SpanDetails model={model} i={selected} onClose={() => setSelected(-1)} onSelect={select} onZoom={() => zoomTo(selected)} />
+        )}
       </div>
       <p class="hint muted">
-        Keys: ↑/↓ or j/k move, ←/→ fold and unfold, Enter toggles, Esc closes details, / finds, n/N next and previous match.
+        Keys: ↑/↓ or j/k move, ←/→ fold and unfold, Enter toggles, z zooms to the span, 0 resets the zoom, Esc closes details, / finds,
+        n/N next and previous match.
       </p>
     </div>
   );
