@@ -277,6 +277,7 @@ describe("trace view", () => {
     await page.keyboard.press("Enter");
     assert.equal(await page.locator(".wf-row.selected .wf-op").innerText(), "SELECT cart");
     await page.waitForURL(/q=postgresql/);
+    assert.deepEqual(await page.locator(".details .attrs mark").allInnerTexts(), ["postgresql"], "the match is marked in the details");
     await shot("trace-search");
   });
 

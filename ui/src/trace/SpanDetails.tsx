@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import type { Attr } from "../api";
 import { isSpanID, isTraceID } from "../api";
 import { fmtDuration, serviceColor } from "../format";
+import { highlight } from "../highlight";
 import { selfTime, type TraceModel } from "./model";
 
 interface Props {
@@ -10,6 +11,8 @@ interface Props {
   onClose: () => void;
   onSelect: (i: number) => void;
   onZoom: () => void;
+  /** query is the in-trace search text, marked in keys and values. */
+  query: string;
 }
 
 function CopyButton({ text, label }: { text: string; label: string }) {
@@ -30,7 +33,7 @@ function CopyButton({ text, label }: { text: string; label: string }) {
   );
 }
 
-function AttrTable({ attrs, dropped }: { attrs: Attr[]; dropped?: number }) {
+function AttrTable({ attrs, dropped, q = "" }: { attrs: Attr[]; dropped?: number; q?: string }) {
   if (!attrs.length && !dropped) return <p class="muted">None.</p>;
   return (
     <table class="attrs">
@@ -41,7 +44,7 @@ function AttrTable({ attrs, dropped }: { attrs: Attr[]; dropped?: number }) {
             <>
               <tr class="multiline-key">
                 <th scope="row" colSpan={2}>
-                  {a.key}
+                  {highlight(a.key, q)}
                 </th>
                 <td class="type">{a.type}</td>
               </tr>
@@ -53,9 +56,9 @@ function AttrTable({ attrs, dropped }: { attrs: Attr[]; dropped?: number }) {
             </>
           ) : (
             <tr>
-              <th scope="row">{a.key}</th>
+              <th scope="row">{highlight(a.key, q)}</th>
               <td>
-                <span class="val">{a.value}</span>
+                <span class="val">{highlight(a.value, q)}</span>
               </td>
               <td class="type">{a.type}</td>
             </tr>
@@ -74,7 +77,7 @@ function AttrTable({ attrs, dropped }: { attrs: Attr[]; dropped?: number }) {
 }
 
 /** SpanDetails shows everything stored about one span. All values render as text. */
-export function SpanDetails({ model, i, onClose, onSelect, onZoom }: Props) {
+export function SpanDetails({ model, i, onClose, onSelect, onZoom, query }: Props) {
   const s = model.spans[i];
   const trace = model.trace;
   const res = trace.resources[s.resource];
@@ -153,7 +156,7 @@ export function SpanDetails({ model, i, onClose, onSelect, onZoom }: Props) {
       </dl>
 
       <h3>Attributes</h3>
-      <AttrTable attrs={s.attributes} dropped={s.droppedAttributesCount} />
+      <AttrTable attrs={s.attributes} dropped={s.droppedAttributesCount} q={query} />
 
       <h3>Events {s.events.length > 0 && <span class="muted">({s.events.length})</span>}</h3>
       {s.events.length === 0 && !s.droppedEventsCount ? (
@@ -165,7 +168,7 @@ export function SpanDetails({ model, i, onClose, onSelect, onZoom }: Props) {
               <div class="event-head">
                 <span class="offset">+{fmtDuration(e.offsetNano)}</span> <b>{e.name}</b>
               </div>
-              <AttrTable attrs={e.attributes} dropped={e.droppedAttributesCount} />
+              <AttrTable attrs={e.attributes} dropped={e.droppedAttributesCount} q={query} />
             </li>
           ))}
           {s.droppedEventsCount > 0 && <li class="muted">{s.droppedEventsCount} event(s) dropped</li>}
@@ -204,7 +207,7 @@ export function SpanDetails({ model, i, onClose, onSelect, onZoom }: Props) {
       )}
 
       <h3>Resource</h3>
-      <AttrTable attrs={res?.attributes ?? []} dropped={res?.droppedAttributesCount} />
+      <AttrTable attrs={res?.attributes ?? []} dropped={res?.droppedAttributesCount} q={query} />
 
       {scope && (
         <>

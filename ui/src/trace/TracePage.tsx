@@ -304,7 +304,7 @@ function TraceView({ trace, params }: { trace: Trace; params: URLSearchParams })
           onKeyDown={onKeyDown}
         />
         {selected >= 0 && (
-          <SpanDetails model={model} i={selected} onClose={() => setSelected(-1)} onSelect={select} onZoom={() => zoomTo(selected)} />
+          <SpanDetails model={model} i={selected} onClose={() => setSelected(-1)} onSelect={select} onZoom={() => zoomTo(selected)} query={query} />
         )}
       </div>
       <p class="hint muted">

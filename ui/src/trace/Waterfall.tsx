@@ -2,6 +2,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { fmtDuration, serviceColor } from "../format";
 import type { Segment, TraceModel } from "./model";
 import { ticks } from "./model";
+import { highlight } from "../highlight";
 
 export const ROW_H = 24;
 const OVERSCAN = 10;
@@ -187,19 +188,3 @@ export function Waterfall(p: Props) {
   );
 }
 
-/** highlight marks the occurrences of q in text (as text nodes, never HTML). */
-function highlight(text: string, q: string) {
-  const needle = q.trim().toLowerCase();
-  if (!needle) return text;
-  const lower = text.toLowerCase();
-  const parts = [];
-  let at = 0;
-  for (let i = lower.indexOf(needle); i >= 0 && parts.length < 20; i = lower.indexOf(needle, at)) {
-    if (i > at) parts.push(text.slice(at, i));
-    parts.push(<mark>{text.slice(i, i + needle.length)}</mark>);
-    at = i + needle.length;
-  }
-  if (at === 0) return text;
-  parts.push(text.slice(at));
-  return parts;
-}
