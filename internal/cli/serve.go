@@ -21,6 +21,7 @@ import (
 	"github.com/clew-dev/clew/internal/api/jaeger"
 	"github.com/clew-dev/clew/internal/api/jaegerv3"
 	"github.com/clew-dev/clew/internal/api/native"
+	"github.com/clew-dev/clew/internal/api/sampling"
 	"github.com/clew-dev/clew/internal/api/tempo"
 	"github.com/clew-dev/clew/internal/config"
 	"github.com/clew-dev/clew/internal/pipeline"
@@ -215,6 +216,17 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 	var comps []server.Component
 	maxBytes := int64(cfg.Limits.MaxRequestBytes)
 
+	// Jaeger remote sampling: the strategies served on the agent sampling
+	// port, the collector HTTP and gRPC ports and the query port.
+	strategies, err := sampling.FromConfig(cfg.Sampling)
+	if err != nil {
+		return nil, err
+	}
+	strategies.Register(d.QueryMux)
+	if r := cfg.Receivers.Jaeger.AgentSampling; r.Enabled {
+		comps = append(comps, server.NewHTTPServer(sampling.Name, r.Addr, d.HTTP.Wrap(sampling.Name, log, strategies.AgentHandler()), log))
+	}
+
 	// Receivers.
 	if r := cfg.Receivers.OTLP.GRPC; r.Enabled {
 		comps = append(comps, otlp.NewGRPC(r.Addr, int(maxBytes), d.Pipeline, log, grpc.ChainUnaryInterceptor(d.GRPC.Interceptor(otlp.NameGRPC))))
@@ -240,7 +252,8 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 			comps = append(comps, agent(r.AgentBinary, jaegerreceiver.Binary))
 		}
 		if r.CollectorHTTP.Enabled {
-			h := jaegerreceiver.NewHTTPHandler(jaegerreceiver.HTTPOptions{Consumer: d.Pipeline, MaxRequestBytes: maxBytes, Logger: log})
+			h := jaegerreceiver.NewHTTPHandler(jaegerreceiver.HTTPOptions{Consumer: d.Pipeline, MaxRequestBytes: maxBytes, Logger: log,
+				Sampling: strategies.Handler(false)})
 			comps = append(comps, server.NewHTTPServer(jaegerreceiver.NameCollectorHTTP, r.CollectorHTTP.Addr,
 				d.HTTP.Wrap(jaegerreceiver.NameCollectorHTTP, log, h), log))
 		}
@@ -248,6 +261,7 @@ func buildComponents(d *Deps) ([]server.Component, error) {
 			comps = append(comps, jaegerreceiver.NewGRPC(jaegerreceiver.GRPCOptions{
 				Addr: r.CollectorGRPC.Addr, Consumer: d.Pipeline, MaxRequestBytes: int(maxBytes), Logger: log,
 				ServerOptions: []grpc.ServerOption{grpc.ChainUnaryInterceptor(d.GRPC.Interceptor(jaegerreceiver.NameCollectorGRPC))},
+				Services:      []func(grpc.ServiceRegistrar){strategies.RegisterGRPC},
 			}))
 		}
 	}

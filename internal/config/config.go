@@ -23,6 +23,7 @@ type Config struct {
 	Receivers Receivers `yaml:"receivers"`
 	Shutdown  Shutdown  `yaml:"shutdown"`
 	Tempo     Tempo     `yaml:"tempo"`
+	Sampling  Sampling  `yaml:"sampling"`
 }
 
 // Log configures structured logging.
@@ -108,6 +109,9 @@ type Jaeger struct {
 	CollectorHTTP Listener    `yaml:"collector_http"`
 	CollectorGRPC Listener    `yaml:"collector_grpc"`
 	Agent         JaegerAgent `yaml:"agent"`
+	// AgentSampling is jaeger-agent's HTTP sampling port (GET /sampling,
+	// GET /), which Jaeger clients poll by default; see Sampling.
+	AgentSampling Listener `yaml:"agent_sampling"`
 }
 
 // JaegerAgent tunes both Jaeger agent UDP ports (each port has its own
@@ -164,6 +168,47 @@ type Tempo struct {
 	Addr    string `yaml:"addr" help:"Listen address of the Tempo API (Tempo's default port is 3200)."`
 }
 
+// Sampling configures the sampling strategies served to Jaeger clients
+// (remote sampling: receivers.jaeger.agent_sampling, GET /api/sampling on
+// the collector HTTP and query ports, and SamplingManager on the collector
+// gRPC port). docs/sampling.md describes them.
+type Sampling struct {
+	StrategiesFile string           `yaml:"strategies_file" help:"A Jaeger sampling strategies JSON file ({\"default_strategy\": ..., \"service_strategies\": [...]}); its default_strategy replaces sampling.default, and sampling.service_strategies must then be empty."`
+	Default        SamplingStrategy `yaml:"default"`
+	// ServiceStrategies are per-service strategies (YAML only).
+	ServiceStrategies []ServiceSamplingStrategy `yaml:"service_strategies"`
+}
+
+// SamplingStrategy is one sampling strategy: probabilistic (param is the
+// probability, 0 to 1) or ratelimiting (param is the most traces per
+// second, a whole number).
+type SamplingStrategy struct {
+	Type                             string  `yaml:"type" help:"Strategy of services without their own: probabilistic or ratelimiting."`
+	Param                            float64 `yaml:"param" help:"The probability (0 to 1) for probabilistic, the most traces per second (0 to 32767) for ratelimiting."`
+	DefaultLowerBoundTracesPerSecond float64 `yaml:"default_lower_bound_traces_per_second" help:"With a probabilistic strategy: the traces per second each operation is sampled at least (0: none); clients then use per-operation sampling."`
+	// OperationStrategies are per-operation probabilistic strategies (YAML
+	// only).
+	OperationStrategies []OperationSamplingStrategy `yaml:"operation_strategies"`
+}
+
+// ServiceSamplingStrategy is the sampling strategy of one service (YAML
+// only: a list under sampling.service_strategies).
+type ServiceSamplingStrategy struct {
+	Service                          string                      `yaml:"service"`
+	Type                             string                      `yaml:"type"`
+	Param                            float64                     `yaml:"param"`
+	DefaultLowerBoundTracesPerSecond float64                     `yaml:"default_lower_bound_traces_per_second"`
+	OperationStrategies              []OperationSamplingStrategy `yaml:"operation_strategies"`
+}
+
+// OperationSamplingStrategy is the probabilistic strategy of one operation
+// (span name); type must be probabilistic.
+type OperationSamplingStrategy struct {
+	Operation string  `yaml:"operation"`
+	Type      string  `yaml:"type"`
+	Param     float64 `yaml:"param"`
+}
+
 // Shutdown configures graceful shutdown.
 type Shutdown struct {
 	Timeout time.Duration `yaml:"timeout" help:"How long to wait for in-flight requests to drain on SIGINT/SIGTERM."`
@@ -205,6 +250,7 @@ func Default() Config {
 				CollectorHTTP: on("127.0.0.1:14268"),
 				CollectorGRPC: on("127.0.0.1:14250"),
 				Agent:         JaegerAgent{QueueSize: 1000, QueueBytes: 16 << 20, Workers: 4, SocketBuffer: 4 << 20},
+				AgentSampling: on("127.0.0.1:5778"),
 			},
 			Zipkin:  Zipkin{Enabled: true, Addr: "127.0.0.1:9411", CORSAllowedOrigins: []string{"*"}},
 			Datadog: on("127.0.0.1:8126"),
@@ -213,6 +259,8 @@ func Default() Config {
 		},
 		Shutdown: Shutdown{Timeout: 15 * time.Second},
 		Tempo:    Tempo{Enabled: true, Addr: "127.0.0.1:3200"},
+		// An all-in-one server keeps every trace unless told otherwise.
+		Sampling: Sampling{Default: SamplingStrategy{Type: "probabilistic", Param: 1}},
 	}
 }
 
@@ -296,5 +344,96 @@ func (c *Config) Validate() error {
 			bad("receivers.xray.sampling_rules[%d] (%s): priority %d: want 1 to 9999", i, r.Name, r.Priority)
 		}
 	}
+	if c.Receivers.Jaeger.AgentSampling.Enabled && c.Receivers.Jaeger.AgentSampling.Addr == "" {
+		bad("receivers.jaeger.agent_sampling.addr must be set when receivers.jaeger.agent_sampling.enabled")
+	}
+	if c.Sampling.StrategiesFile != "" && len(c.Sampling.ServiceStrategies) > 0 {
+		bad("sampling.strategies_file and sampling.service_strategies are both set: keep the strategies in one place")
+	}
+	errs = append(errs, c.Sampling.CheckStrategies("sampling.default", "sampling.service_strategies")...)
 	return errors.Join(errs...)
+}
+
+// Limits of sampling strategies, which clients fetch whole.
+const (
+	MaxSamplingNameBytes       = 1024   // service and operation names
+	MaxSamplingServices        = 10_000 // service strategies
+	MaxSamplingOperations      = 10_000 // operation strategies of one strategy
+	MaxSamplingTracesPerSecond = 32767  // ratelimiting param: the thrift field clients parse is 16-bit
+)
+
+// CheckStrategies reports every sampling strategy that cannot work; the
+// default is named defName and the service list svcName in the messages
+// ("sampling.default" and "sampling.service_strategies" for YAML,
+// "default_strategy" and "service_strategies" for a strategies file).
+func (s *Sampling) CheckStrategies(defName, svcName string) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	strategy := func(name, typ string, param, lower float64, ops []OperationSamplingStrategy) {
+		switch typ {
+		case "probabilistic":
+			if !(param >= 0 && param <= 1) {
+				bad("%s: probabilistic param %v: want a probability from 0 to 1", name, param)
+			}
+		case "ratelimiting":
+			if !(param >= 0 && param <= MaxSamplingTracesPerSecond) || param != float64(int(param)) {
+				bad("%s: ratelimiting param %v: want a whole number of traces per second from 0 to %d", name, param, MaxSamplingTracesPerSecond)
+			}
+			if lower != 0 {
+				bad("%s: default_lower_bound_traces_per_second needs a probabilistic strategy", name)
+			}
+		case "":
+			bad("%s: type must be set: probabilistic or ratelimiting", name)
+		default:
+			bad("%s: type %q: want probabilistic or ratelimiting", name, typ)
+		}
+		if !(lower >= 0 && lower <= MaxSamplingTracesPerSecond) {
+			bad("%s: default_lower_bound_traces_per_second %v: want 0 to %d", name, lower, MaxSamplingTracesPerSecond)
+		}
+		if len(ops) > MaxSamplingOperations {
+			bad("%s: %d operation_strategies: at most %d", name, len(ops), MaxSamplingOperations)
+			return
+		}
+		seen := make(map[string]bool, len(ops))
+		for i, op := range ops {
+			at := fmt.Sprintf("%s.operation_strategies[%d]", name, i)
+			switch {
+			case op.Operation == "":
+				bad("%s: operation must be set", at)
+			case len(op.Operation) > MaxSamplingNameBytes:
+				bad("%s: operation is longer than %d bytes", at, MaxSamplingNameBytes)
+			case seen[op.Operation]:
+				bad("%s: operation %q is listed twice", at, op.Operation)
+			}
+			seen[op.Operation] = true
+			if op.Type != "probabilistic" {
+				bad("%s (%s): type %q: operation strategies must be probabilistic", at, op.Operation, op.Type)
+			} else if !(op.Param >= 0 && op.Param <= 1) {
+				bad("%s (%s): probabilistic param %v: want a probability from 0 to 1", at, op.Operation, op.Param)
+			}
+		}
+	}
+	d := s.Default
+	strategy(defName, d.Type, d.Param, d.DefaultLowerBoundTracesPerSecond, d.OperationStrategies)
+	if len(s.ServiceStrategies) > MaxSamplingServices {
+		bad("%s: %d services: at most %d", svcName, len(s.ServiceStrategies), MaxSamplingServices)
+		return errs
+	}
+	seen := make(map[string]bool, len(s.ServiceStrategies))
+	for i, ss := range s.ServiceStrategies {
+		at := fmt.Sprintf("%s[%d]", svcName, i)
+		switch {
+		case ss.Service == "":
+			bad("%s: service must be set", at)
+		case len(ss.Service) > MaxSamplingNameBytes:
+			bad("%s: service is longer than %d bytes", at, MaxSamplingNameBytes)
+		case seen[ss.Service]:
+			bad("%s: service %q is listed twice", at, ss.Service)
+		default:
+			at = fmt.Sprintf("%s (%s)", at, ss.Service)
+		}
+		seen[ss.Service] = true
+		strategy(at, ss.Type, ss.Param, ss.DefaultLowerBoundTracesPerSecond, ss.OperationStrategies)
+	}
+	return errs
 }

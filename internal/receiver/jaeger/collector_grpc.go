@@ -27,7 +27,11 @@ type GRPCOptions struct {
 	// ServerOptions are added to the gRPC server's (interceptors for
 	// request metrics, for one).
 	ServerOptions []grpc.ServerOption
-	Logger        *slog.Logger
+	// Services register more services on the same server (Jaeger remote
+	// sampling's SamplingManager); their requests must decode themselves
+	// with an Unmarshal([]byte) error method (see rawCodec).
+	Services []func(grpc.ServiceRegistrar)
+	Logger   *slog.Logger
 }
 
 // GRPC is a Component serving jaeger.api_v2.CollectorService/PostSpans, what
@@ -59,6 +63,9 @@ func NewGRPC(o GRPCOptions) *GRPC {
 	opts := append([]grpc.ServerOption{grpc.MaxRecvMsgSize(o.MaxRequestBytes), grpc.ForceServerCodecV2(rawCodec{})}, o.ServerOptions...)
 	g.srv = grpc.NewServer(opts...)
 	g.srv.RegisterService(&collectorServiceDesc, &collectorService{g: g})
+	for _, register := range o.Services {
+		register(g.srv)
+	}
 	return g
 }
 

@@ -19,7 +19,10 @@ type HTTPOptions struct {
 	Consumer Consumer
 	// MaxRequestBytes bounds a request body after decompression.
 	MaxRequestBytes int64
-	Logger          *slog.Logger
+	// Sampling, when set, serves GET /api/sampling (Jaeger remote
+	// sampling) on the same port, as Jaeger's collector does.
+	Sampling http.Handler
+	Logger   *slog.Logger
 }
 
 // NewHTTPHandler returns the handler of the Jaeger collector's HTTP port:
@@ -35,6 +38,9 @@ func NewHTTPHandler(o HTTPOptions) http.Handler {
 	h := &httpHandler{o: o, warn: ratelog.New(o.Logger.With("component", NameCollectorHTTP), slog.LevelWarn, 10*time.Second)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/traces", h.traces)
+	if o.Sampling != nil {
+		mux.Handle("GET /api/sampling", o.Sampling)
+	}
 	return mux
 }
 

@@ -32,13 +32,21 @@ func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 }
 
+// gogoUnmarshaler is a request message that decodes itself (the other
+// services of the port, such as remote sampling, use it).
+type gogoUnmarshaler interface {
+	Unmarshal([]byte) error
+}
+
 func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	m, ok := v.(*rawMessage)
-	if !ok {
-		return fmt.Errorf("cannot unmarshal into %T", v)
+	switch m := v.(type) {
+	case *rawMessage:
+		*m = data.Materialize()
+		return nil
+	case gogoUnmarshaler:
+		return m.Unmarshal(data.Materialize())
 	}
-	*m = data.Materialize()
-	return nil
+	return fmt.Errorf("cannot unmarshal into %T", v)
 }
 
 func (rawCodec) Name() string { return "proto" }
