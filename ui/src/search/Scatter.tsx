@@ -71,21 +71,40 @@ export function Scatter({ traces, onOpen }: Props) {
         { label: "errors", stroke: "#d64545", paths: () => null, points: { show: true, size: 8, fill: "#d64545" } },
       ],
     };
+    // The nearest dot in both directions, within a few pixels: uPlot's
+    // cursor index only looks at x, and traces can start at the same time.
+    const nearest = (u: uPlot): number => {
+      const cx = u.cursor.left ?? -1;
+      const cy = u.cursor.top ?? -1;
+      if (cx < 0 || cy < 0) return -1;
+      let best = -1;
+      let bestD = 12 * 12;
+      for (let i = 0; i < sorted.length; i++) {
+        const dx = u.valToPos(xs[i], "x") - cx;
+        const dy = u.valToPos(sorted[i].durationNano / 1e6, "y") - cy;
+        const d = dx * dx + dy * dy;
+        if (d < bestD) {
+          bestD = d;
+          best = i;
+        }
+      }
+      return best;
+    };
     // The hovered dot's trace, as text, beside the cursor.
     opts.hooks = {
       setCursor: [
         (u) => {
           const t = tip.current;
           if (!t) return;
-          const i = u.cursor.idx;
-          const tr = i != null ? sorted[i] : undefined;
+          const i = nearest(u);
+          const tr = i >= 0 ? sorted[i] : undefined;
           if (!tr || u.cursor.left == null || u.cursor.left < 0) {
             t.hidden = true;
             return;
           }
           t.hidden = false;
           t.textContent = `${tr.rootService}: ${tr.rootOperation} — ${fmtDuration(tr.durationNano)}, ${tr.spanCount} spans${tr.errorCount ? `, ${tr.errorCount} errors` : ""} · ${fmtTime(tr.startTimeUnixMicro)}`;
-          const x = u.valToPos(xs[i!], "x");
+          const x = u.valToPos(xs[i], "x");
           const y = u.valToPos(tr.durationNano / 1e6, "y");
           const over = u.over.getBoundingClientRect();
           const base = el.getBoundingClientRect();
@@ -97,8 +116,8 @@ export function Scatter({ traces, onOpen }: Props) {
     };
     const u = new uPlot(opts, [xs, ok, bad], el);
     const click = () => {
-      const i = u.cursor.idx;
-      if (i != null && sorted[i]) open.current(sorted[i]);
+      const i = nearest(u);
+      if (i >= 0) open.current(sorted[i]);
     };
     u.over.addEventListener("click", click);
     u.over.title = "Click a dot to open its trace";
