@@ -194,3 +194,21 @@ func TestExemplars(t *testing.T) {
 		t.Error("exemplars without asking")
 	}
 }
+
+func TestReturnedAttributes(t *testing.T) {
+	e, fx := newFixtureEngine(t, Options{})
+	resp, err := e.Search(context.Background(), SearchRequest{Query: traceql.MustParse(
+		`{ status = error && kind = server && resource.service.name = "payment" } | select(event.exception.type, link.link.reason, nestedSetParent, span.http.method)`)})
+	if err != nil || len(resp.Traces) != 1 {
+		t.Fatalf("%v, %d traces", err, len(resp.Traces))
+	}
+	got := map[string]string{}
+	for _, a := range resp.Traces[0].SpanSets[0].Spans[0].Attributes {
+		got[a.Key] = ValueText(a.Value)
+	}
+	want := map[string]string{"service.name": "payment", "status": "error", "kind": "server", "exception.type": "CardError", "nestedSetParent": "8"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("attributes (-want +got):\n%s", diff)
+	}
+	_ = fx
+}

@@ -34,6 +34,33 @@ func compile(q *traceql.Query) *plan {
 		var key string
 		switch a.Scope {
 		case traceql.ScopeEvent, traceql.ScopeLink:
+			// The value of the first event (link) that has it.
+			key = a.Name
+			if seen[key] {
+				return
+			}
+			seen[key] = true
+			var info exprInfo
+			fn := cp.attribute(a, &info)
+			p.out = append(p.out, outAttr{key: key, fn: func(c *spanCtx) Value {
+				e := *c
+				if a.Scope == traceql.ScopeEvent {
+					for i := range c.s.Events {
+						e.ev = &c.s.Events[i]
+						if v := fn(&e); v.Type != traceql.TypeNil {
+							return v
+						}
+					}
+					return nilValue
+				}
+				for i := range c.s.Links {
+					e.link = &c.s.Links[i]
+					if v := fn(&e); v.Type != traceql.TypeNil {
+						return v
+					}
+				}
+				return nilValue
+			}})
 			return
 		case traceql.ScopeIntrinsic:
 			switch a.Intrinsic {

@@ -137,6 +137,7 @@ const (
 
 var aggregateNames = map[AggregateFunc]string{AggCount: "count", AggAvg: "avg", AggMin: "min", AggMax: "max", AggSum: "sum"}
 
+// String returns the aggregate's name (count, avg, ...).
 func (f AggregateFunc) String() string { return aggregateNames[f] }
 
 // FieldExpr is an expression evaluated on one span: *Static, *Attribute,
@@ -248,6 +249,7 @@ const (
 
 var staticTypeNames = [...]string{"nil", "string", "int", "float", "duration", "bool", "status", "kind"}
 
+// String returns the type's name (string, int, duration, ...).
 func (t StaticType) String() string {
 	if int(t) < len(staticTypeNames) {
 		return staticTypeNames[t]
@@ -284,6 +286,7 @@ const (
 
 var scopeNames = [...]string{"", "span", "resource", "event", "link", "instrumentation", "intrinsic"}
 
+// String returns the scope as written before an attribute (span, resource, ...).
 func (s Scope) String() string {
 	if int(s) < len(scopeNames) {
 		return scopeNames[s]
@@ -365,6 +368,7 @@ var intrinsicByName = map[string]Intrinsic{
 	"nestedSetParent": IntrinsicNestedSetParent, "span:childCount": IntrinsicChildCount,
 }
 
+// String returns the intrinsic's canonical spelling.
 func (i Intrinsic) String() string {
 	if int(i) < len(intrinsicNames) {
 		return intrinsicNames[i]
@@ -464,4 +468,5 @@ var metricsNames = map[MetricsFuncName]string{
 	MetricsMaxOverTime: "max_over_time", MetricsSumOverTime: "sum_over_time",
 }
 
+// String returns the metrics function's name (rate, quantile_over_time, ...).
 func (f MetricsFuncName) String() string { return metricsNames[f] }
