@@ -76,11 +76,8 @@ func TestJaegerClientRemoteSampling(t *testing.T) {
 		t.Errorf("Clew counted %v sampling requests from the client", n)
 	}
 
-	for i := range traces {
-		root := tracer.StartSpan(fmt.Sprintf("GET /item/%d", i))
-		child := tracer.StartSpan("SELECT item", opentracing.ChildOf(root.Context()))
-		child.Finish()
-		root.Finish()
+	if n := emitTraces(tracer, traces); n != traces {
+		t.Errorf("jaeger-client-go sampled %d of %d traces, want all", n, traces)
 	}
 	if err := closer.Close(); err != nil {
 		t.Fatal(err)
@@ -92,6 +89,38 @@ func TestJaegerClientRemoteSampling(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// emitTraces starts n two-span traces and returns how many the tracer
+// sampled.
+func emitTraces(tracer opentracing.Tracer, n int) int {
+	sampled := 0
+	for i := range n {
+		root := tracer.StartSpan(fmt.Sprintf("GET /item/%d", i))
+		if root.Context().(jaegerclient.SpanContext).IsSampled() {
+			sampled++
+		}
+		child := tracer.StartSpan("SELECT item", opentracing.ChildOf(root.Context()))
+		child.Finish()
+		root.Finish()
+	}
+	return sampled
+}
+
+// TestJaegerClientWithoutRemoteSampling is the control of the test above:
+// with Clew's sampling port switched off, the same client keeps its
+// initial 0.1% sampler and records (almost) nothing.
+func TestJaegerClientWithoutRemoteSampling(t *testing.T) {
+	s := Start(t, "--receivers.jaeger.agent-sampling.enabled=false")
+	tracer, remote, closer := remoteTracer(t, s, "not-remote-sampled")
+	defer closer.Close()
+	time.Sleep(time.Second) // ten refresh intervals
+	if got := fmt.Sprint(remote.Sampler()); !strings.Contains(got, "samplingRate=0.001") {
+		t.Fatalf("sampler %s, want the initial 0.1%% one", got)
+	}
+	if n := emitTraces(tracer, 50); n > 5 {
+		t.Errorf("the initial sampler kept %d of 50 traces", n)
+	}
 }
 
 // samplingConfig has a per-service rate-limiting strategy, a

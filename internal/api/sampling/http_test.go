@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/clew-dev/clew/internal/config"
+	jaegerreceiver "github.com/clew-dev/clew/internal/receiver/jaeger"
 )
 
 func testStrategies(t testing.TB) *Strategies {
@@ -59,6 +60,26 @@ func TestHTTPHandlers(t *testing.T) {
 	f(agent, "GET", "/sampling?service=a&x="+strings.Repeat("a", MaxQueryBytes), 400, "longer than 4096 bytes")
 	f(agent, "POST", "/sampling?service=a", 405, "")
 	f(agent, "GET", "/baggageRestrictions?service=a", 404, "")
+}
+
+// TestCollectorHTTPRoute: the Jaeger collector's HTTP port serves
+// /api/sampling beside POST /api/traces when given the handler.
+func TestCollectorHTTPRoute(t *testing.T) {
+	s := testStrategies(t)
+	h := jaegerreceiver.NewHTTPHandler(jaegerreceiver.HTTPOptions{Consumer: nopConsumer{}, Sampling: s.Handler(false)})
+	f := func(method, target string, wantCode int) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+		if rec.Code != wantCode {
+			t.Errorf("%s %s = %d %q, want %d", method, target, rec.Code, rec.Body, wantCode)
+		}
+	}
+	f("GET", "/api/sampling?service=checkout", 200)
+	f("GET", "/api/sampling", 400)
+	f("POST", "/api/traces", 415) // the span endpoint is still there
+	h = jaegerreceiver.NewHTTPHandler(jaegerreceiver.HTTPOptions{Consumer: nopConsumer{}})
+	f("GET", "/api/sampling?service=checkout", 404)
 }
 
 func BenchmarkHandler(b *testing.B) {
