@@ -104,14 +104,19 @@ type OTLPHTTP struct {
 
 // Jaeger configures the legacy Jaeger agent and collector receivers.
 type Jaeger struct {
-	AgentCompact  Listener    `yaml:"agent_compact"`
-	AgentBinary   Listener    `yaml:"agent_binary"`
-	CollectorHTTP Listener    `yaml:"collector_http"`
-	CollectorGRPC Listener    `yaml:"collector_grpc"`
-	Agent         JaegerAgent `yaml:"agent"`
-	// AgentSampling is jaeger-agent's HTTP sampling port (GET /sampling,
-	// GET /), which Jaeger clients poll by default; see Sampling.
-	AgentSampling Listener `yaml:"agent_sampling"`
+	AgentCompact  Listener            `yaml:"agent_compact"`
+	AgentBinary   Listener            `yaml:"agent_binary"`
+	CollectorHTTP Listener            `yaml:"collector_http"`
+	CollectorGRPC Listener            `yaml:"collector_grpc"`
+	Agent         JaegerAgent         `yaml:"agent"`
+	AgentSampling JaegerAgentSampling `yaml:"agent_sampling"`
+}
+
+// JaegerAgentSampling is jaeger-agent's HTTP sampling port, which Jaeger
+// clients poll by default; the strategies come from Sampling.
+type JaegerAgentSampling struct {
+	Enabled bool   `yaml:"enabled" help:"Serve jaeger-agent's HTTP sampling endpoints (GET /sampling, legacy GET /) that Jaeger clients poll."`
+	Addr    string `yaml:"addr" help:"Listen address of the Jaeger agent sampling endpoints (jaeger-agent's port is 5778)."`
 }
 
 // JaegerAgent tunes both Jaeger agent UDP ports (each port has its own
@@ -250,7 +255,7 @@ func Default() Config {
 				CollectorHTTP: on("127.0.0.1:14268"),
 				CollectorGRPC: on("127.0.0.1:14250"),
 				Agent:         JaegerAgent{QueueSize: 1000, QueueBytes: 16 << 20, Workers: 4, SocketBuffer: 4 << 20},
-				AgentSampling: on("127.0.0.1:5778"),
+				AgentSampling: JaegerAgentSampling{Enabled: true, Addr: "127.0.0.1:5778"},
 			},
 			Zipkin:  Zipkin{Enabled: true, Addr: "127.0.0.1:9411", CORSAllowedOrigins: []string{"*"}},
 			Datadog: on("127.0.0.1:8126"),
