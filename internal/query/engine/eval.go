@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"regexp"
 	"strings"
 	"time"
@@ -39,8 +41,8 @@ type nestedSet struct {
 }
 
 // nestedSets numbers the spans on first use. Trees are walked from each
-// span without a parent in the trace, children in start-time order (the
-// spans are sorted so), numbering continuing from one tree to the next.
+// span without a parent in the trace, roots and children in start-time
+// order, numbering continuing from one tree to the next.
 func (tc *traceCtx) nestedSets() []nestedSet {
 	if tc.nested != nil {
 		return tc.nested
@@ -55,6 +57,13 @@ func (tc *traceCtx) nestedSets() []nestedSet {
 		} else {
 			children[p] = append(children[p], int32(i))
 		}
+	}
+	byStart := func(a, b int32) int {
+		return cmp.Compare(tc.t.Spans[a].StartTimeUnixNano, tc.t.Spans[b].StartTimeUnixNano)
+	}
+	slices.SortStableFunc(roots, byStart)
+	for _, c := range children {
+		slices.SortStableFunc(c, byStart)
 	}
 	ns := make([]nestedSet, n)
 	counter := int64(0)
