@@ -3,8 +3,8 @@ package engine
 import (
 	"cmp"
 	"math"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
