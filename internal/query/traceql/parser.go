@@ -448,8 +448,8 @@ func (p *parser) parseScalarPrimary() ScalarExpr {
 	return nil
 }
 
-// Field expressions, loosest first: && || ; comparisons ; + - ; * / % ;
-// unary ! - ; ^ (right associative).
+// Field expressions, loosest first, as in Tempo's grammar: && || ;
+// comparisons ; + - ; ! ; * / % ; ^ (right associative) ; unary minus.
 
 func (p *parser) parseFieldExpr() FieldExpr {
 	p.enter()
@@ -527,23 +527,50 @@ func staticTypeOf(e FieldExpr) (StaticType, bool) {
 }
 
 func (p *parser) parseFieldAdd() FieldExpr {
-	l := p.parseFieldMul()
+	l := p.parseFieldNot()
 	for p.isOp(OpAdd) || p.isOp(OpSub) {
 		op := p.advance().op
-		l = &BinaryExpr{Op: op, LHS: l, RHS: p.parseFieldMul()}
+		l = &BinaryExpr{Op: op, LHS: l, RHS: p.parseFieldNot()}
 	}
 	return l
+}
+
+// parseFieldNot: as in Tempo, "!" binds looser than * / % and ^, so
+// "!a * b" is !(a * b).
+func (p *parser) parseFieldNot() FieldExpr {
+	if p.isOp(OpNot) {
+		p.enter()
+		defer p.leave()
+		p.advance()
+		return &UnaryExpr{Op: OpNot, X: p.parseFieldNot()}
+	}
+	return p.parseFieldMul()
 }
 
 func (p *parser) parseFieldMul() FieldExpr {
-	l := p.parseFieldUnary()
+	l := p.parseFieldPow()
 	for p.isOp(OpMul) || p.isOp(OpDiv) || p.isOp(OpMod) {
 		op := p.advance().op
-		l = &BinaryExpr{Op: op, LHS: l, RHS: p.parseFieldUnary()}
+		l = &BinaryExpr{Op: op, LHS: l, RHS: p.parseFieldPow()}
 	}
 	return l
 }
 
+// parseFieldPow: "^" is right associative and binds looser than unary
+// minus, as in Tempo: "-2 ^ 2" is (-2) ^ 2.
+func (p *parser) parseFieldPow() FieldExpr {
+	b := p.parseFieldUnary()
+	if p.isOp(OpPow) {
+		p.enter()
+		defer p.leave()
+		p.advance()
+		return &BinaryExpr{Op: OpPow, LHS: b, RHS: p.parseFieldPow()}
+	}
+	return b
+}
+
+// parseFieldUnary parses a primary with leading minus signs, and a "!"
+// where an operand starts ("a * !b").
 func (p *parser) parseFieldUnary() FieldExpr {
 	switch {
 	case p.isOp(OpNot):
@@ -561,7 +588,7 @@ func (p *parser) parseFieldUnary() FieldExpr {
 		}
 		return &UnaryExpr{Op: OpSub, X: x}
 	}
-	return p.parseFieldPow()
+	return p.parseFieldPrimary()
 }
 
 func negate(s *Static) *Static {
@@ -577,14 +604,6 @@ func negate(s *Static) *Static {
 	return &n
 }
 
-func (p *parser) parseFieldPow() FieldExpr {
-	b := p.parseFieldPrimary()
-	if p.isOp(OpPow) {
-		p.advance()
-		return &BinaryExpr{Op: OpPow, LHS: b, RHS: p.parseFieldUnary()}
-	}
-	return b
-}
 
 var identStatics = map[string]Static{
 	"true": {Type: TypeBool, B: true}, "false": {Type: TypeBool},

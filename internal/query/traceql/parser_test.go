@@ -173,7 +173,7 @@ func TestPrint(t *testing.T) {
 	f(`{ duration > 120s }`, `{ duration > 2m }`)
 	f(`{ span."a b" = 1.0 }`, `{ span."a b" = 1.0 }`)
 	f(`{ .a = -(1) }`, `{ .a = -1 }`)
-	f(`{ .a = (-1) ^ 2 }`, `{ .a = ((-1) ^ 2) }`)
+	f(`{ .a = (-1) ^ 2 }`, `{ .a = (-1 ^ 2) }`)
 	f("{ .a = `x\\y` }", `{ .a = "x\\y" }`)
 	f(`{.a=1}>>({.b=1}&&{.c=1})`, `{ .a = 1 } >> ({ .b = 1 } && { .c = 1 })`)
 	f(`{}|rate()by(name)`, `{ } | rate() by (name)`)
@@ -240,4 +240,19 @@ func FuzzLex(f *testing.F) {
 			prev = tk.pos
 		}
 	})
+}
+
+func TestTempoPrecedence(t *testing.T) {
+	f := func(q, want string) {
+		t.Helper()
+		if got := MustParse(q).String(); got != want {
+			t.Errorf("Parse(%q).String() = %q, want %q", q, got, want)
+		}
+	}
+	// Unary minus binds tighter than ^, ! looser than * / % (Tempo's grammar).
+	f(`{ .a = -2 ^ 2 }`, `{ .a = (-2 ^ 2) }`)
+	f(`{ .a = -.b ^ 2 }`, `{ .a = ((-.b) ^ 2) }`)
+	f(`{ !.a * .b = 1 }`, `{ !(.a * .b) = 1 }`)
+	f(`{ .a * !.b = 1 }`, `{ (.a * (!.b)) = 1 }`)
+	f(`{ !.a && .b }`, `{ !.a && .b }`)
 }

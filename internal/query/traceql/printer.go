@@ -138,21 +138,23 @@ func writeField(b *strings.Builder, e FieldExpr) {
 		b.WriteString(e.String())
 	case *UnaryExpr:
 		b.WriteString(e.Op.String())
-		writeFieldOperand(b, e.X, true)
+		writeFieldOperand(b, e.X, OpNot)
 	case *BinaryExpr:
-		writeFieldOperand(b, e.LHS, e.Op == OpPow)
+		writeFieldOperand(b, e.LHS, e.Op)
 		b.WriteByte(' ')
 		b.WriteString(e.Op.String())
 		b.WriteByte(' ')
-		writeFieldOperand(b, e.RHS, false)
+		writeFieldOperand(b, e.RHS, e.Op)
 	}
 }
 
-// writeFieldOperand parenthesises binary operands, and operands that would
-// otherwise read back differently: nested unary operators, and negative
-// literals where a unary minus would take the rest of the expression
-// (tight is true after a unary operator and left of "^").
-func writeFieldOperand(b *strings.Builder, e FieldExpr, tight bool) {
+// writeFieldOperand parenthesises binary operands of parent (OpNot for a
+// unary operator), and operands that would otherwise read back
+// differently: unary operands of unary operators and of * / % ^ ("!a * b"
+// would read back as !(a * b)), and negative literals after a unary
+// operator.
+func writeFieldOperand(b *strings.Builder, e FieldExpr, parent Op) {
+	tight := parent == OpNot || parent == OpMul || parent == OpDiv || parent == OpMod || parent == OpPow
 	paren := false
 	switch x := e.(type) {
 	case *BinaryExpr:
@@ -160,9 +162,7 @@ func writeFieldOperand(b *strings.Builder, e FieldExpr, tight bool) {
 	case *UnaryExpr:
 		paren = tight
 	case *Static:
-		// The parser folds "-" into literals, so "-1 ^ 2" would read
-		// back as -(1 ^ 2).
-		paren = tight && x.isNegative()
+		paren = parent == OpNot && x.isNegative()
 	}
 	if paren {
 		b.WriteByte('(')
