@@ -52,7 +52,7 @@ func main() {
 	perTrace := flag.Int("spans-per-trace", 10, "spans every trace must have")
 	workers := flag.Int("workers", 4, "concurrent requests while checking every id")
 	samples := flag.Int("samples", 2000, "trace-by-id lookups timed one at a time")
-	searches := flag.Int("searches", 50, "searches of each kind timed one at a time")
+	searches := flag.Int("searches", 5, "searches of each kind timed one at a time")
 	service := flag.String("service", "frontend", "service to search for")
 	tag := flag.String("tag", `{"http.response.status_code":"500"}`, "tags (Jaeger JSON) to search for, with -service")
 	flag.Parse()
@@ -60,7 +60,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: 120 * time.Second}
 	res := Result{TraceIDs: len(ids)}
 
 	// Every id, concurrently.
@@ -90,6 +90,7 @@ func main() {
 	}
 	wg.Wait()
 	res.CheckSeconds = time.Since(start).Seconds()
+	fmt.Fprintf(os.Stderr, "checked %d trace ids in %.0fs\n", len(ids), res.CheckSeconds)
 	res.TracesComplete, res.TracesIncomplete, res.TracesMissing = int(complete.Load()), int(incomplete.Load()), int(missing.Load())
 
 	// Latency of lookups by id, one at a time, over ids spread over the run.
@@ -104,6 +105,7 @@ func main() {
 	}
 	res.ByIDSamples = len(lat)
 	res.ByIDP50Ms, res.ByIDP99Ms = pct(lat, 50), pct(lat, 99)
+	fmt.Fprintf(os.Stderr, "trace by id p50 %.2f ms, p99 %.2f ms\n", res.ByIDP50Ms, res.ByIDP99Ms)
 
 	svcURL := fmt.Sprintf("%s/api/traces?service=%s&limit=20&lookback=1h", *query, url.QueryEscape(*service))
 	tagURL := svcURL + "&tags=" + url.QueryEscape(*tag)
