@@ -238,14 +238,20 @@ func response(typ string, param, lower float64, ops []config.OperationSamplingSt
 }
 
 // inherit gives a service's reply the default strategy's per-operation
-// strategies, as Jaeger's file-based sampling does.
+// strategies, as Jaeger's file-based sampling does, and its lower bound
+// (except to a ratelimiting service when that is all there is).
 func inherit(r *api_v2.SamplingStrategyResponse, def *api_v2.PerOperationSamplingStrategies) {
 	if def == nil {
 		return
 	}
 	if r.OperationSampling == nil {
+		if r.RateLimitingSampling != nil && len(def.PerOperationStrategies) == 0 {
+			// Only a lower bound to inherit: per-operation sampling would
+			// make clients drop the rate limit for nothing.
+			return
+		}
 		ops := *def
-		ops.PerOperationStrategies = append([]*api_v2.OperationSamplingStrategy(nil), def.PerOperationStrategies...)
+		ops.PerOperationStrategies = append(make([]*api_v2.OperationSamplingStrategy, 0, len(def.PerOperationStrategies)), def.PerOperationStrategies...)
 		if r.ProbabilisticSampling != nil {
 			ops.DefaultSamplingProbability = r.ProbabilisticSampling.SamplingRate
 		}

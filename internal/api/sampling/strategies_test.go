@@ -200,6 +200,20 @@ func TestFromConfigFile(t *testing.T) {
 		t.Errorf("bar (-want +got):\n%s", diff)
 	}
 
+	c.StrategiesFile = "testdata/strategies-lower-bound.json"
+	if s, err = FromConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	for service, want := range map[string]*api_v2.SamplingStrategyResponse{
+		"checkout": rateLimit(100), // the lower bound alone is not inherited: clients would drop the rate limit
+		"search":   withOps(prob(0.001), 0.001, 1, "GET /search", 0.05),
+		"other":    withOps(prob(0.01), 0.01, 0.1),
+	} {
+		if diff := cmp.Diff(want, s.Lookup(service).Response); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", service, diff)
+		}
+	}
+
 	// Without a default_strategy the configured default stays.
 	c.StrategiesFile = write("no-default.json", `{"service_strategies": [{"service": "a", "type": "ratelimiting", "param": 3}]}`)
 	if s, err = FromConfig(c); err != nil {
