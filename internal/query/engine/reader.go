@@ -12,12 +12,14 @@ import (
 )
 
 // Reader is a store.Reader whose FindTraces (Jaeger's search) runs on the
-// engine: the service, operation, minimum duration and time window are
-// pushed down to the store's scan as hints, spans are matched with
-// store.MatchSpan (Jaeger's semantics), and the scan runs in parallel under
-// the engine's deadline and caps. Every other method is the wrapped
-// reader's. A store without store.Scanner is searched by its own
-// FindTraces.
+// engine when the search has tags: the service, operation, tags, minimum
+// duration and time window are pushed down to the store's scan as hints,
+// spans are matched with store.MatchSpan (Jaeger's semantics), and the scan
+// runs in parallel under the engine's deadline and caps. A search without
+// tags asks only what a store's own index answers best (service,
+// operation, duration, time), so it goes to the store's FindTraces, which
+// reads only the traces it returns; so does every search of a store
+// without store.Scanner. Every other method is the wrapped reader's.
 type Reader struct {
 	store.Reader
 	e *Engine
@@ -33,9 +35,14 @@ func NewReader(r store.Reader, e *Engine) *Reader { return &Reader{Reader: r, e:
 // a cap or the deadline stops the scan, the traces found so far are
 // returned.
 func (r *Reader) FindTraces(ctx context.Context, q store.TraceQuery) ([]*model.Trace, error) {
-	if _, ok := r.Reader.(store.Scanner); !ok {
+	if _, ok := r.Reader.(store.Scanner); !ok || len(q.Tags) == 0 {
 		return r.Reader.FindTraces(ctx, q)
 	}
+	return r.scanSearch(ctx, q)
+}
+
+// scanSearch answers q with a scan of the store on the engine.
+func (r *Reader) scanSearch(ctx context.Context, q store.TraceQuery) ([]*model.Trace, error) {
 	limit := q.EffectiveLimit()
 	req := store.ScanRequest{
 		StartMin:    q.StartMin,
