@@ -122,3 +122,31 @@ func BenchmarkQueries(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCompact merges 8 flushed blocks of 12,500 spans of the
+// benchmark load.
+func BenchmarkCompact(b *testing.B) {
+	batches := genLoad(b, 10000)
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		o := testOptions(b.TempDir())
+		o.CompactionMinBlocks = 8
+		s := openT(b, o)
+		for j, bt := range batches {
+			if err := s.WriteSpans(context.Background(), bt); err != nil {
+				b.Fatal(err)
+			}
+			if j%25 == 24 {
+				s.Flush(context.Background())
+			}
+		}
+		s.Flush(context.Background())
+		b.StartTimer()
+		did, err := s.Compact(context.Background())
+		if err != nil || !did {
+			b.Fatal(did, err)
+		}
+		b.StopTimer()
+		s.Close()
+	}
+}

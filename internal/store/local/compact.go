@@ -118,11 +118,10 @@ func (s *Store) Compact(ctx context.Context) (bool, error) {
 		meta.Sources = append(meta.Sources, b.meta.ID)
 		meta.WALSegment = max(meta.WALSegment, b.meta.WALSegment)
 	}
-	// Compacted blocks are long-lived: spend CPU on size, and use larger
-	// row groups (fewer per-row-group dictionaries and page headers; about
-	// 12 MB of compressed pages buffered while writing one).
+	// Compacted blocks are long-lived: larger row groups (fewer
+	// per-row-group dictionaries and page headers; about 12 MB of
+	// compressed pages buffered while writing one).
 	wo := s.opts.Block
-	wo.BetterCompression = true
 	if wo.RowGroupRows == 0 {
 		wo.RowGroupRows = 1 << 18
 	}
@@ -190,6 +189,10 @@ func (s *Store) Compact(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// maxCompactionSources bounds the blocks merged at once: each source holds
+// a row reader with buffers for every column (several MB).
+const maxCompactionSources = 6
+
 // pickCompaction returns the oldest group of at least CompactionMinBlocks
 // blocks of one level whose spans start in one window, capped so that the
 // merged block stays within CompactionMaxSpans.
@@ -221,7 +224,7 @@ func (s *Store) pickCompaction() []*blockRef {
 		var out []*blockRef
 		var spans int64
 		for _, b := range g {
-			if spans+b.meta.Spans > s.opts.CompactionMaxSpans {
+			if spans+b.meta.Spans > s.opts.CompactionMaxSpans || len(out) == maxCompactionSources {
 				break
 			}
 			spans += b.meta.Spans
