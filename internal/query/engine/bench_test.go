@@ -94,7 +94,7 @@ func BenchmarkQueries(b *testing.B) {
 		})
 	}
 	search("service", `{ resource.service.name = "cart" }`)
-	search("tag", `{ span.http.response.status_code = 500 }`)
+	search("tag", `{ span.http.request.method = "POST" && status = error }`)
 	search("regex", `{ name =~ "SELECT (orders|users)" }`)
 	search("structural", `{ resource.service.name = "frontend" } >> { status = error }`)
 	b.Run("metrics", func(b *testing.B) {

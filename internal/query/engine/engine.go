@@ -90,6 +90,8 @@ type Engine struct {
 	r store.Reader
 	o Options
 	m *engineMetrics
+	// noIndex turns off indexSearch (tests compare both paths).
+	noIndex bool
 }
 
 // New returns an engine over r. Searches need r to implement
@@ -210,6 +212,9 @@ func (e *Engine) Search(ctx context.Context, req SearchRequest) (*SearchResponse
 	p := compile(req.Query)
 	if len(req.Tags) > 0 {
 		p.withTags(req.Tags)
+	} else if tq, ok := indexQuery(req.Query); ok && req.MinDuration == 0 && req.MaxDuration == 0 && !e.noIndex {
+		tq.StartMin, tq.StartMax, tq.Limit = req.Start, req.End, limit
+		return e.indexSearch(ctx, p, tq, spss)
 	}
 	sreq := p.hints
 	sreq.StartMin, sreq.StartMax = req.Start, req.End

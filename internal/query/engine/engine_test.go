@@ -16,6 +16,7 @@ import (
 
 func TestSearchLimitsAndOrder(t *testing.T) {
 	e, fx := newFixtureEngine(t, Options{})
+	e.noIndex = true
 	q := traceql.MustParse("{ }")
 	resp, err := e.Search(context.Background(), SearchRequest{Query: q, Limit: 2})
 	if err != nil {
@@ -55,6 +56,7 @@ func TestSearchLimitsAndOrder(t *testing.T) {
 
 func TestCaps(t *testing.T) {
 	e, _ := newFixtureEngine(t, Options{MaxTracesInspected: 2})
+	e.noIndex = true
 	resp, err := e.Search(context.Background(), SearchRequest{Query: traceql.MustParse("{ }")})
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +65,7 @@ func TestCaps(t *testing.T) {
 		t.Errorf("trace cap: partial %v, inspected %d, found %d", resp.Partial, resp.Stats.Traces, len(resp.Traces))
 	}
 	e, _ = newFixtureEngine(t, Options{MaxSpansInspected: 3})
+	e.noIndex = true
 	resp, _ = e.Search(context.Background(), SearchRequest{Query: traceql.MustParse("{ }")})
 	if !resp.Partial || resp.Stats.Spans > 3 {
 		t.Errorf("span cap: partial %v, inspected %d spans", resp.Partial, resp.Stats.Spans)
@@ -110,8 +113,12 @@ type readerOnly struct{ store.Reader }
 func TestUnsupportedStore(t *testing.T) {
 	e, _ := newFixtureEngine(t, Options{})
 	e2 := New(readerOnly{e.r}, Options{})
-	if _, err := e2.Search(context.Background(), SearchRequest{Query: traceql.MustParse("{ }")}); !errors.Is(err, errors.ErrUnsupported) {
+	if _, err := e2.Search(context.Background(), SearchRequest{Query: traceql.MustParse("{ .a = 1 }")}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("store without Scanner: %v", err)
+	}
+	// What the store's index answers needs no scan.
+	if resp, err := e2.Search(context.Background(), SearchRequest{Query: traceql.MustParse(`{ resource.service.name = "frontend" }`)}); err != nil || len(resp.Traces) != 3 {
+		t.Errorf("index search without Scanner: %v", err)
 	}
 }
 
@@ -211,4 +218,25 @@ func TestReturnedAttributes(t *testing.T) {
 		t.Errorf("attributes (-want +got):\n%s", diff)
 	}
 	_ = fx
+}
+
+func TestIndexQuery(t *testing.T) {
+	f := func(q string, want store.TraceQuery, ok bool) {
+		t.Helper()
+		got, gotOK := indexQuery(traceql.MustParse(q))
+		if gotOK != ok || (ok && !cmp.Equal(got, want)) {
+			t.Errorf("indexQuery(%q) = %+v, %v; want %+v, %v", q, got, gotOK, want, ok)
+		}
+	}
+	f(`{ }`, store.TraceQuery{}, true)
+	f(`{ true && resource.service.name = "a" && name = "b" }`, store.TraceQuery{Service: "a", Operation: "b"}, true)
+	f(`{ duration > 1s && duration <= 2s }`, store.TraceQuery{DurationMin: time.Second + 1, DurationMax: 2 * time.Second}, true)
+	f(`{ duration >= 1s && duration < 2s && duration > 1500ms }`, store.TraceQuery{DurationMin: 1500*time.Millisecond + 1, DurationMax: 2*time.Second - 1}, true)
+	for _, q := range []string{
+		`{ .service.name = "a" }`, `{ resource.service.name != "a" }`, `{ resource.service.name = "a" || name = "b" }`,
+		`{ status = error }`, `{ duration > 2s && duration < 1s }`, `{ } | count() > 1`, `{ } > { }`, `{ } | rate()`,
+		`{ resource.service.name = "a" && resource.service.name = "b" }`, `{ parent.resource.service.name = "a" }`, `{ duration != 1s }`,
+	} {
+		f(q, store.TraceQuery{}, false)
+	}
 }
