@@ -604,7 +604,6 @@ func negate(s *Static) *Static {
 	return &n
 }
 
-
 var identStatics = map[string]Static{
 	"true": {Type: TypeBool, B: true}, "false": {Type: TypeBool},
 	"nil": {Type: TypeNil},
