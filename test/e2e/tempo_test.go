@@ -209,6 +209,17 @@ func testTempoAPI(t *testing.T, storage string) {
 			if sr.Metrics.InspectedTraces < 1 || sr.Metrics.InspectedBytes == "" {
 				t.Errorf("metrics %+v", sr.Metrics)
 			}
+			// A search the store's index answers, most recent first.
+			sr = tempoSearch{}
+			tempoGet(t, base, "/api/search?q="+url.QueryEscape(`{ resource.service.name = "frontend" && duration > 500ms }`)+window, nil, 200, &sr)
+			if len(sr.Traces) != 1 || sr.Traces[0].TraceID != checkoutHex || sr.Traces[0].SpanSets[0].Matched != 2 {
+				t.Errorf("index search: %+v", sr.Traces)
+			}
+			sr = tempoSearch{}
+			tempoGet(t, base, "/api/search?q="+url.QueryEscape(`{}`)+"&limit=1"+window, nil, 200, &sr)
+			if len(sr.Traces) != 1 || sr.Traces[0].TraceID != fmt.Sprintf("%x", health[:]) {
+				t.Errorf("most recent trace: %+v", sr.Traces)
+			}
 			// Structural query, pipeline with by(), and the legacy tags search.
 			sr = tempoSearch{}
 			tempoGet(t, base, "/api/search?q="+url.QueryEscape(`{ kind = server } >> { .db.system = "postgresql" }`)+window, nil, 200, &sr)
