@@ -323,9 +323,13 @@ func (p *parser) parseSpansetPrimary() SpansetExpr {
 			p.advance()
 			return &SpansetFilter{Expr: &Static{Type: TypeBool, B: true}}
 		}
+		et := p.cur()
 		e := p.parseFieldExpr()
 		if c := p.cur(); c.typ != tokRBrace {
 			p.fail(c, "unexpected %s, expected an operator or \"}\" to close the spanset filter", c.describe())
+		}
+		if !maybeBool(e) {
+			p.fail(et, "a spanset filter needs a condition (true or false), not a value")
 		}
 		p.advance()
 		return &SpansetFilter{Expr: e}
@@ -454,12 +458,38 @@ func (p *parser) parseScalarPrimary() ScalarExpr {
 func (p *parser) parseFieldExpr() FieldExpr {
 	p.enter()
 	defer p.leave()
+	lt := p.cur()
 	l := p.parseFieldCmp()
 	for p.isOp(OpAnd) || p.isOp(OpOr) {
-		op := p.advance().op
-		l = &BinaryExpr{Op: op, LHS: l, RHS: p.parseFieldCmp()}
+		t := p.advance()
+		rt := p.cur()
+		r := p.parseFieldCmp()
+		if !maybeBool(l) {
+			p.fail(lt, "the left side of %s must be a condition, not a value", t.op)
+		}
+		if !maybeBool(r) {
+			p.fail(rt, "the right side of %s must be a condition, not a value", t.op)
+		}
+		l = &BinaryExpr{Op: t.op, LHS: l, RHS: r}
 	}
 	return l
+}
+
+// maybeBool reports whether e may evaluate to a boolean: it is not a
+// non-boolean literal, an intrinsic of another type, or arithmetic.
+func maybeBool(e FieldExpr) bool {
+	switch e := e.(type) {
+	case *Static:
+		return e.Type == TypeBool
+	case *Attribute:
+		_, typed := staticTypeOf(e)
+		return !typed
+	case *BinaryExpr:
+		return !e.Op.IsArithmetic()
+	case *UnaryExpr:
+		return e.Op == OpNot
+	}
+	return true
 }
 
 func (p *parser) parseFieldCmp() FieldExpr {
@@ -542,7 +572,12 @@ func (p *parser) parseFieldNot() FieldExpr {
 		p.enter()
 		defer p.leave()
 		p.advance()
-		return &UnaryExpr{Op: OpNot, X: p.parseFieldNot()}
+		xt := p.cur()
+		x := p.parseFieldNot()
+		if !maybeBool(x) {
+			p.fail(xt, "! needs a condition, not a value")
+		}
+		return &UnaryExpr{Op: OpNot, X: x}
 	}
 	return p.parseFieldMul()
 }
@@ -577,7 +612,12 @@ func (p *parser) parseFieldUnary() FieldExpr {
 		p.enter()
 		defer p.leave()
 		p.advance()
-		return &UnaryExpr{Op: OpNot, X: p.parseFieldUnary()}
+		xt := p.cur()
+		x := p.parseFieldUnary()
+		if !maybeBool(x) {
+			p.fail(xt, "! needs a condition, not a value")
+		}
+		return &UnaryExpr{Op: OpNot, X: x}
 	case p.isOp(OpSub):
 		p.enter()
 		defer p.leave()

@@ -252,7 +252,10 @@ func TestTempoPrecedence(t *testing.T) {
 	// Unary minus binds tighter than ^, ! looser than * / % (Tempo's grammar).
 	f(`{ .a = -2 ^ 2 }`, `{ .a = (-2 ^ 2) }`)
 	f(`{ .a = -.b ^ 2 }`, `{ .a = ((-.b) ^ 2) }`)
-	f(`{ !.a * .b = 1 }`, `{ !(.a * .b) = 1 }`)
+	// "!.a * .b" is !(.a * .b): a value, not a condition.
+	if _, err := Parse(`{ !.a * .b = 1 }`); err == nil || !strings.Contains(err.Error(), "! needs a condition") {
+		t.Errorf("!.a * .b: %v", err)
+	}
 	f(`{ .a * !.b = 1 }`, `{ (.a * (!.b)) = 1 }`)
 	f(`{ !.a && .b }`, `{ !.a && .b }`)
 }
