@@ -484,18 +484,9 @@ func (cp *compiler) intrinsic(in traceql.Intrinsic, info *exprInfo) evalFn {
 	return func(*spanCtx) Value { return nilValue }
 }
 
-// attrValue converts an attribute to a runtime value. Strings, booleans,
-// integers and doubles keep their type; bytes, arrays and maps compare as
-// their text form.
-func attrValue(attrs model.Attributes, key string) Value {
-	for i := range attrs {
-		if attrs[i].Key == key {
-			return fromModel(attrs[i].Value)
-		}
-	}
-	return nilValue
-}
-
+// fromModel converts an attribute value to a runtime value. Strings,
+// booleans, integers and doubles keep their type; bytes, arrays and maps
+// become their text form.
 func fromModel(v model.Value) Value {
 	switch v.Type() {
 	case model.ValueString:
