@@ -230,7 +230,7 @@ func Default() Config {
 		Memory:  Memory{MaxSpans: 1_000_000, MaxBytes: 512 << 20},
 		Local: Local{
 			Fsync: "batch", FsyncInterval: 5 * time.Millisecond,
-			FlushBytes: 48 << 20, FlushSpans: 250_000, FlushInterval: time.Minute, MaxHeadBytes: 160 << 20,
+			FlushBytes: 24 << 20, FlushSpans: 250_000, FlushInterval: time.Minute, MaxHeadBytes: 96 << 20,
 			Retention: 72 * time.Hour, CompactionInterval: time.Minute, CompactionMaxSpans: 2_000_000,
 		},
 		Limits: Limits{
