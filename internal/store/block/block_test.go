@@ -35,7 +35,7 @@ func genSpans(traces, perTrace int) []*model.Span {
 		tid := model.TraceIDFromUint64s(uint64(t)*0x9e3779b97f4a7c15, uint64(t)+1)
 		for s := 0; s < perTrace; s++ {
 			sp := &model.Span{Resource: res[(t+s)%len(res)], Scope: sc, TraceID: tid,
-				SpanID: model.SpanIDFromUint64(uint64(t*perTrace+s+1)), Name: fmt.Sprintf("op-%d", s%7),
+				SpanID: model.SpanIDFromUint64(uint64(t*perTrace + s + 1)), Name: fmt.Sprintf("op-%d", s%7),
 				Kind: model.SpanKindServer, StartTimeUnixNano: base + uint64(t)*1e6 + uint64(s)*1e4,
 				Attributes: model.Attributes{
 					{Key: "http.request.method", Value: model.StringValue("GET")},

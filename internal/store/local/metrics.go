@@ -19,14 +19,14 @@ type metrics struct {
 
 func newMetrics(s *Store, reg prometheus.Registerer) metrics {
 	m := metrics{
-		spansWritten: prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_spans_written_total", Help: "Spans written to the WAL and head."}),
-		refusedFull:  prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_writes_refused_total", Help: "Batches refused because the head was at its memory limit."}),
-		flushes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_flushes_total", Help: "Heads written to blocks."}),
-		flushErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_flush_errors_total", Help: "Failed head flushes (retried)."}),
-		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "clew_local_flush_duration_seconds", Help: "Time to write a head to a block.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
-		compactions:  prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_compactions_total", Help: "Compactions done."}),
-		compactErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_compaction_errors_total", Help: "Failed compactions."}),
-		deletedBlocks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clew_local_blocks_deleted_total", Help: "Blocks deleted, by reason (compacted, retention, disk_budget)."}, []string{"reason"}),
+		spansWritten:   prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_spans_written_total", Help: "Spans written to the WAL and head."}),
+		refusedFull:    prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_writes_refused_total", Help: "Batches refused because the head was at its memory limit."}),
+		flushes:        prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_flushes_total", Help: "Heads written to blocks."}),
+		flushErrors:    prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_flush_errors_total", Help: "Failed head flushes (retried)."}),
+		flushSeconds:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "clew_local_flush_duration_seconds", Help: "Time to write a head to a block.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
+		compactions:    prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_compactions_total", Help: "Compactions done."}),
+		compactErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_compaction_errors_total", Help: "Failed compactions."}),
+		deletedBlocks:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clew_local_blocks_deleted_total", Help: "Blocks deleted, by reason (compacted, retention, disk_budget)."}, []string{"reason"}),
 		blockErrors:    prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_block_errors_total", Help: "Blocks that could not be opened or read (damaged)."}),
 		walCorruptions: prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_wal_corruptions_total", Help: "Damaged WAL segment tails truncated, and undecodable records skipped, at start-up."}),
 	}
