@@ -15,11 +15,13 @@ import (
 
 // Index and bloom file constants; see FORMAT.md.
 const (
-	indexMagic = "CLEWIDX\x01"
+	indexMagic = "CLEWIDX\x02"
 	bloomMagic = "CLEWBLM\x01"
-	// IndexEntrySize is the size of one trace-id index entry: the first 8
-	// bytes of the trace id and the trace's first row.
-	IndexEntrySize = 12
+	// IndexEntrySize is the size of one trace-id index entry: the trace id
+	// and the trace's first row. The whole id is kept: 64-bit ids of Jaeger,
+	// Zipkin and Datadog all share a zero high half, so no prefix of the id
+	// tells traces apart.
+	IndexEntrySize = 20
 	// FenceEvery is how many index entries one in-memory fence covers: a
 	// lookup reads at most this many entries (3 KiB) of the index, plus
 	// one for the row count of the last.
@@ -34,8 +36,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 var ErrCorrupt = errors.New("corrupt block")
 
 // IndexEntry locates one trace's rows: rows [FirstRow, FirstRow+Rows) of
-// the data file. Only the first 8 bytes of TraceID are stored; the rows
-// themselves tell traces sharing a prefix apart.
+// the data file.
 type IndexEntry struct {
 	TraceID  model.TraceID
 	FirstRow uint32
@@ -43,13 +44,13 @@ type IndexEntry struct {
 }
 
 // encodeIndex returns the index file for entries sorted by trace id:
-// magic, entries (id prefix, first row), then count and CRC-32C of
+// magic, entries (trace id, first row), then count and CRC-32C of
 // everything before.
 func encodeIndex(entries []IndexEntry) []byte {
 	b := make([]byte, 0, len(indexMagic)+len(entries)*IndexEntrySize+8)
 	b = append(b, indexMagic...)
 	for _, e := range entries {
-		b = append(b, e.TraceID[:8]...)
+		b = append(b, e.TraceID[:]...)
 		b = binary.LittleEndian.AppendUint32(b, e.FirstRow)
 	}
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(entries)))
@@ -79,8 +80,8 @@ func indexEntries(b []byte, n int, rows int64) []IndexEntry {
 	out := make([]IndexEntry, n)
 	for i := range out {
 		e := b[len(indexMagic)+i*IndexEntrySize:]
-		copy(out[i].TraceID[:8], e)
-		out[i].FirstRow = binary.LittleEndian.Uint32(e[8:])
+		copy(out[i].TraceID[:], e)
+		out[i].FirstRow = binary.LittleEndian.Uint32(e[16:])
 	}
 	for i := range out {
 		next := rows
@@ -92,42 +93,39 @@ func indexEntries(b []byte, n int, rows int64) []IndexEntry {
 	return out
 }
 
-// fences returns every FenceEvery-th id prefix of a checked index.
-func fences(b []byte, n int) [][8]byte {
-	out := make([][8]byte, 0, (n+FenceEvery-1)/FenceEvery)
+// fences returns every FenceEvery-th trace id of a checked index.
+func fences(b []byte, n int) []model.TraceID {
+	out := make([]model.TraceID, 0, (n+FenceEvery-1)/FenceEvery)
 	for i := 0; i < n; i += FenceEvery {
-		var p [8]byte
+		var p model.TraceID
 		copy(p[:], b[len(indexMagic)+i*IndexEntrySize:])
 		out = append(out, p)
 	}
 	return out
 }
 
-// searchChunk returns the row range [first, end) of the entries of a chunk
-// whose prefix is id's, end being the next entry's first row (or
-// after, the first row following the chunk), and whether there is one.
+// searchChunk returns the row range [first, end) of id's entry in a chunk
+// of the index, end being the next entry's first row (or after when id's
+// entry is the chunk's last), and whether the chunk has the entry.
 func searchChunk(chunk []byte, after int64, id model.TraceID) (int64, int64, bool) {
 	n := len(chunk) / IndexEntrySize
+	key := func(i int) []byte { return chunk[i*IndexEntrySize : i*IndexEntrySize+16] }
 	lo, hi := 0, n
 	for lo < hi {
 		m := (lo + hi) / 2
-		if bytes.Compare(chunk[m*IndexEntrySize:m*IndexEntrySize+8], id[:8]) < 0 {
+		if bytes.Compare(key(m), id[:]) < 0 {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	if lo == n || !bytes.Equal(chunk[lo*IndexEntrySize:lo*IndexEntrySize+8], id[:8]) {
+	if lo == n || !bytes.Equal(key(lo), id[:]) {
 		return 0, 0, false
 	}
-	first := int64(binary.LittleEndian.Uint32(chunk[lo*IndexEntrySize+8:]))
-	j := lo + 1
-	for j < n && bytes.Equal(chunk[j*IndexEntrySize:j*IndexEntrySize+8], id[:8]) {
-		j++
-	}
+	first := int64(binary.LittleEndian.Uint32(chunk[lo*IndexEntrySize+16:]))
 	end := after
-	if j < n {
-		end = int64(binary.LittleEndian.Uint32(chunk[j*IndexEntrySize+8:]))
+	if lo+1 < n {
+		end = int64(binary.LittleEndian.Uint32(chunk[(lo+1)*IndexEntrySize+16:]))
 	}
 	return first, end, true
 }

@@ -24,7 +24,7 @@ type Reader struct {
 	be       Backend
 	meta     Meta
 	bloom    bloom.SplitBlockFilter
-	fences   [][8]byte
+	fences   []model.TraceID
 	nIndex   int
 	file     *parquet.File
 	closer   io.Closer
@@ -145,25 +145,21 @@ func (r *Reader) Close() error {
 // MayContain reports whether the bloom filter admits the trace.
 func (r *Reader) MayContain(id model.TraceID) bool { return r.bloom.Check(traceHash(id)) }
 
-// lookup finds the rows of the traces sharing id's 8-byte prefix with
-// one range read of the index.
+// lookup finds the rows of trace id with one range read of the index.
 func (r *Reader) lookup(ctx context.Context, id model.TraceID) (int64, int64, bool, error) {
-	i := sort.Search(len(r.fences), func(i int) bool { return bytes.Compare(r.fences[i][:], id[:8]) > 0 }) - 1
+	i := sort.Search(len(r.fences), func(i int) bool { return bytes.Compare(r.fences[i][:], id[:]) > 0 }) - 1
 	if i < 0 {
 		return 0, 0, false, nil
 	}
-	// A run of equal prefixes may start in the previous chunk.
-	for i > 0 && r.fences[i] == [8]byte(id[:8]) {
-		i--
-	}
 	first := i * FenceEvery
 	// Read one entry past the chunk for the row count of its last entry.
-	n := min(2*FenceEvery, r.nIndex-first)
+	n := min(FenceEvery+1, r.nIndex-first)
 	chunk := make([]byte, n*IndexEntrySize)
 	if err := r.be.ReadRange(ctx, r.meta.ID, IndexName, int64(len(indexMagic)+first*IndexEntrySize), chunk); err != nil {
 		return 0, 0, false, fmt.Errorf("read index: %w", err)
 	}
-	lo, hi, ok := searchChunk(chunk, r.meta.Spans, id)
+	after := r.meta.Spans
+	lo, hi, ok := searchChunk(chunk, after, id)
 	return lo, hi, ok, nil
 }
 
@@ -189,10 +185,7 @@ func (r *Reader) FindTrace(ctx context.Context, id model.TraceID) ([]*model.Span
 	var out []*model.Span
 	for i := range rows {
 		if rows[i].TraceID != id {
-			if [8]byte(rows[i].TraceID[:8]) != [8]byte(id[:8]) {
-				return nil, fmt.Errorf("%w: index points at rows of another trace", ErrCorrupt)
-			}
-			continue // another trace with the same prefix
+			return nil, fmt.Errorf("%w: index points at rows of another trace", ErrCorrupt)
 		}
 		out = append(out, b.ToSpan(&rows[i]))
 	}
@@ -458,7 +451,7 @@ func (r *Reader) Verify(ctx context.Context) error {
 		for cur < len(entries) && int64(entries[cur].FirstRow)+int64(entries[cur].Rows) <= row {
 			cur++
 		}
-		if cur >= len(entries) || int64(entries[cur].FirstRow) > row || [8]byte(entries[cur].TraceID[:8]) != [8]byte(rw.TraceID[:8]) {
+		if cur >= len(entries) || int64(entries[cur].FirstRow) > row || entries[cur].TraceID != model.TraceID(rw.TraceID) {
 			verr = fmt.Errorf("%w: row %d not covered by the index", ErrCorrupt, row)
 			return false
 		}
