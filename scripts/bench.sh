@@ -72,9 +72,13 @@ except (OSError, ValueError):
   q = {"query_phase": "skipped or failed"}
 cpu0, cpu_ingest, cpu_flushed = map(float, sys.argv[3:6]); hwm_kb, disk = int(sys.argv[6]), int(sys.argv[7])
 cpu_compacted, hwm_compacted_kb, disk_compacted = float(sys.argv[9]), int(sys.argv[10]), int(sys.argv[11])
-spans = gen["spans_sent"] - gen.get("spans_failed", 0) - gen.get("spans_rejected", 0)
+# clew gen: spans_sent counts the spans of accepted requests, spans_failed
+# those of requests refused for good (after its retries).
+spans = gen.get("spans_accepted", gen["spans_sent"] - gen.get("spans_rejected", 0))
 res = {
-  "spans_sent": gen["spans_sent"], "spans_accepted": spans,
+  "spans_offered": gen["spans_sent"] + gen.get("spans_failed", 0), "spans_accepted": spans,
+  "spans_refused": gen.get("spans_failed", 0) + gen.get("spans_rejected", 0),
+  "requests_throttled": gen.get("requests_throttled", 0),
   "wire_bytes_per_span": round(gen["bytes_sent"] / gen["spans_sent"], 1),
   "accepted_spans_per_second": round(spans / gen["seconds"]),
   "server_cpu_seconds_ingest": round(cpu_ingest - cpu0, 2),

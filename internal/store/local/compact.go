@@ -19,6 +19,9 @@ func (s *Store) runCompactionAndRetention() {
 		s.log.Error("retention failed", "err", err)
 	}
 	for i := 0; i < 16 && s.opts.CompactionInterval > 0; i++ {
+		if s.ingestBusy() {
+			return // leave the CPU to flushes; compact at the next round
+		}
 		did, err := s.Compact(ctx)
 		if err != nil {
 			s.m.compactErrors.Inc()
@@ -29,6 +32,14 @@ func (s *Store) runCompactionAndRetention() {
 			return
 		}
 	}
+}
+
+// ingestBusy reports whether a head waits to be flushed or the active head
+// is past half its flush threshold: compaction then waits.
+func (s *Store) ingestBusy() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.flushing) > 0 || s.active.bytes > s.opts.FlushBytes/2
 }
 
 // ApplyRetention deletes the blocks whose newest span is older than the
