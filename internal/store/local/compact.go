@@ -46,8 +46,8 @@ func (s *Store) ingestBusy() bool {
 // retention, then, with a disk budget, the oldest blocks until blocks and
 // WAL fit in it.
 func (s *Store) ApplyRetention(ctx context.Context) error {
-	s.maintMu.Lock()
-	defer s.maintMu.Unlock()
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	now := s.opts.Now()
 	var drop []*blockRef
 	s.mu.Lock()
@@ -116,8 +116,8 @@ func (s *Store) retire(ctx context.Context, b *blockRef) error {
 // it merged anything. Memory is bounded by one row-group buffer per source
 // block plus the writer's buffers.
 func (s *Store) Compact(ctx context.Context) (bool, error) {
-	s.maintMu.Lock()
-	defer s.maintMu.Unlock()
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
 	srcs := s.pickCompaction()
 	if len(srcs) < 2 {
 		return false, nil

@@ -3,9 +3,11 @@
 // directory, background compaction and retention. docs/storage.md describes
 // how it works and what it guarantees.
 //
-// Lock order: appendMu before mu. appendMu is held shared by writers across
-// their WAL append and head insert, and exclusively by a head cut, so that
-// the WAL segments before a cut hold exactly the spans of the heads cut.
+// Lock order: compactMu, then flushMu, then appendMu, then mu. appendMu is
+// held shared by writers across their WAL append and head insert, and
+// exclusively by a head cut, so that the WAL segments before a cut hold
+// exactly the spans of the heads cut. A block's reference count (blockRef)
+// is taken under mu and released without locks.
 package local
 
 import (
@@ -129,8 +131,12 @@ type Store struct {
 	blocks   []*blockRef // sorted by MinStart
 	closed   bool
 
-	// maintMu serialises flushes, compaction and retention.
-	maintMu sync.Mutex
+	// flushMu serialises flushes; compactMu serialises compaction and
+	// retention. They are separate so that a long compaction (or one
+	// waiting for a scan to release a replaced block) never holds up a
+	// flush.
+	flushMu   sync.Mutex
+	compactMu sync.Mutex
 	kick    chan struct{}
 	stop    chan struct{}
 	done    sync.WaitGroup
@@ -415,8 +421,8 @@ func (s *Store) flushIfDue(force bool) {
 // failed, to blocks. It returns when they are visible as blocks and their
 // WAL segments are deleted.
 func (s *Store) Flush(ctx context.Context) error {
-	s.maintMu.Lock()
-	defer s.maintMu.Unlock()
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.appendMu.Lock()
 	s.mu.Lock()
 	if s.closed && s.wal == nil {
@@ -492,8 +498,10 @@ func (s *Store) Close() error {
 	s.done.Wait()
 	ferr := s.Flush(context.Background())
 	werr := s.wal.Close()
-	s.maintMu.Lock()
-	defer s.maintMu.Unlock()
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, b := range s.blocks {
