@@ -137,9 +137,9 @@ type Store struct {
 	// flush.
 	flushMu   sync.Mutex
 	compactMu sync.Mutex
-	kick    chan struct{}
-	stop    chan struct{}
-	done    sync.WaitGroup
+	kick      chan struct{}
+	stop      chan struct{}
+	done      sync.WaitGroup
 
 	m metrics
 }
