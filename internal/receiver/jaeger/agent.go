@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clew-dev/clew/internal/receiver/ratelog"
+	"github.com/clew-dev/clew/internal/receiver/udpsock"
 	"github.com/clew-dev/clew/internal/server"
 )
 
@@ -183,13 +184,13 @@ func (a *Agent) Start(context.Context) error {
 	if err := conn.SetReadBuffer(a.o.SocketBuffer); err != nil {
 		a.log.Warn("cannot set the UDP receive buffer", "want_bytes", a.o.SocketBuffer, "err", err)
 	}
-	granted := socketReceiveBuffer(conn)
+	granted := udpsock.ReceiveBuffer(conn)
 	a.rcvbuf.Store(int64(granted))
 	if granted > 0 && granted < a.o.SocketBuffer {
 		a.log.Warn("the kernel granted a smaller UDP receive buffer than configured; bursts may be lost in the kernel (raise net.core.rmem_max)",
 			"want_bytes", a.o.SocketBuffer, "granted_bytes", granted)
 	}
-	a.dropCounter = enableKernelDrops(conn)
+	a.dropCounter = udpsock.WatchKernelDrops(conn)
 	a.conn = conn
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.readDone = make(chan struct{})
@@ -215,7 +216,7 @@ func (a *Agent) read() {
 	for {
 		n, oobn, _, _, err := a.conn.ReadMsgUDP(buf, oob)
 		if oobn > 0 {
-			if d, ok := kernelDrops(oob[:oobn]); ok && d != a.kernelDropped.Load() {
+			if d, ok := udpsock.KernelDrops(oob[:oobn]); ok && d != a.kernelDropped.Load() {
 				a.kernelDropped.Store(d)
 				a.warn.Log("the kernel dropped datagrams: the UDP receive buffer was full", "dropped_total", d)
 			}

@@ -451,29 +451,7 @@ func (d *wireDecoder) link(b []byte) (model.Link, error) {
 	return ln, err
 }
 
-func (d *wireDecoder) keyValue(b []byte) (model.KeyValue, error) {
-	var kv model.KeyValue
-	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
-		switch num {
-		case 1:
-			if typ != protowire.BytesType {
-				return errWireType("KeyValue.key")
-			}
-			kv.Key = d.str(v)
-		case 2:
-			if typ != protowire.BytesType {
-				return errWireType("KeyValue.value")
-			}
-			val, err := d.anyValue(v, 0)
-			if err != nil {
-				return err
-			}
-			kv.Value = val
-		}
-		return nil
-	})
-	return kv, err
-}
+func (d *wireDecoder) keyValue(b []byte) (model.KeyValue, error) { return d.nestedKeyValue(b, 0) }
 
 // maxValueDepth bounds nesting of arrays and maps, so a hostile request
 // cannot exhaust the stack.

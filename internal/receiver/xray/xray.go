@@ -24,6 +24,7 @@ import (
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/pipeline"
 	"github.com/clew-dev/clew/internal/receiver/ratelog"
+	"github.com/clew-dev/clew/internal/receiver/udpsock"
 	"github.com/clew-dev/clew/internal/server"
 )
 
@@ -191,11 +192,11 @@ func (r *Receiver) Start(ctx context.Context) error {
 		if err := conn.SetReadBuffer(r.o.SocketBuffer); err != nil {
 			r.log.Warn("x-ray: cannot set the UDP receive buffer", "bytes", r.o.SocketBuffer, "err", err)
 		}
-		if got := receiveBuffer(conn); got > 0 && got < r.o.SocketBuffer {
+		if got := udpsock.ReceiveBuffer(conn); got > 0 && got < r.o.SocketBuffer {
 			r.log.Warn("x-ray: the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max",
 				"asked", r.o.SocketBuffer, "granted", got)
 		}
-		r.kernelDrops = watchKernelDrops(conn)
+		r.kernelDrops = udpsock.WatchKernelDrops(conn)
 		r.conn = conn
 		r.log.Info("listening", "component", Name, "udp", conn.LocalAddr().String())
 		for range r.o.Workers {
@@ -272,7 +273,7 @@ func (r *Receiver) read() {
 			continue
 		}
 		if r.kernelDrops {
-			if total, ok := droppedSoFar(oob[:oobn]); ok && total != dropped {
+			if total, ok := udpsock.KernelDrops(oob[:oobn]); ok && total != dropped {
 				// The counter is the socket's total and wraps at 2^32.
 				r.o.Consumer.Refuse(Name, ReasonKernelDropped, int(total-dropped))
 				r.bad.Log("x-ray: the kernel dropped datagrams: the socket buffer was full", "dropped", total-dropped)

@@ -1,4 +1,4 @@
-package xray
+package udpsock
 
 import (
 	"encoding/binary"
@@ -8,7 +8,7 @@ import (
 	"unsafe"
 )
 
-func TestDroppedSoFar(t *testing.T) {
+func TestKernelDrops(t *testing.T) {
 	// One SOL_SOCKET/SO_RXQ_OVFL control message carrying 7.
 	oob := make([]byte, syscall.CmsgSpace(4))
 	h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
@@ -16,10 +16,10 @@ func TestDroppedSoFar(t *testing.T) {
 	h.Type = syscall.SO_RXQ_OVFL
 	h.SetLen(syscall.CmsgLen(4))
 	binary.NativeEndian.PutUint32(oob[syscall.CmsgLen(0):], 7)
-	if n, ok := droppedSoFar(oob); !ok || n != 7 {
-		t.Errorf("droppedSoFar = %d, %v; want 7", n, ok)
+	if n, ok := KernelDrops(oob); !ok || n != 7 {
+		t.Errorf("KernelDrops = %d, %v; want 7", n, ok)
 	}
-	if _, ok := droppedSoFar(nil); ok {
+	if _, ok := KernelDrops(nil); ok {
 		t.Error("no control message read as a counter")
 	}
 }
@@ -30,13 +30,13 @@ func TestSocketOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if !watchKernelDrops(conn) {
+	if !WatchKernelDrops(conn) {
 		t.Error("SO_RXQ_OVFL not accepted")
 	}
 	if err := conn.SetReadBuffer(64 << 10); err != nil {
 		t.Fatal(err)
 	}
-	if got := receiveBuffer(conn); got != 64<<10 {
+	if got := ReceiveBuffer(conn); got != 64<<10 {
 		t.Errorf("receive buffer %d, want %d", got, 64<<10)
 	}
 }

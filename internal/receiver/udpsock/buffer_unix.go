@@ -1,16 +1,15 @@
 //go:build unix
 
-package jaeger
+package udpsock
 
 import (
 	"net"
 	"syscall"
 )
 
-// socketReceiveBuffer reads back SO_RCVBUF, or 0 when it cannot. Linux
-// reports twice the size asked for (it counts its bookkeeping); the value is
-// halved to compare with what was configured.
-func socketReceiveBuffer(conn *net.UDPConn) int {
+// ReceiveBuffer returns the receive buffer the kernel granted, in the unit
+// it was asked for (SO_RCVBUF), or 0 when it cannot be read.
+func ReceiveBuffer(conn *net.UDPConn) int {
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return 0
@@ -22,8 +21,5 @@ func socketReceiveBuffer(conn *net.UDPConn) int {
 	}); err != nil || serr != nil {
 		return 0
 	}
-	if linuxDoubles {
-		size /= 2
-	}
-	return size
+	return size / bufferFactor
 }

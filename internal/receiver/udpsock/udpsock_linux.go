@@ -1,4 +1,4 @@
-package jaeger
+package udpsock
 
 import (
 	"encoding/binary"
@@ -6,13 +6,10 @@ import (
 	"syscall"
 )
 
-const linuxDoubles = true
-
-// enableKernelDrops asks the kernel to attach, to every datagram read, the
-// number of datagrams it dropped on the socket so far (SO_RXQ_OVFL): the
-// loss that happens before the reader sees anything, when the receive
-// buffer is full.
-func enableKernelDrops(conn *net.UDPConn) bool {
+// WatchKernelDrops asks the kernel to attach, to every datagram read with
+// ReadMsgUDP, the socket's count of datagrams dropped so far for lack of
+// buffer space. It reports whether the kernel agreed.
+func WatchKernelDrops(conn *net.UDPConn) bool {
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return false
@@ -26,9 +23,9 @@ func enableKernelDrops(conn *net.UDPConn) bool {
 	return true
 }
 
-// kernelDrops returns the SO_RXQ_OVFL counter of a datagram's control
-// message, if there is one.
-func kernelDrops(oob []byte) (uint32, bool) {
+// KernelDrops returns the SO_RXQ_OVFL counter carried by a datagram's
+// control messages, if there is one.
+func KernelDrops(oob []byte) (uint32, bool) {
 	msgs, err := syscall.ParseSocketControlMessage(oob)
 	if err != nil {
 		return 0, false
@@ -40,3 +37,6 @@ func kernelDrops(oob []byte) (uint32, bool) {
 	}
 	return 0, false
 }
+
+// linux reports twice the receive buffer asked for (it counts bookkeeping).
+const bufferFactor = 2
