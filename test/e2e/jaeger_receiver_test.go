@@ -116,11 +116,7 @@ func getJaegerTrace(t *testing.T, s *Server, id string, n int) jaegerTrace {
 	return resp.Data[0]
 }
 
-type tagList = []struct {
-	Key   string `json:"key"`
-	Type  string `json:"type"`
-	Value any    `json:"value"`
-}
+type tagList = []jaegerTag
 
 func tagMap(tags tagList) map[string]string {
 	m := map[string]string{}

@@ -62,39 +62,38 @@ func sendWithSDK(t *testing.T, exp sdktrace.SpanExporter, service string) (trace
 	return root.SpanContext().TraceID(), root.SpanContext().SpanID(), child.SpanContext().SpanID()
 }
 
+// The parts of Jaeger API v1's JSON the receiver tests read.
 type jaegerTrace struct {
-	TraceID string `json:"traceID"`
-	Spans   []struct {
-		SpanID        string `json:"spanID"`
-		OperationName string `json:"operationName"`
-		References    []struct {
-			RefType, TraceID, SpanID string
-		} `json:"references"`
-		StartTime uint64 `json:"startTime"`
-		Duration  uint64 `json:"duration"`
-		Tags      []struct {
-			Key   string `json:"key"`
-			Type  string `json:"type"`
-			Value any    `json:"value"`
-		} `json:"tags"`
-		Logs []struct {
-			Timestamp uint64 `json:"timestamp"`
-			Fields    []struct {
-				Key   string `json:"key"`
-				Type  string `json:"type"`
-				Value any    `json:"value"`
-			} `json:"fields"`
-		} `json:"logs"`
-		ProcessID string `json:"processID"`
-	} `json:"spans"`
-	Processes map[string]struct {
-		ServiceName string `json:"serviceName"`
-		Tags        []struct {
-			Key   string `json:"key"`
-			Type  string `json:"type"`
-			Value any    `json:"value"`
-		} `json:"tags"`
-	} `json:"processes"`
+	TraceID   string                   `json:"traceID"`
+	Spans     []jaegerSpan             `json:"spans"`
+	Processes map[string]jaegerProcess `json:"processes"`
+}
+
+type jaegerSpan struct {
+	SpanID        string `json:"spanID"`
+	OperationName string `json:"operationName"`
+	References    []struct {
+		RefType, TraceID, SpanID string
+	} `json:"references"`
+	StartTime uint64      `json:"startTime"`
+	Duration  uint64      `json:"duration"`
+	Tags      []jaegerTag `json:"tags"`
+	Logs      []struct {
+		Timestamp uint64      `json:"timestamp"`
+		Fields    []jaegerTag `json:"fields"`
+	} `json:"logs"`
+	ProcessID string `json:"processID"`
+}
+
+type jaegerTag struct {
+	Key   string `json:"key"`
+	Type  string `json:"type"`
+	Value any    `json:"value"`
+}
+
+type jaegerProcess struct {
+	ServiceName string      `json:"serviceName"`
+	Tags        []jaegerTag `json:"tags"`
 }
 
 type jaegerResponse struct {

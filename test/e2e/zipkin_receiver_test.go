@@ -89,29 +89,7 @@ func checkZipkinClientTrace(t *testing.T, s *Server, id zipkinmodel.TraceID, sta
 		}
 		ids[sp.SpanID] = true
 	}
-	get := func(service, n string) (sp struct {
-		SpanID        string `json:"spanID"`
-		OperationName string `json:"operationName"`
-		References    []struct {
-			RefType, TraceID, SpanID string
-		} `json:"references"`
-		StartTime uint64 `json:"startTime"`
-		Duration  uint64 `json:"duration"`
-		Tags      []struct {
-			Key   string `json:"key"`
-			Type  string `json:"type"`
-			Value any    `json:"value"`
-		} `json:"tags"`
-		Logs []struct {
-			Timestamp uint64 `json:"timestamp"`
-			Fields    []struct {
-				Key   string `json:"key"`
-				Type  string `json:"type"`
-				Value any    `json:"value"`
-			} `json:"fields"`
-		} `json:"logs"`
-		ProcessID string `json:"processID"`
-	}) {
+	get := func(service, n string) jaegerSpan {
 		t.Helper()
 		i, ok := spans[key{service, name(n)}]
 		if !ok {
