@@ -1,20 +1,14 @@
 package xray
 
 import (
-	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/receiver/receivertest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // Scenarios: datagrams in testdata/ fed in order, then whatever is still
 // held is stored. sdk_* are real captures of aws-xray-sdk-go
@@ -66,63 +60,7 @@ func TestGolden(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			spans := runScenario(t, sc.files)
-			got, err := json.MarshalIndent(render(spans), "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden := filepath.Join("testdata", sc.name+".golden.json")
-			if *update {
-				if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if diff := cmp.Diff(strings.TrimSpace(string(want)), strings.TrimSpace(string(got))); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
+			receivertest.Golden(t, filepath.Join("testdata", sc.name+".golden.json"), spans)
 		})
 	}
-}
-
-// render turns spans into plain values with typed attributes, for golden
-// files a person can review.
-func render(spans []*model.Span) []map[string]any {
-	out := make([]map[string]any, 0, len(spans))
-	for _, s := range spans {
-		m := map[string]any{
-			"trace_id":   s.TraceID.String(),
-			"span_id":    s.SpanID.String(),
-			"parent_id":  s.ParentSpanID.String(),
-			"name":       s.Name,
-			"kind":       s.Kind.String(),
-			"start":      s.StartTimeUnixNano,
-			"end":        s.EndTimeUnixNano,
-			"status":     s.Status.Code.String(),
-			"resource":   renderAttrs(s.Resource.Attributes),
-			"attributes": renderAttrs(s.Attributes),
-		}
-		if s.Status.Message != "" {
-			m["status_message"] = s.Status.Message
-		}
-		var events []map[string]any
-		for _, e := range s.Events {
-			events = append(events, map[string]any{"name": e.Name, "time": e.TimeUnixNano, "attributes": renderAttrs(e.Attributes)})
-		}
-		if events != nil {
-			m["events"] = events
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-func renderAttrs(attrs model.Attributes) []string {
-	out := make([]string, 0, len(attrs))
-	for _, kv := range attrs {
-		out = append(out, kv.Key+" ("+kv.Value.Type().String()+") = "+kv.Value.AsString())
-	}
-	return out
 }
