@@ -6,6 +6,8 @@
 package block
 
 import (
+	"unsafe"
+
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store/spancodec"
 )
@@ -224,19 +226,127 @@ func (r *Row) resStrs() [len(resCols)]*string {
 		&r.SDKName, &r.SDKLanguage, &r.SDKVersion, &r.K8sNamespace, &r.K8sPod, &r.K8sDeployment, &r.CloudRegion}
 }
 
-// reset clears r, keeping its slices' storage.
+// reset clears r, keeping the storage of the slices it owns (the resource
+// lists are shared with the encoder's cache and never appended to).
 func (r *Row) reset() {
 	*r = Row{
 		AttrsStr: r.AttrsStr[:0], AttrsInt: r.AttrsInt[:0], AttrsDouble: r.AttrsDouble[:0],
 		AttrsBool: r.AttrsBool[:0], AttrsOther: r.AttrsOther[:0],
 		Events: r.Events[:0], Links: r.Links[:0],
-		ResourceAttrsStr: r.ResourceAttrsStr[:0], ResourceAttrsOther: r.ResourceAttrsOther[:0],
 		ScopeAttrsStr: r.ScopeAttrsStr[:0], ScopeAttrsOther: r.ScopeAttrsOther[:0],
 	}
 }
 
 // FromSpan fills r from sp, reusing r's slices.
 func (r *Row) FromSpan(sp *model.Span) {
+	var e rowEncoder
+	e.fill(r, sp)
+}
+
+// rowEncoder fills Rows from spans. It remembers the resource columns of
+// the resources it has seen (the spans of one export share a
+// *model.Resource), the dedicated column of the attribute keys it has seen
+// (receivers intern keys, so equal keys share their bytes), and keeps the
+// encoded non-string values in an arena the caller resets once the rows
+// are written.
+type rowEncoder struct {
+	res   map[*model.Resource]*resFields
+	keys  [256]keySlot
+	arena []byte
+}
+
+// resFields are the columns of a row that come from its resource.
+type resFields struct {
+	service    string
+	strs       [len(resCols)]string
+	aliases    uint32
+	attrsStr   []StrAttr
+	attrsOther []OtherAttr
+	dropped    uint32
+	schemaURL  string
+}
+
+type keySlot struct {
+	p   *byte
+	n   int
+	ref colRef
+	ok  bool
+}
+
+// maxCachedResources bounds the resource cache; it is emptied when full.
+const maxCachedResources = 4096
+
+// spanCol returns the dedicated span column of key.
+func (e *rowEncoder) spanCol(key string) (colRef, bool) {
+	p := unsafe.StringData(key)
+	slot := &e.keys[(uintptr(unsafe.Pointer(p))>>3^uintptr(len(key)))%uintptr(len(e.keys))]
+	if slot.p == p && slot.n == len(key) && p != nil {
+		return slot.ref, slot.ok
+	}
+	ref, ok := spanColIndex[key]
+	*slot = keySlot{p: p, n: len(key), ref: ref, ok: ok}
+	return ref, ok
+}
+
+// resource returns the resource columns of res, from the cache if it has
+// them.
+func (e *rowEncoder) resource(res *model.Resource) *resFields {
+	if f := e.res[res]; f != nil {
+		return f
+	}
+	if e.res == nil || len(e.res) >= maxCachedResources {
+		e.res = make(map[*model.Resource]*resFields)
+	}
+	f := &resFields{service: res.ServiceName()}
+	if res == nil {
+		f.aliases = noServiceName
+		e.res[res] = f
+		return f
+	}
+	hasName := false
+	for _, kv := range res.Attributes {
+		if kv.Key == model.AttrServiceName && !hasName && kv.Value.Type() == model.ValueString && kv.Value.Str() == f.service {
+			hasName = true
+			continue
+		}
+		if c, ok := resColIndex[kv.Key]; ok && kv.Value.Type() == model.ValueString && kv.Value.Str() != "" && f.strs[c.i] == "" {
+			f.strs[c.i] = kv.Value.Str()
+			if c.alias {
+				f.aliases |= 1 << (resAliasShift + c.i)
+			}
+			continue
+		}
+		f.attrsStr, f.attrsOther = appendSplit(f.attrsStr, f.attrsOther, kv)
+	}
+	if !hasName {
+		f.aliases |= noServiceName
+	}
+	f.dropped = res.DroppedAttributesCount
+	f.schemaURL = res.SchemaURL
+	e.res[res] = f
+	return f
+}
+
+// value encodes v into the arena.
+func (e *rowEncoder) value(v model.Value) []byte {
+	n := len(e.arena)
+	e.arena = spancodec.AppendValue(e.arena, v)
+	return e.arena[n:len(e.arena):len(e.arena)]
+}
+
+func (e *rowEncoder) split(strs []StrAttr, others []OtherAttr, attrs model.Attributes) ([]StrAttr, []OtherAttr) {
+	for _, kv := range attrs {
+		if kv.Value.Type() == model.ValueString {
+			strs = append(strs, StrAttr{kv.Key, kv.Value.Str()})
+		} else {
+			others = append(others, OtherAttr{kv.Key, e.value(kv.Value)})
+		}
+	}
+	return strs, others
+}
+
+// fill fills r from sp, reusing r's slices.
+func (e *rowEncoder) fill(r *Row, sp *model.Span) {
 	r.reset()
 	r.TraceID = sp.TraceID
 	r.SpanID = sp.SpanID
@@ -251,7 +361,7 @@ func (r *Row) FromSpan(sp *model.Span) {
 	r.Flags = sp.Flags
 	strs := r.spanStrs()
 	for _, kv := range sp.Attributes {
-		if c, ok := spanColIndex[kv.Key]; ok {
+		if c, ok := e.spanCol(kv.Key); ok {
 			if c.i == httpStatusSlot {
 				if kv.Value.Type() == model.ValueInt && kv.Value.Int() != 0 && r.HTTPStatusCode == 0 {
 					r.HTTPStatusCode = kv.Value.Int()
@@ -279,56 +389,45 @@ func (r *Row) FromSpan(sp *model.Span) {
 		case model.ValueBool:
 			r.AttrsBool = append(r.AttrsBool, BoolAttr{kv.Key, v.Bool()})
 		default:
-			r.AttrsOther = append(r.AttrsOther, OtherAttr{kv.Key, spancodec.AppendValue(nil, v)})
+			r.AttrsOther = append(r.AttrsOther, OtherAttr{kv.Key, e.value(v)})
 		}
 	}
 	r.DroppedAttrs = sp.DroppedAttributesCount
 	for i := range sp.Events {
-		e := &sp.Events[i]
-		ev := Event{TimeOffsetNano: int64(e.TimeUnixNano - sp.StartTimeUnixNano), Name: e.Name, Dropped: e.DroppedAttributesCount}
-		ev.AttrsStr, ev.AttrsOther = splitAttrs(e.Attributes)
-		r.Events = append(r.Events, ev)
+		ev := &sp.Events[i]
+		n := len(r.Events)
+		if n < cap(r.Events) {
+			r.Events = r.Events[:n+1]
+		} else {
+			r.Events = append(r.Events, Event{})
+		}
+		dst := &r.Events[n]
+		as, ao := dst.AttrsStr[:0], dst.AttrsOther[:0]
+		*dst = Event{TimeOffsetNano: int64(ev.TimeUnixNano - sp.StartTimeUnixNano), Name: ev.Name, Dropped: ev.DroppedAttributesCount}
+		dst.AttrsStr, dst.AttrsOther = e.split(as, ao, ev.Attributes)
 	}
 	r.DroppedEvents = sp.DroppedEventsCount
 	for i := range sp.Links {
 		l := &sp.Links[i]
 		ln := Link{TraceID: l.TraceID, SpanID: l.SpanID, TraceState: l.TraceState, Dropped: l.DroppedAttributesCount, Flags: l.Flags}
-		ln.AttrsStr, ln.AttrsOther = splitAttrs(l.Attributes)
+		ln.AttrsStr, ln.AttrsOther = e.split(nil, nil, l.Attributes)
 		r.Links = append(r.Links, ln)
 	}
 	r.DroppedLinks = sp.DroppedLinksCount
-	r.ServiceName = sp.ServiceName()
-	if res := sp.Resource; res != nil {
-		rs := r.resStrs()
-		hasName := false
-		for _, kv := range res.Attributes {
-			if kv.Key == model.AttrServiceName && !hasName && kv.Value.Type() == model.ValueString && kv.Value.Str() == r.ServiceName {
-				hasName = true
-				continue
-			}
-			if c, ok := resColIndex[kv.Key]; ok && kv.Value.Type() == model.ValueString && kv.Value.Str() != "" && *rs[c.i] == "" {
-				*rs[c.i] = kv.Value.Str()
-				if c.alias {
-					r.Aliases |= 1 << (resAliasShift + c.i)
-				}
-				continue
-			}
-			r.ResourceAttrsStr, r.ResourceAttrsOther = appendSplit(r.ResourceAttrsStr, r.ResourceAttrsOther, kv)
-		}
-		if !hasName {
-			r.Aliases |= noServiceName
-		}
-		r.ResourceDropped = res.DroppedAttributesCount
-		r.ResourceSchemaURL = res.SchemaURL
-	} else {
-		r.Aliases |= noServiceName
+	f := e.resource(sp.Resource)
+	r.ServiceName = f.service
+	rs := r.resStrs()
+	for i, v := range f.strs {
+		*rs[i] = v
 	}
+	r.Aliases |= f.aliases
+	r.ResourceAttrsStr, r.ResourceAttrsOther = f.attrsStr, f.attrsOther
+	r.ResourceDropped = f.dropped
+	r.ResourceSchemaURL = f.schemaURL
 	if sc := sp.Scope; sc != nil {
 		r.ScopeName = sc.Name
 		r.ScopeVersion = sc.Version
-		for _, kv := range sc.Attributes {
-			r.ScopeAttrsStr, r.ScopeAttrsOther = appendSplit(r.ScopeAttrsStr, r.ScopeAttrsOther, kv)
-		}
+		r.ScopeAttrsStr, r.ScopeAttrsOther = e.split(r.ScopeAttrsStr, r.ScopeAttrsOther, sc.Attributes)
 		r.ScopeDropped = sc.DroppedAttributesCount
 		r.ScopeSchemaURL = sc.SchemaURL
 	}
@@ -339,13 +438,6 @@ func appendSplit(strs []StrAttr, others []OtherAttr, kv model.KeyValue) ([]StrAt
 		return append(strs, StrAttr{kv.Key, kv.Value.Str()}), others
 	}
 	return strs, append(others, OtherAttr{kv.Key, spancodec.AppendValue(nil, kv.Value)})
-}
-
-func splitAttrs(attrs model.Attributes) (strs []StrAttr, others []OtherAttr) {
-	for _, kv := range attrs {
-		strs, others = appendSplit(strs, others, kv)
-	}
-	return strs, others
 }
 
 func otherValue(b []byte) model.Value {
