@@ -32,6 +32,11 @@ type Reader struct {
 	// readers pools a row reader per row group: building one allocates
 	// buffers for every column, which would dominate a lookup.
 	readers []sync.Pool
+	// rowSrc is the row reader's view of the data file (rowreader.go),
+	// built on first use.
+	rowOnce sync.Once
+	rowSrc  *rowSource
+	rowErr  error
 }
 
 // Open opens block id: it reads the meta, the bloom filter and the index
@@ -108,14 +113,19 @@ func Open(ctx context.Context, be Backend, id string) (*Reader, error) {
 }
 
 // openParquet opens the footer, turning a panic of the decoder on damaged
-// input into an error.
+// input into an error. The footer's structure is checked first (parquet-go
+// would allocate whatever sizes a damaged footer claims); the page index
+// is read by the row reader, which checks it the same way.
 func openParquet(ra io.ReaderAt, size int64) (f *parquet.File, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			f, err = nil, fmt.Errorf("parquet decoder: %v", p)
 		}
 	}()
-	return parquet.OpenFile(ra, size, parquet.SkipBloomFilters(true), parquet.ReadBufferSize(16<<10))
+	if err := checkFooter(ra, size); err != nil {
+		return nil, err
+	}
+	return parquet.OpenFile(ra, size, parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true), parquet.ReadBufferSize(16<<10))
 }
 
 type rangeReader struct {
@@ -192,8 +202,30 @@ func (r *Reader) FindTrace(ctx context.Context, id model.TraceID) ([]*model.Span
 	return out, nil
 }
 
-// readRows reads len(rows) rows starting at row first.
-func (r *Reader) readRows(first int64, rows []Row) (err error) {
+// rowSource returns the row reader's view of the block, building it on
+// first use.
+func (r *Reader) rowSource() (*rowSource, error) {
+	r.rowOnce.Do(func() { r.rowSrc, r.rowErr = newRowSource(r.meta.ID, r.file) })
+	return r.rowSrc, r.rowErr
+}
+
+// readRows reads len(rows) rows starting at row first, with the row reader
+// (rowreader.go), or parquet-go's when the block has something the row
+// reader does not handle.
+func (r *Reader) readRows(first int64, rows []Row) error {
+	src, err := r.rowSource()
+	if err == nil {
+		err = src.readRange(first, rows)
+	}
+	if !errors.Is(err, errUnsupported) {
+		return err
+	}
+	clear(rows)
+	return r.readRowsGeneric(first, rows)
+}
+
+// readRowsGeneric reads rows with parquet-go's reader.
+func (r *Reader) readRowsGeneric(first int64, rows []Row) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: data: parquet decoder: %v", ErrCorrupt, p)

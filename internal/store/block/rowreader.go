@@ -1,0 +1,699 @@
+package block
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// The row reader reads a range of rows of a block without parquet-go's
+// row readers: for each leaf column it skips the column chunk when the
+// chunk's statistics say every value is null, finds the page holding the
+// rows through the offset index (skipping pages the column index marks all
+// null), reads that page with one read, decodes only the levels and values
+// of the rows wanted (decompressing the values only when one of them is not
+// null) and stores them straight into Row fields. Dictionaries are decoded
+// once into strings and kept in a bounded cache.
+//
+// Anything the reader does not handle (another schema, encoding or codec,
+// no page index) makes it return errUnsupported, and the caller falls back
+// to parquet-go's reader.
+
+// Limits on what a page may claim; beyond them the block is corrupt.
+const (
+	maxPageBytes  = 64 << 20 // a page, compressed or not, or a dictionary page
+	maxPageValues = 1 << 22  // values (levels) in one page
+)
+
+var errUnsupported = errors.New("not supported by the row reader")
+
+// rowLeaf is one leaf column of Row as the row reader sees it.
+type rowLeaf struct {
+	col      int
+	path     string
+	maxRep   int
+	maxDef   int
+	listDef  [3]int // definition level of the repeated node at depth 1 and 2
+	kind     parquet.Kind
+	typeLen  int
+	setter   leafSetter
+	repWidth uint
+	defWidth uint
+}
+
+// rowLeaves describes Row's leaf columns in column order.
+var rowLeaves = func() []rowLeaf {
+	schema := parquet.SchemaOf(Row{})
+	var out []rowLeaf
+	for _, path := range schema.Columns() {
+		leaf, ok := schema.Lookup(path...)
+		if !ok {
+			panic("BUG: row reader: no leaf " + strings.Join(path, "."))
+		}
+		l := rowLeaf{col: leaf.ColumnIndex, path: strings.Join(path, "."), maxRep: leaf.MaxRepetitionLevel, maxDef: leaf.MaxDefinitionLevel,
+			kind: leaf.Node.Type().Kind(), typeLen: leaf.Node.Type().Length()}
+		s, ok := rowSetters[l.path]
+		if !ok {
+			panic("BUG: row reader: no setter for " + l.path)
+		}
+		l.setter = s
+		// Walk the path for the definition levels of the repeated nodes.
+		var node parquet.Node = schema
+		def, rep := 0, 0
+		for _, name := range path {
+			for _, f := range node.Fields() {
+				if f.Name() == name {
+					node = f
+					break
+				}
+			}
+			if node.Optional() || node.Repeated() {
+				def++
+			}
+			if node.Repeated() {
+				rep++
+				l.listDef[rep] = def
+			}
+		}
+		if rep != l.maxRep || def != l.maxDef || rep > 2 || (rep >= 1) != (s.grow1 != nil) || (rep == 2) != (s.grow2 != nil) {
+			panic("BUG: row reader: unexpected levels for " + l.path)
+		}
+		l.repWidth, l.defWidth = uint(bits.Len(uint(l.maxRep))), uint(bits.Len(uint(l.maxDef)))
+		out = append(out, l)
+		if l.col != len(out)-1 {
+			panic("BUG: row reader: columns out of order")
+		}
+	}
+	return out
+}()
+
+// pageLoc is a page of a column chunk, from the offset index.
+type pageLoc struct {
+	offset   int64
+	size     int32 // header and body
+	firstRow int64
+	allNull  bool // from the column index
+}
+
+type chunkInfo struct {
+	group      int
+	allNull    bool // the chunk statistics count only nulls
+	codec      format.CompressionCodec
+	dictOffset int64 // 0 without a dictionary
+	pages      []pageLoc
+}
+
+type groupInfo struct {
+	rows   int64
+	chunks []chunkInfo
+}
+
+// rowSource is what the row reader keeps about a block: where each page
+// of each column chunk is.
+type rowSource struct {
+	id     string
+	ra     io.ReaderAt
+	size   int64
+	groups []groupInfo
+}
+
+// newRowSource checks that f has Row's schema and reads its page index.
+func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			src, err = nil, fmt.Errorf("%w: data: page index: %v", ErrCorrupt, p)
+		}
+	}()
+	schema := f.Schema()
+	if len(schema.Columns()) != len(rowLeaves) {
+		return nil, fmt.Errorf("%w: %d columns", errUnsupported, len(schema.Columns()))
+	}
+	for _, l := range rowLeaves {
+		leaf, ok := schema.Lookup(strings.Split(l.path, ".")...)
+		if !ok || leaf.ColumnIndex != l.col || leaf.MaxRepetitionLevel != l.maxRep || leaf.MaxDefinitionLevel != l.maxDef ||
+			leaf.Node.Type().Kind() != l.kind || leaf.Node.Type().Length() != l.typeLen {
+			return nil, fmt.Errorf("%w: column %s differs", errUnsupported, l.path)
+		}
+	}
+	s := &rowSource{id: id, ra: f, size: f.Size()}
+	md := f.Metadata()
+	var buf []byte
+	for g := range md.RowGroups {
+		rg := &md.RowGroups[g]
+		if len(rg.Columns) != len(rowLeaves) || rg.NumRows < 0 {
+			return nil, fmt.Errorf("%w: data: row group %d has %d columns", ErrCorrupt, g, len(rg.Columns))
+		}
+		gi := groupInfo{rows: rg.NumRows, chunks: make([]chunkInfo, len(rg.Columns))}
+		for c := range rg.Columns {
+			cc := &rg.Columns[c]
+			m := &cc.MetaData
+			ci := &gi.chunks[c]
+			ci.group, ci.codec = g, m.Codec
+			ci.allNull = m.NumValues > 0 && m.Statistics.NullCount == m.NumValues
+			ci.dictOffset = m.DictionaryPageOffset
+			if cc.OffsetIndexOffset <= 0 || cc.OffsetIndexLength <= 0 {
+				return nil, fmt.Errorf("%w: no offset index", errUnsupported)
+			}
+			var oi format.OffsetIndex
+			if buf, err = s.readThrift(buf, cc.OffsetIndexOffset, cc.OffsetIndexLength, &oi); err != nil {
+				return nil, fmt.Errorf("%w: data: offset index of column %d in row group %d: %v", ErrCorrupt, c, g, err)
+			}
+			ci.pages = make([]pageLoc, len(oi.PageLocations))
+			for p, loc := range oi.PageLocations {
+				ci.pages[p] = pageLoc{offset: loc.Offset, size: loc.CompressedPageSize, firstRow: loc.FirstRowIndex}
+				if loc.Offset < 0 || loc.CompressedPageSize <= 0 || loc.Offset+int64(loc.CompressedPageSize) > s.size ||
+					loc.CompressedPageSize > maxPageBytes || (p == 0) != (loc.FirstRowIndex == 0) ||
+					(p > 0 && loc.FirstRowIndex <= ci.pages[p-1].firstRow) || loc.FirstRowIndex >= max(rg.NumRows, 1) {
+					return nil, fmt.Errorf("%w: data: offset index of column %d in row group %d: bad page %d", ErrCorrupt, c, g, p)
+				}
+			}
+			if len(ci.pages) == 0 && rg.NumRows > 0 {
+				return nil, fmt.Errorf("%w: data: column %d in row group %d has no pages", ErrCorrupt, c, g)
+			}
+			if cc.ColumnIndexOffset > 0 && cc.ColumnIndexLength > 0 {
+				var cix format.ColumnIndex
+				if buf, err = s.readThrift(buf, cc.ColumnIndexOffset, cc.ColumnIndexLength, &cix); err != nil {
+					return nil, fmt.Errorf("%w: data: column index of column %d in row group %d: %v", ErrCorrupt, c, g, err)
+				}
+				if len(cix.NullPages) == len(ci.pages) {
+					for p, null := range cix.NullPages {
+						ci.pages[p].allNull = null
+					}
+				}
+			}
+		}
+		s.groups = append(s.groups, gi)
+	}
+	return s, nil
+}
+
+// readThrift reads n bytes at off and decodes them into v after checking
+// their structure.
+func (s *rowSource) readThrift(buf []byte, off int64, n int32, v any) ([]byte, error) {
+	if off < 0 || n < 0 || off+int64(n) > s.size || n > maxPageBytes {
+		return buf, fmt.Errorf("range [%d, +%d) outside the file", off, n)
+	}
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	b := buf[:n]
+	if _, err := s.ra.ReadAt(b, off); err != nil {
+		return buf, err
+	}
+	if err := checkThriftStruct(b); err != nil {
+		return buf, err
+	}
+	// Unmarshal copies what it keeps (the column index's min and max values
+	// are copied by parquet-go; they are dropped here anyway).
+	return buf, thrift.Unmarshal(&thrift.CompactProtocol{}, b, v)
+}
+
+// rowScratch is the per-call memory of the row reader, pooled.
+type rowScratch struct {
+	page []byte
+	dec  []byte
+	rep  []byte
+	def  []byte
+	vals []leafValue
+	ints []int64
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(rowScratch) }}
+
+// maxPooledScratch bounds the buffers a pooled scratch keeps.
+const maxPooledScratch = 1 << 20
+
+func putScratch(sc *rowScratch) {
+	if cap(sc.page) > maxPooledScratch || cap(sc.dec) > maxPooledScratch || cap(sc.ints) > maxPooledScratch/8 || cap(sc.vals) > 1<<14 {
+		return
+	}
+	clear(sc.vals) // drop references to strings and bytes
+	scratchPool.Put(sc)
+}
+
+func grow[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	return b[:n]
+}
+
+var zstdDecoder = func() *zstd.Decoder {
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxPageBytes), zstd.WithDecodeAllCapLimit(true))
+	if err != nil {
+		panic("BUG: zstd decoder: " + err.Error())
+	}
+	return d
+}()
+
+// decompress decompresses src into sc.dec, which must end up n bytes.
+func decompress(sc *rowScratch, codec format.CompressionCodec, src []byte, n int) ([]byte, error) {
+	if n < 0 || n > maxPageBytes {
+		return nil, fmt.Errorf("page of %d bytes", n)
+	}
+	switch codec {
+	case format.Uncompressed:
+		if len(src) != n {
+			return nil, fmt.Errorf("page of %d bytes, header says %d", len(src), n)
+		}
+		return src, nil
+	case format.Zstd:
+		sc.dec = grow(sc.dec, n)
+		out, err := zstdDecoder.DecodeAll(src, sc.dec[:0])
+		if err != nil {
+			return nil, err
+		}
+		if len(out) != n {
+			return nil, fmt.Errorf("page decompressed to %d bytes, header says %d", len(out), n)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: codec %v", errUnsupported, codec)
+}
+
+// readRange reads rows [first, first+len(rows)) of the block into rows,
+// which must be reset.
+func (s *rowSource) readRange(first int64, rows []Row) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: data: row reader: %v", ErrCorrupt, p)
+		}
+	}()
+	sc := scratchPool.Get().(*rowScratch)
+	defer putScratch(sc)
+	var start int64
+	for g := range s.groups {
+		gi := &s.groups[g]
+		end := start + gi.rows
+		if len(rows) > 0 && first < end && first >= start {
+			n := min(int64(len(rows)), end-first)
+			for l := range rowLeaves {
+				if err := s.readLeaf(sc, g, &rowLeaves[l], first-start, first-start+n, rows[:n]); err != nil {
+					if errors.Is(err, errUnsupported) {
+						return err
+					}
+					return fmt.Errorf("%w: data: column %s, row group %d: %v", ErrCorrupt, rowLeaves[l].path, g, err)
+				}
+			}
+			rows = rows[n:]
+			first += n
+		}
+		start = end
+	}
+	if len(rows) > 0 {
+		return fmt.Errorf("%w: row %d past the data", ErrCorrupt, first)
+	}
+	return nil
+}
+
+// readLeaf reads leaf lf of rows [a, b) of row group g into rows.
+func (s *rowSource) readLeaf(sc *rowScratch, g int, lf *rowLeaf, a, b int64, rows []Row) error {
+	gi := &s.groups[g]
+	ch := &gi.chunks[lf.col]
+	if ch.allNull {
+		return nil
+	}
+	for cur := a; cur < b; {
+		p := sort.Search(len(ch.pages), func(i int) bool { return ch.pages[i].firstRow > cur }) - 1
+		if p < 0 {
+			return fmt.Errorf("no page holds row %d", cur)
+		}
+		pageEnd := gi.rows
+		if p+1 < len(ch.pages) {
+			pageEnd = ch.pages[p+1].firstRow
+		}
+		end := min(b, pageEnd)
+		if !ch.pages[p].allNull {
+			first := ch.pages[p].firstRow
+			if err := s.readPage(sc, lf, ch, p, int(cur-first), int(end-first), int(pageEnd-first), rows[cur-a:end-a]); err != nil {
+				return err
+			}
+		}
+		cur = end
+	}
+	return nil
+}
+
+// readPage reads rows [lo, hi) of page p (of pageRows rows) into rows.
+func (s *rowSource) readPage(sc *rowScratch, lf *rowLeaf, ch *chunkInfo, p, lo, hi, pageRows int, rows []Row) error {
+	loc := &ch.pages[p]
+	sc.page = grow(sc.page, int(loc.size))
+	buf := sc.page
+	if _, err := s.ra.ReadAt(buf, loc.offset); err != nil {
+		return fmt.Errorf("read page: %w", err)
+	}
+	h, err := decodePageHeader(buf)
+	if err != nil {
+		return err
+	}
+	body := buf[h.size:]
+	if int(h.compressedSize) != len(body) {
+		return fmt.Errorf("page body of %d bytes, header says %d", len(body), h.compressedSize)
+	}
+	nv := int(h.numValues)
+	if nv > maxPageValues || nv < pageRows {
+		return fmt.Errorf("page of %d values for %d rows", nv, pageRows)
+	}
+	var repB, defB, vals []byte
+	valsSize := 0
+	compressed := false
+	switch h.typ {
+	case pageDataV2:
+		rl, dl := int(h.repLength), int(h.defLength)
+		if rl+dl > len(body) || int(h.numRows) != pageRows || int(h.uncompressedSize) < rl+dl {
+			return fmt.Errorf("bad v2 page header")
+		}
+		repB, defB, vals = body[:rl], body[rl:rl+dl], body[rl+dl:]
+		valsSize = int(h.uncompressedSize) - rl - dl
+		compressed = h.compressed
+	case pageData:
+		data, err := decompress(sc, ch.codec, body, int(h.uncompressedSize))
+		if err != nil {
+			return err
+		}
+		cut := func() ([]byte, error) {
+			if len(data) < 4 {
+				return nil, fmt.Errorf("levels past the page")
+			}
+			n := binary.LittleEndian.Uint32(data)
+			if uint64(n) > uint64(len(data)-4) {
+				return nil, fmt.Errorf("levels past the page")
+			}
+			lv := data[4 : 4+n]
+			data = data[4+n:]
+			return lv, nil
+		}
+		if lf.maxRep > 0 {
+			if h.repEncoding != int32(format.RLE) {
+				return fmt.Errorf("%w: level encoding %d", errUnsupported, h.repEncoding)
+			}
+			if repB, err = cut(); err != nil {
+				return err
+			}
+		}
+		if lf.maxDef > 0 {
+			if h.defEncoding != int32(format.RLE) {
+				return fmt.Errorf("%w: level encoding %d", errUnsupported, h.defEncoding)
+			}
+			if defB, err = cut(); err != nil {
+				return err
+			}
+		}
+		vals, valsSize = data, len(data)
+	default:
+		return fmt.Errorf("page of type %d where a data page belongs", h.typ)
+	}
+
+	// Levels: the entries of rows [lo, hi) and the values before them.
+	start, n := lo, hi-lo
+	var repH, defH hybrid
+	if lf.maxRep > 0 {
+		repH = newHybrid(repB, lf.repWidth)
+		if start, err = repH.seekZero(lo, nv); err != nil {
+			return err
+		}
+		sc.rep = sc.rep[:0]
+		rowsSeen := 0
+		for i := start; i < nv; i++ {
+			v, err := repH.next()
+			if err != nil {
+				return err
+			}
+			if v == 0 {
+				if rowsSeen == hi-lo {
+					break
+				}
+				rowsSeen++
+			}
+			if v > uint32(lf.maxRep) {
+				return fmt.Errorf("repetition level %d", v)
+			}
+			sc.rep = append(sc.rep, byte(v))
+		}
+		if rowsSeen != hi-lo {
+			return fmt.Errorf("rows end early")
+		}
+		n = len(sc.rep)
+	}
+	vstart, vn := start, n
+	if lf.maxDef > 0 {
+		defH = newHybrid(defB, lf.defWidth)
+		if vstart, err = defH.countEq(start, uint32(lf.maxDef)); err != nil {
+			return err
+		}
+		sc.def = grow(sc.def, n)
+		vn = 0
+		for i := range sc.def {
+			v, err := defH.next()
+			if err != nil {
+				return err
+			}
+			if v > uint32(lf.maxDef) {
+				return fmt.Errorf("definition level %d", v)
+			}
+			sc.def[i] = byte(v)
+			if v == uint32(lf.maxDef) {
+				vn++
+			}
+		}
+	}
+	if vstart+vn > nv {
+		return fmt.Errorf("values past the page")
+	}
+
+	// Values, decompressed only when some are wanted.
+	sc.vals = grow(sc.vals, vn)
+	if vn > 0 {
+		if compressed {
+			if vals, err = decompress(sc, ch.codec, vals, valsSize); err != nil {
+				return err
+			}
+		}
+		if err := s.decodeValues(sc, lf, ch, h.encoding, vals, vstart, sc.vals, nv); err != nil {
+			return err
+		}
+	}
+
+	// Assemble.
+	row, i, j, vi := -1, -1, -1, 0
+	st := &lf.setter
+	for e := 0; e < n; e++ {
+		rp, df := 0, lf.maxDef
+		if lf.maxRep > 0 {
+			rp = int(sc.rep[e])
+		}
+		if lf.maxDef > 0 {
+			df = int(sc.def[e])
+		}
+		if rp == 0 {
+			row++
+			i, j = -1, -1
+		}
+		if row >= len(rows) || row < 0 {
+			return fmt.Errorf("levels do not start a row")
+		}
+		r := &rows[row]
+		if lf.maxRep >= 1 && rp <= 1 && df >= lf.listDef[1] {
+			i++
+			st.grow1(r, i+1)
+			j = -1
+		}
+		if lf.maxRep >= 2 && df >= lf.listDef[2] {
+			if i < 0 {
+				return fmt.Errorf("inner list outside an element")
+			}
+			j++
+			st.grow2(r, i, j+1)
+		}
+		if df == lf.maxDef {
+			if (lf.maxRep >= 1 && i < 0) || (lf.maxRep >= 2 && j < 0) {
+				return fmt.Errorf("value outside an element")
+			}
+			st.set(r, i, j, &sc.vals[vi])
+			vi++
+		}
+	}
+	if row != len(rows)-1 {
+		return fmt.Errorf("levels hold %d rows, want %d", row+1, len(rows))
+	}
+	return nil
+}
+
+// Parquet encodings the row reader decodes.
+const (
+	encPlain          = 0
+	encPlainDict      = 2
+	encDeltaBinary    = 5
+	encDeltaLengthBA  = 6
+	encRLEDictionary  = 8
+	dictionaryMaxBits = 32
+)
+
+// decodeValues decodes values [vstart, vstart+len(out)) of a page's values
+// section (nv values at most, nulls included).
+func (s *rowSource) decodeValues(sc *rowScratch, lf *rowLeaf, ch *chunkInfo, enc int32, src []byte, vstart int, out []leafValue, nv int) error {
+	n := len(out)
+	switch enc {
+	case encPlain:
+		return decodePlain(lf, src, vstart, out)
+	case encPlainDict, encRLEDictionary:
+		d, err := s.dictionary(lf, ch)
+		if err != nil {
+			return err
+		}
+		if len(src) < 1 || src[0] > dictionaryMaxBits {
+			return fmt.Errorf("dictionary index width")
+		}
+		h := newHybrid(src[1:], uint(src[0]))
+		if err := h.skip(vstart); err != nil {
+			return err
+		}
+		for k := range out {
+			x, err := h.next()
+			if err != nil {
+				return err
+			}
+			if int(x) >= d.len() {
+				return fmt.Errorf("dictionary index %d of %d", x, d.len())
+			}
+			d.value(int(x), lf.setter.kind, &out[k])
+		}
+		return nil
+	case encDeltaBinary:
+		if lf.kind != parquet.Int32 && lf.kind != parquet.Int64 {
+			return fmt.Errorf("delta encoding of %v", lf.kind)
+		}
+		ints, _, err := deltaInts(sc.ints[:0], src, nv, vstart+n)
+		sc.ints = ints[:0]
+		if err != nil {
+			return err
+		}
+		if len(ints) < vstart+n {
+			return fmt.Errorf("%d delta values, want %d", len(ints), vstart+n)
+		}
+		for k := range out {
+			v := ints[vstart+k]
+			if lf.kind == parquet.Int32 {
+				v = int64(int32(v))
+			}
+			out[k].i = v
+		}
+		return nil
+	case encDeltaLengthBA:
+		if lf.kind != parquet.ByteArray {
+			return fmt.Errorf("delta length encoding of %v", lf.kind)
+		}
+		lens, data, err := deltaInts(sc.ints[:0], src, nv, -1)
+		sc.ints = lens[:0]
+		if err != nil {
+			return err
+		}
+		if len(lens) < vstart+n {
+			return fmt.Errorf("%d lengths, want %d", len(lens), vstart+n)
+		}
+		off := 0
+		for k, l := range lens[:vstart+n] {
+			if l < 0 || l > int64(len(data)-off) {
+				return fmt.Errorf("byte array length %d", l)
+			}
+			if k >= vstart {
+				setBytes(lf.setter.kind, data[off:off+int(l)], &out[k-vstart])
+			}
+			off += int(l)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: encoding %d", errUnsupported, enc)
+}
+
+// setBytes stores a byte array value for a setter of kind k.
+func setBytes(k valueKind, b []byte, v *leafValue) {
+	if k == kindString {
+		v.s = string(b)
+	} else {
+		v.b = b
+	}
+}
+
+// decodePlain decodes PLAIN values [vstart, vstart+len(out)).
+func decodePlain(lf *rowLeaf, src []byte, vstart int, out []leafValue) error {
+	n := len(out)
+	fixed := func(size int) ([]byte, error) {
+		if size <= 0 || vstart+n > len(src)/size {
+			return nil, fmt.Errorf("plain values past the page")
+		}
+		return src[vstart*size : (vstart+n)*size], nil
+	}
+	switch lf.kind {
+	case parquet.Boolean:
+		if (vstart+n+7)/8 > len(src) {
+			return fmt.Errorf("plain values past the page")
+		}
+		for k := range out {
+			bit := vstart + k
+			out[k].i = int64(src[bit/8] >> (bit % 8) & 1)
+		}
+	case parquet.Int32:
+		b, err := fixed(4)
+		if err != nil {
+			return err
+		}
+		for k := range out {
+			out[k].i = int64(int32(binary.LittleEndian.Uint32(b[4*k:])))
+		}
+	case parquet.Int64:
+		b, err := fixed(8)
+		if err != nil {
+			return err
+		}
+		for k := range out {
+			out[k].i = int64(binary.LittleEndian.Uint64(b[8*k:]))
+		}
+	case parquet.Double:
+		b, err := fixed(8)
+		if err != nil {
+			return err
+		}
+		for k := range out {
+			out[k].f = math.Float64frombits(binary.LittleEndian.Uint64(b[8*k:]))
+		}
+	case parquet.FixedLenByteArray:
+		b, err := fixed(lf.typeLen)
+		if err != nil {
+			return err
+		}
+		for k := range out {
+			setBytes(lf.setter.kind, b[k*lf.typeLen:(k+1)*lf.typeLen], &out[k])
+		}
+	case parquet.ByteArray:
+		off := 0
+		for k := 0; k < vstart+n; k++ {
+			if len(src)-off < 4 {
+				return fmt.Errorf("plain values past the page")
+			}
+			l := binary.LittleEndian.Uint32(src[off:])
+			off += 4
+			if uint64(l) > uint64(len(src)-off) {
+				return fmt.Errorf("plain values past the page")
+			}
+			if k >= vstart {
+				setBytes(lf.setter.kind, src[off:off+int(l)], &out[k-vstart])
+			}
+			off += int(l)
+		}
+	default:
+		return fmt.Errorf("%w: plain %v", errUnsupported, lf.kind)
+	}
+	return nil
+}
