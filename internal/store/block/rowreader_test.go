@@ -1,0 +1,289 @@
+package block
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+// richSpans makes traces using every column: all dedicated span and
+// resource columns (some through their older keys), every attribute type,
+// events and links with attributes, status messages, trace states, scope
+// attributes, dropped counts; and spans with none of them.
+func richSpans(traces int, seed int64) []*model.Span {
+	rng := rand.New(rand.NewSource(seed))
+	str := func(p string, n int) model.Value { return model.StringValue(fmt.Sprintf("%s-%d", p, rng.Intn(n))) }
+	var resources []*model.Resource
+	for i := 0; i < 6; i++ {
+		attrs := model.Attributes{{Key: "service.name", Value: model.StringValue(fmt.Sprintf("svc-%d", i))}}
+		if i%2 == 0 {
+			for _, c := range resCols {
+				key := c.key
+				if c.alias != "" && i%4 == 0 {
+					key = c.alias
+				}
+				attrs = append(attrs, model.KeyValue{Key: key, Value: str(c.key, 3)})
+			}
+			attrs = append(attrs,
+				model.KeyValue{Key: "res.int", Value: model.IntValue(int64(i))},
+				model.KeyValue{Key: "res.str", Value: model.StringValue("x")},
+				model.KeyValue{Key: "res.arr", Value: model.SliceValue([]model.Value{model.StringValue("a"), model.BoolValue(true)})})
+		}
+		if i == 5 {
+			attrs = attrs[1:] // no service.name
+		}
+		resources = append(resources, &model.Resource{Attributes: attrs, DroppedAttributesCount: uint32(i % 2), SchemaURL: []string{"", "https://x"}[i%2]})
+	}
+	scopes := []*model.Scope{
+		{Name: "lib", Version: "1"},
+		{Name: "other", Attributes: model.Attributes{{Key: "s", Value: model.StringValue("v")}, {Key: "n", Value: model.IntValue(2)}}, DroppedAttributesCount: 1, SchemaURL: "u"},
+		{},
+	}
+	base := uint64(time.Now().Add(-time.Hour).UnixNano())
+	var out []*model.Span
+	for t := 0; t < traces; t++ {
+		tid := model.TraceIDFromUint64s(rng.Uint64(), rng.Uint64())
+		n := 1 + rng.Intn(12)
+		for s := 0; s < n; s++ {
+			sp := &model.Span{Resource: resources[rng.Intn(len(resources))], Scope: scopes[rng.Intn(len(scopes))], TraceID: tid,
+				SpanID: model.SpanIDFromUint64(rng.Uint64() | 1), Name: fmt.Sprintf("op-%d", rng.Intn(20)),
+				Kind: model.SpanKind(rng.Intn(6)), StartTimeUnixNano: base + uint64(t)*1e6 + uint64(rng.Intn(1e6)), Flags: uint32(rng.Intn(3))}
+			sp.EndTimeUnixNano = sp.StartTimeUnixNano + uint64(rng.Intn(1e9))
+			if s > 0 {
+				sp.ParentSpanID = model.SpanIDFromUint64(rng.Uint64())
+			}
+			switch rng.Intn(4) {
+			case 0: // bare
+			case 1:
+				sp.Status = model.Status{Code: model.StatusError, Message: str("boom", 5).Str()}
+				sp.TraceState = "k=v"
+				fallthrough
+			default:
+				for _, c := range spanCols {
+					if rng.Intn(3) == 0 {
+						continue
+					}
+					key := c.key
+					if c.alias != "" && rng.Intn(2) == 0 {
+						key = c.alias
+					}
+					v := str(c.key, 50)
+					if c.isInt {
+						v = model.IntValue(int64(200 + rng.Intn(400)))
+					}
+					sp.Attributes = append(sp.Attributes, model.KeyValue{Key: key, Value: v})
+				}
+				for k := rng.Intn(8); k > 0; k-- {
+					var v model.Value
+					switch rng.Intn(8) {
+					case 0:
+						v = str("s", 1000)
+					case 1:
+						v = model.IntValue(rng.Int63n(1e6) - 5e5)
+					case 2:
+						v = model.DoubleValue(rng.NormFloat64())
+					case 3:
+						v = model.BoolValue(rng.Intn(2) == 0)
+					case 4:
+						v = model.BytesValue([]byte{byte(rng.Intn(256)), 0})
+					case 5:
+						v = model.SliceValue([]model.Value{model.IntValue(1), model.StringValue("e")})
+					case 6:
+						v = model.MapValue([]model.KeyValue{{Key: "m", Value: model.DoubleValue(1.5)}})
+					default:
+						v = model.Value{}
+					}
+					sp.Attributes = append(sp.Attributes, model.KeyValue{Key: fmt.Sprintf("k%d", rng.Intn(30)), Value: v})
+				}
+				for k := rng.Intn(4); k > 0; k-- {
+					ev := model.Event{TimeUnixNano: sp.StartTimeUnixNano + uint64(rng.Intn(1000)), Name: str("ev", 4).Str(), DroppedAttributesCount: uint32(rng.Intn(2))}
+					for a := rng.Intn(3); a > 0; a-- {
+						ev.Attributes = append(ev.Attributes, model.KeyValue{Key: "ea", Value: str("v", 10)}, model.KeyValue{Key: "eb", Value: model.IntValue(int64(a))})
+					}
+					sp.Events = append(sp.Events, ev)
+				}
+				for k := rng.Intn(3); k > 0; k-- {
+					l := model.Link{TraceID: model.TraceIDFromUint64s(rng.Uint64(), 1), SpanID: model.SpanIDFromUint64(rng.Uint64()), Flags: uint32(rng.Intn(2))}
+					if rng.Intn(2) == 0 {
+						l.TraceState = "a=b"
+						l.Attributes = model.Attributes{{Key: "la", Value: str("l", 3)}, {Key: "lb", Value: model.BoolValue(true)}}
+						l.DroppedAttributesCount = 2
+					}
+					sp.Links = append(sp.Links, l)
+				}
+				sp.DroppedAttributesCount = uint32(rng.Intn(2))
+				sp.DroppedEventsCount = uint32(rng.Intn(2))
+				sp.DroppedLinksCount = uint32(rng.Intn(2))
+			}
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// TestRowReaderMatchesParquetGo reads rows with the row reader and with
+// parquet-go's reader, over whole traces and over random ranges that
+// cross pages and row groups, and compares them.
+func TestRowReaderMatchesParquetGo(t *testing.T) {
+	opts := []WriterOptions{{}, {RowGroupRows: 300, PageBufferSize: 512}, {RowGroupRows: 1000, PageBufferSize: 4096}}
+	for i, o := range opts {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			spans := richSpans(400, int64(i))
+			be, m := writeBlock(t, spans, o)
+			rd, err := Open(context.Background(), be, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rd.Close()
+			src, err := rd.rowSource()
+			if err != nil {
+				t.Fatalf("row reader refuses the block: %v", err)
+			}
+			rng := rand.New(rand.NewSource(int64(i)))
+			all := make([]Row, m.Spans)
+			if err := rd.readRowsGeneric(0, all); err != nil {
+				t.Fatalf("rows with parquet-go: %v", err)
+			}
+			check := func(first, n int64) {
+				t.Helper()
+				got, want := make([]Row, n), all[first:first+n]
+				if err := src.readRange(first, got); err != nil {
+					t.Fatalf("rows [%d, +%d): %v", first, n, err)
+				}
+				for k := range got {
+					normalizeRow(&got[k])
+				}
+				if reflect.DeepEqual(want, got) {
+					return
+				}
+				if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Fatalf("rows [%d, +%d) (-parquet-go +row reader):\n%s", first, n, diff)
+				}
+			}
+			for k := range all {
+				normalizeRow(&all[k])
+			}
+			check(0, m.Spans)
+			for k := 0; k < 200; k++ {
+				first := rng.Int63n(m.Spans)
+				check(first, 1+rng.Int63n(min(m.Spans-first, 700)))
+			}
+			// Every trace through FindTrace.
+			seen := map[model.TraceID]int{}
+			for _, sp := range spans {
+				seen[sp.TraceID]++
+			}
+			for id, n := range seen {
+				got, err := rd.FindTrace(context.Background(), id)
+				if err != nil || len(got) != n {
+					t.Fatalf("trace %v: %d spans, %v; want %d", id, len(got), err, n)
+				}
+			}
+		})
+	}
+}
+
+// TestRowReaderRoundTrip checks that spans come back as written through the
+// row reader, every field included.
+func TestRowReaderRoundTrip(t *testing.T) {
+	spans := richSpans(200, 7)
+	be, m := writeBlock(t, spans, WriterOptions{RowGroupRows: 100, PageBufferSize: 1024})
+	rd, err := Open(context.Background(), be, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	byTrace := map[model.TraceID][]*model.Span{}
+	for _, sp := range spans {
+		byTrace[sp.TraceID] = append(byTrace[sp.TraceID], sp)
+	}
+	byKey := cmpopts.SortSlices(func(a, b model.KeyValue) bool { return a.Key < b.Key || (a.Key == b.Key && a.Value.AsString() < b.Value.AsString()) })
+	for id, want := range byTrace {
+		got, err := rd.FindTrace(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		model.SortSpans(want)
+		model.SortSpans(got)
+		if diff := cmp.Diff(want, got, valueCmp, byKey, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("trace %v (-want +got):\n%s", id, diff)
+		}
+	}
+}
+
+// TestRowReaderFlippedBytes flips bytes all over the data file: reads
+// fail with ErrCorrupt or succeed, never panic.
+func TestRowReaderFlippedBytes(t *testing.T) {
+	spans := richSpans(100, 3)
+	be := newMem()
+	m, err := Write(context.Background(), be, t.TempDir(), Meta{}, WriterOptions{RowGroupRows: 100, PageBufferSize: 1024}, spans, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := be.get(m.ID, DataName)
+	rng := rand.New(rand.NewSource(1))
+	for k := 0; k < 300; k++ {
+		bad := append([]byte(nil), data...)
+		off := rng.Intn(len(bad))
+		bad[off] ^= byte(1 + rng.Intn(255))
+		be.objs[m.ID+"/"+DataName] = bad
+		rd, err := Open(context.Background(), be, m.ID)
+		if err != nil {
+			continue
+		}
+		for _, sp := range spans[:20] {
+			_, err := rd.FindTrace(context.Background(), sp.TraceID)
+			if err != nil && !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("flip at %d: %v does not wrap ErrCorrupt", off, err)
+			}
+		}
+		rd.Close()
+	}
+}
+
+// normalizeRow makes empty slices nil, for reflect.DeepEqual (cmp is too
+// slow for thousands of rows).
+func normalizeRow(r *Row) {
+	nilEmpty(&r.AttrsStr)
+	nilEmpty(&r.AttrsInt)
+	nilEmpty(&r.AttrsDouble)
+	nilEmpty(&r.AttrsBool)
+	nilEmpty(&r.Events)
+	nilEmpty(&r.Links)
+	nilEmpty(&r.ResourceAttrsStr)
+	nilEmpty(&r.ScopeAttrsStr)
+	r.AttrsOther = normalizeOthers(r.AttrsOther)
+	r.ResourceAttrsOther = normalizeOthers(r.ResourceAttrsOther)
+	r.ScopeAttrsOther = normalizeOthers(r.ScopeAttrsOther)
+	for i := range r.Events {
+		nilEmpty(&r.Events[i].AttrsStr)
+		r.Events[i].AttrsOther = normalizeOthers(r.Events[i].AttrsOther)
+	}
+	for i := range r.Links {
+		nilEmpty(&r.Links[i].AttrsStr)
+		r.Links[i].AttrsOther = normalizeOthers(r.Links[i].AttrsOther)
+	}
+}
+
+func nilEmpty[E any](s *[]E) {
+	if len(*s) == 0 {
+		*s = nil
+	}
+}
+
+func normalizeOthers(s []OtherAttr) []OtherAttr {
+	for i := range s {
+		nilEmpty(&s[i].Value)
+	}
+	nilEmpty(&s)
+	return s
+}
