@@ -1,12 +1,21 @@
 package local
 
 import (
+	"fmt"
+
 	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/store/spancodec"
 )
 
 // head holds the spans written since the last cut, in memory, indexed by
 // trace. It is guarded by the Store's mutex; a cut head is immutable and
 // read without locks while it is written to a block.
+//
+// Spans are kept in their WAL encoding (spancodec), sharing the bytes of
+// the record they were written in, beside their resource and scope: about
+// a third of the memory of model spans, and almost nothing for the garbage
+// collector to scan. Reading a span back decodes it (its strings share the
+// record's bytes, which never change).
 type head struct {
 	traces   map[model.TraceID]*headTrace
 	spans    int
@@ -18,10 +27,23 @@ type head struct {
 }
 
 type headTrace struct {
-	spans []*model.Span
+	spans []headSpan
 	ids   map[model.SpanID]struct{} // built once the trace grows past a few spans
 	start uint64                    // earliest span start
 }
+
+// headSpan is one span of the head: its encoding and what queries filter
+// by without decoding it.
+type headSpan struct {
+	res   *model.Resource
+	scope *model.Scope
+	enc   []byte // spancodec.AppendSpan encoding, a slice of a WAL record
+	id    model.SpanID
+}
+
+// headSpanOverhead is the memory of a span in the head beside its
+// encoding: the headSpan and its share of the trace map and slices.
+const headSpanOverhead = 96
 
 type opKey struct {
 	name string
@@ -32,8 +54,9 @@ func newHead() *head {
 	return &head{traces: map[model.TraceID]*headTrace{}, ops: map[string]map[opKey]struct{}{}}
 }
 
-// add inserts sp unless a span with its id is already in its trace.
-func (h *head) add(sp *model.Span, now int64) {
+// add inserts sp, encoded as enc, unless a span with its id is already in
+// its trace.
+func (h *head) add(sp *model.Span, enc []byte, now int64) {
 	t := h.traces[sp.TraceID]
 	if t == nil {
 		t = &headTrace{start: sp.StartTimeUnixNano}
@@ -41,7 +64,7 @@ func (h *head) add(sp *model.Span, now int64) {
 	} else if t.has(sp.SpanID) {
 		return
 	}
-	t.spans = append(t.spans, sp)
+	t.spans = append(t.spans, headSpan{res: sp.Resource, scope: sp.Scope, enc: enc, id: sp.SpanID})
 	if sp.StartTimeUnixNano < t.start {
 		t.start = sp.StartTimeUnixNano
 	}
@@ -51,7 +74,7 @@ func (h *head) add(sp *model.Span, now int64) {
 	case len(t.spans) > 16:
 		t.ids = make(map[model.SpanID]struct{}, 2*len(t.spans))
 		for _, x := range t.spans {
-			t.ids[x.SpanID] = struct{}{}
+			t.ids[x.id] = struct{}{}
 		}
 	}
 	if h.spans == 0 {
@@ -61,7 +84,7 @@ func (h *head) add(sp *model.Span, now int64) {
 	h.minStart = min(h.minStart, sp.StartTimeUnixNano)
 	h.maxStart = max(h.maxStart, sp.StartTimeUnixNano)
 	h.spans++
-	h.bytes += int64(sp.Size())
+	h.bytes += int64(len(enc)) + headSpanOverhead
 	svc := sp.ServiceName()
 	m := h.ops[svc]
 	if m == nil {
@@ -71,13 +94,65 @@ func (h *head) add(sp *model.Span, now int64) {
 	m[opKey{sp.Name, sp.Kind}] = struct{}{}
 }
 
+// addBatch adds spans whose encodings are rec[bounds[2i]:bounds[2i+1]].
+func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64) {
+	for i, sp := range spans {
+		h.add(sp, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now)
+	}
+}
+
 func (t *headTrace) has(id model.SpanID) bool {
 	if t.ids != nil {
 		_, ok := t.ids[id]
 		return ok
 	}
 	for _, sp := range t.spans {
-		if sp.SpanID == id {
+		if sp.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// decode returns the trace's spans, decoded. A span that does not decode
+// (memory corruption, or a bug) is left out and reported.
+func (t *headTrace) decode() ([]*model.Span, error) {
+	out := make([]*model.Span, len(t.spans))
+	all := make([]model.Span, len(t.spans))
+	var err error
+	n := 0
+	for i := range t.spans {
+		hs := &t.spans[i]
+		sp := &all[n]
+		sp.Resource, sp.Scope = hs.res, hs.scope
+		if e := spancodec.DecodeSpan(hs.enc, sp); e != nil {
+			err = fmt.Errorf("head span %s: %w", hs.id, e)
+			continue
+		}
+		out[n] = sp
+		n++
+	}
+	return out[:n], err
+}
+
+// spansOf decodes t's spans, dropping (and counting) the ones that fail.
+func (s *Store) spansOf(t *headTrace) []*model.Span {
+	spans, err := t.decode()
+	if err != nil {
+		s.m.blockErrors.Inc()
+		s.log.Warn("head span undecodable", "err", err)
+	}
+	return spans
+}
+
+// hasService reports whether a span of t belongs to service (every trace
+// does when service is empty).
+func (t *headTrace) hasService(service string) bool {
+	if service == "" {
+		return true
+	}
+	for i := range t.spans {
+		if t.spans[i].res.ServiceName() == service {
 			return true
 		}
 	}

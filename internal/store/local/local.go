@@ -212,9 +212,10 @@ func Open(o Options) (*Store, error) {
 			replayErrs++
 			return nil
 		}
-		for _, sp := range spans {
-			s.active.add(sp, now)
-		}
+		// Re-encode into a buffer of its own: the WAL reader reuses
+		// payload's.
+		rec, bounds := spancodec.AppendBatchBounds(nil, spans, make([]int, 0, 2*len(spans)))
+		s.active.addBatch(spans, rec, bounds, now)
 		return nil
 	})
 	if err != nil {
@@ -308,40 +309,42 @@ func (s *Store) WriteSpans(ctx context.Context, spans []*model.Span) error {
 	if len(spans) == 0 {
 		return nil
 	}
-	var size int64
-	for _, sp := range spans {
-		size += int64(sp.Size())
-	}
 	s.mu.RLock()
 	closed := s.closed || s.wal == nil
-	inMem := s.headBytesLocked()
 	s.mu.RUnlock()
 	if closed {
 		return ErrClosed
 	}
+	// The WAL record is also what the head keeps: encode once, into a
+	// buffer of its own (the head holds on to it until the flush).
+	scratch := getScratch()
+	defer putScratch(scratch)
+	var enc []byte
+	enc, scratch.bounds = spancodec.AppendBatchBounds(scratch.buf[:0], spans, scratch.bounds[:0])
+	scratch.buf = enc
+	if len(enc) > wal.MaxRecordSize {
+		return fmt.Errorf("local store: batch of %d encoded bytes is over the %d limit: %w", len(enc), wal.MaxRecordSize, store.ErrFull)
+	}
+	size := int64(len(enc)) + int64(len(spans))*headSpanOverhead
+	s.mu.RLock()
+	inMem := s.headBytesLocked()
+	s.mu.RUnlock()
 	if inMem+size > s.opts.MaxHeadBytes {
 		s.kickMaintenance()
 		s.m.refusedFull.Inc()
 		return fmt.Errorf("local store: head holds %d bytes, limit %d: %w", inMem, s.opts.MaxHeadBytes, store.ErrFull)
 	}
-	buf := getBuf()
-	*buf = spancodec.AppendBatch((*buf)[:0], spans)
-	if len(*buf) > wal.MaxRecordSize {
-		putBuf(buf)
-		return fmt.Errorf("local store: batch of %d encoded bytes is over the %d limit: %w", len(*buf), wal.MaxRecordSize, store.ErrFull)
-	}
+	rec := make([]byte, len(enc))
+	copy(rec, enc)
 	s.appendMu.RLock()
-	err := s.wal.Append(ctx, *buf)
-	putBuf(buf)
+	err := s.wal.Append(ctx, rec)
 	if err != nil {
 		s.appendMu.RUnlock()
 		return fmt.Errorf("local store: %w", err)
 	}
 	now := s.opts.Now().UnixNano()
 	s.mu.Lock()
-	for _, sp := range spans {
-		s.active.add(sp, now)
-	}
+	s.active.addBatch(spans, rec, scratch.bounds, now)
 	full := s.active.bytes >= s.opts.FlushBytes || s.active.spans >= s.opts.FlushSpans
 	s.mu.Unlock()
 	s.appendMu.RUnlock()
@@ -360,12 +363,18 @@ func (s *Store) headBytesLocked() int64 {
 	return n
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+// scratch is the reusable encoding buffer of one write.
+type scratch struct {
+	buf    []byte
+	bounds []int
+}
 
-func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
-func putBuf(b *[]byte) {
-	if cap(*b) <= 4<<20 {
-		bufPool.Put(b)
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 256<<10)} }}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+func putScratch(b *scratch) {
+	if cap(b.buf) <= 4<<20 {
+		scratchPool.Put(b)
 	}
 }
 
@@ -459,13 +468,27 @@ func (s *Store) flushHead(ctx context.Context, h *head, walSeg int) error {
 		ids = append(ids, id)
 	}
 	slices.SortFunc(ids, func(a, b model.TraceID) int { return bytes.Compare(a[:], b[:]) })
-	spans := make([]*model.Span, 0, h.spans)
-	for _, id := range ids {
-		n := len(spans)
-		spans = append(spans, h.traces[id].spans...)
-		slices.SortFunc(spans[n:], block.CompareSpans)
+	// Decode one trace at a time: the head's model spans never all exist
+	// at once.
+	w, err := block.NewWriter(s.be, s.tmpDir, block.Meta{WALSegment: walSeg}, s.opts.Block)
+	if err != nil {
+		return fmt.Errorf("flush head: %w", err)
 	}
-	meta, err := block.WriteSorted(ctx, s.be, s.tmpDir, block.Meta{WALSegment: walSeg}, s.opts.Block, spans, s.opts.Now())
+	for i, id := range ids {
+		if i%1024 == 0 && ctx.Err() != nil {
+			w.Abort()
+			return ctx.Err()
+		}
+		spans := s.spansOf(h.traces[id])
+		slices.SortFunc(spans, block.CompareSpans)
+		for _, sp := range spans {
+			if err := w.Add(sp); err != nil {
+				w.Abort()
+				return fmt.Errorf("flush head: %w", err)
+			}
+		}
+	}
+	meta, err := w.Finish(ctx, s.opts.Now())
 	if err != nil {
 		return fmt.Errorf("flush head: %w", err)
 	}

@@ -35,7 +35,7 @@ func (s *Store) traceSpans(ctx context.Context, id model.TraceID) ([]*model.Span
 	s.mu.RLock()
 	for _, h := range heads {
 		if t := h.traces[id]; t != nil {
-			spans = append(spans, t.spans...)
+			spans = append(spans, s.spansOf(t)...)
 		}
 	}
 	s.mu.RUnlock()
@@ -223,7 +223,10 @@ func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) ([]*model.Tr
 			continue
 		}
 		for id, t := range h.traces {
-			for _, sp := range t.spans {
+			if !t.hasService(q.Service) {
+				continue
+			}
+			for _, sp := range s.spansOf(t) {
 				if store.MatchSpan(sp, &q) {
 					note(id, t.start)
 					break
@@ -383,7 +386,10 @@ func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*
 			continue
 		}
 		for id, t := range h.traces {
-			for _, sp := range t.spans {
+			if !t.hasService(q.Service) {
+				continue
+			}
+			for _, sp := range s.spansOf(t) {
 				if scanHint(sp, &q) {
 					fromHeads = append(fromHeads, cand{id, nil})
 					break
@@ -524,11 +530,11 @@ func readTraces(ctx context.Context, b *blockRef, cands map[model.TraceID]struct
 func (s *Store) completeTrace(ctx context.Context, id model.TraceID, spans []*model.Span, blocks []*blockRef, skip *blockRef) ([]*model.Span, error) {
 	s.mu.RLock()
 	if t := s.active.traces[id]; t != nil {
-		spans = append(spans, t.spans...)
+		spans = append(spans, s.spansOf(t)...)
 	}
 	for _, h := range s.flushing {
 		if t := h.traces[id]; t != nil {
-			spans = append(spans, t.spans...)
+			spans = append(spans, s.spansOf(t)...)
 		}
 	}
 	s.mu.RUnlock()

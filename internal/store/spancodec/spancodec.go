@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/clew-dev/clew/internal/model"
 )
@@ -27,6 +28,18 @@ var ErrCorrupt = errors.New("corrupt span batch")
 
 // AppendBatch appends the encoding of spans to dst.
 func AppendBatch(dst []byte, spans []*model.Span) []byte {
+	return appendBatch(dst, spans, nil)
+}
+
+// AppendBatchBounds is AppendBatch that also appends to bounds, for each
+// span, the offsets in dst where its AppendSpan encoding starts and ends:
+// dst[bounds[2i]:bounds[2i+1]] decodes with DecodeSpan.
+func AppendBatchBounds(dst []byte, spans []*model.Span, bounds []int) ([]byte, []int) {
+	dst = appendBatch(dst, spans, &bounds)
+	return dst, bounds
+}
+
+func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
 	resIdx := map[*model.Resource]int{}
 	scopeIdx := map[*model.Scope]int{}
 	var resources []*model.Resource
@@ -71,7 +84,11 @@ func AppendBatch(dst []byte, spans []*model.Span) []byte {
 		}
 		dst = binary.AppendUvarint(dst, uint64(ri))
 		dst = binary.AppendUvarint(dst, uint64(si))
+		start := len(dst)
 		dst = AppendSpan(dst, s)
+		if bounds != nil {
+			*bounds = append(*bounds, start, len(dst))
+		}
 	}
 	return dst
 }
@@ -164,6 +181,8 @@ type decoder struct {
 	// strs interns short strings within one batch (keys, names, values
 	// repeated across spans).
 	strs map[string]string
+	// alias makes strings share the input's bytes instead of copying them.
+	alias bool
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -242,6 +261,9 @@ func (d *decoder) string() string {
 	d.b = d.b[n:]
 	if n == 0 {
 		return ""
+	}
+	if d.alias {
+		return unsafe.String(&b[0], len(b))
 	}
 	if n <= 64 && d.strs != nil {
 		if s, ok := d.strs[string(b)]; ok {
@@ -350,6 +372,21 @@ func (d *decoder) span(s *model.Span) {
 	s.DroppedLinksCount = d.uint32()
 	s.Status.Code = model.StatusCode(d.varint())
 	s.Status.Message = d.string()
+}
+
+// DecodeSpan decodes into s the span fields that AppendSpan wrote, which
+// must fill b; s's resource and scope are left as they are. The strings of
+// s share b's bytes, so b must never change afterwards.
+func DecodeSpan(b []byte, s *model.Span) error {
+	d := decoder{b: b, alias: true}
+	d.span(s)
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	}
+	return nil
 }
 
 // DecodeBatch decodes a batch written by AppendBatch. Spans of the batch

@@ -174,3 +174,50 @@ func BenchmarkDecodeBatch(b *testing.B) {
 		}
 	}
 }
+
+// TestBatchBoundsDecodeSpans checks that each span's bounds in a batch
+// decode alone to the span (resource and scope aside), and that the batch
+// is the same as AppendBatch's.
+func TestBatchBoundsDecodeSpans(t *testing.T) {
+	in := sampleSpans()
+	b, bounds := AppendBatchBounds(nil, in, nil)
+	if string(b) != string(AppendBatch(nil, in)) {
+		t.Fatal("AppendBatchBounds and AppendBatch differ")
+	}
+	if len(bounds) != 2*len(in) {
+		t.Fatalf("%d bounds for %d spans", len(bounds), len(in))
+	}
+	for i, want := range in {
+		got := &model.Span{Resource: want.Resource, Scope: want.Scope}
+		if err := DecodeSpan(b[bounds[2*i]:bounds[2*i+1]], got); err != nil {
+			t.Fatalf("span %d: %v", i, err)
+		}
+		if diff := cmp.Diff(want, got, valueCmp, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("span %d (-want +got):\n%s", i, diff)
+		}
+		if err := DecodeSpan(b[bounds[2*i]:bounds[2*i+1]-1], got); err == nil {
+			t.Errorf("span %d: truncated encoding decoded", i)
+		}
+	}
+}
+
+func FuzzDecodeSpan(f *testing.F) {
+	b, bounds := AppendBatchBounds(nil, sampleSpans(), nil)
+	for i := 0; i < len(bounds); i += 2 {
+		f.Add(b[bounds[i]:bounds[i+1]])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var sp model.Span
+		if err := DecodeSpan(b, &sp); err != nil {
+			return
+		}
+		again := AppendSpan(nil, &sp)
+		var sp2 model.Span
+		if err := DecodeSpan(again, &sp2); err != nil {
+			t.Fatalf("re-encoded span fails: %v", err)
+		}
+		if diff := cmp.Diff(&sp, &sp2, valueCmp, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("re-decoded span differs:\n%s", diff)
+		}
+	})
+}
