@@ -109,7 +109,7 @@ func (s *rowSource) dictionary(lf *rowLeaf, ch *chunkInfo) (*dictionary, error) 
 	}
 	// Its own buffers: the caller's hold the data page being decoded.
 	buf := make([]byte, size)
-	var own rowScratch
+	var own []byte
 	if _, err := s.ra.ReadAt(buf, ch.dictOffset); err != nil {
 		return nil, fmt.Errorf("read dictionary: %w", err)
 	}

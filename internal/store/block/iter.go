@@ -14,6 +14,7 @@ import (
 // rows at a time. It is not safe for concurrent use.
 type Iterator struct {
 	r   *Reader
+	sc  *rowScanner // the row reader's; nil when falling back to parquet-go's
 	rg  int
 	rr  *parquet.GenericReader[Row]
 	buf []Row
@@ -24,7 +25,19 @@ type Iterator struct {
 }
 
 // Iter returns an iterator over the block's spans.
-func (r *Reader) Iter() *Iterator { return &Iterator{r: r, buf: make([]Row, 256)} }
+func (r *Reader) Iter() *Iterator {
+	it := &Iterator{r: r}
+	src, err := r.rowSource()
+	switch {
+	case err == nil:
+		it.sc = src.scanner()
+	case errors.Is(err, errUnsupported):
+		it.buf = make([]Row, scanBatch)
+	default:
+		it.err = err
+	}
+	return it
+}
 
 // Next returns the next span, or nil at the end or on error (see Err).
 func (it *Iterator) Next() (sp *model.Span) {
@@ -37,6 +50,22 @@ func (it *Iterator) Next() (sp *model.Span) {
 	for it.pos >= it.n {
 		if it.err != nil {
 			return nil
+		}
+		if it.sc != nil {
+			rows, err := it.sc.batch()
+			if errors.Is(err, errUnsupported) && it.sc.next == 0 {
+				it.sc, it.buf = nil, make([]Row, scanBatch)
+				continue
+			}
+			if err != nil {
+				it.err = err
+				return nil
+			}
+			if len(rows) == 0 {
+				return nil
+			}
+			it.buf, it.pos, it.n = rows, 0, len(rows)
+			continue
 		}
 		if it.rr == nil {
 			if it.rg >= len(it.r.file.RowGroups()) {
@@ -70,4 +99,5 @@ func (it *Iterator) Close() {
 		it.rr.Close()
 		it.rr = nil
 	}
+	it.sc = nil
 }

@@ -215,7 +215,7 @@ func (r *Reader) rowSource() (*rowSource, error) {
 func (r *Reader) readRows(first int64, rows []Row) error {
 	src, err := r.rowSource()
 	if err == nil {
-		err = src.readRange(first, rows)
+		err = src.readRange(first, rows, nil)
 	}
 	if !errors.Is(err, errUnsupported) {
 		return err
@@ -403,7 +403,31 @@ func closeCursors(cs []*columnCursor) {
 // ScanRows calls fn with every row, in storage order, until fn returns
 // false. The row is only valid during the call.
 func (r *Reader) ScanRows(ctx context.Context, fn func(*Row) bool) error {
-	return scanRows(ctx, r, fn)
+	src, err := r.rowSource()
+	if errors.Is(err, errUnsupported) {
+		return scanRows(ctx, r, fn)
+	}
+	if err != nil {
+		return err
+	}
+	sc := src.scanner()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rows, err := sc.batch()
+		if errors.Is(err, errUnsupported) && sc.next == 0 {
+			return scanRows(ctx, r, fn)
+		}
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		for i := range rows {
+			if !fn(&rows[i]) {
+				return nil
+			}
+		}
+	}
 }
 
 // Span builds a span from a row (for rows given by ScanRows). Spans built

@@ -221,6 +221,7 @@ func (s *rowSource) readThrift(buf []byte, off int64, n int32, v any) ([]byte, e
 
 // rowScratch is the per-call memory of the row reader, pooled.
 type rowScratch struct {
+	lp   loadedPage
 	page []byte
 	dec  []byte
 	rep  []byte
@@ -257,8 +258,8 @@ var zstdDecoder = func() *zstd.Decoder {
 	return d
 }()
 
-// decompress decompresses src into sc.dec, which must end up n bytes.
-func decompress(sc *rowScratch, codec format.CompressionCodec, src []byte, n int) ([]byte, error) {
+// decompress decompresses src into *dst, which must end up n bytes.
+func decompress(dst *[]byte, codec format.CompressionCodec, src []byte, n int) ([]byte, error) {
 	if n < 0 || n > maxPageBytes {
 		return nil, fmt.Errorf("page of %d bytes", n)
 	}
@@ -269,8 +270,8 @@ func decompress(sc *rowScratch, codec format.CompressionCodec, src []byte, n int
 		}
 		return src, nil
 	case format.Zstd:
-		sc.dec = grow(sc.dec, n)
-		out, err := zstdDecoder.DecodeAll(src, sc.dec[:0])
+		*dst = grow(*dst, n)
+		out, err := zstdDecoder.DecodeAll(src, (*dst)[:0])
 		if err != nil {
 			return nil, err
 		}
@@ -282,9 +283,35 @@ func decompress(sc *rowScratch, codec format.CompressionCodec, src []byte, n int
 	return nil, fmt.Errorf("%w: codec %v", errUnsupported, codec)
 }
 
+// loadedPage is a data page read and split into its sections.
+type loadedPage struct {
+	group, page int
+	h           pageHeader
+	raw         []byte // the page as read (owned when cached)
+	rep, def    []byte // encoded levels
+	vals        []byte // values section, decompressed once decoded is set
+	decoded     bool
+	dec         []byte // decompression buffer (owned when cached)
+}
+
+// rowScan is the state of a sequential read: the last page of each
+// column, kept so that consecutive ranges do not read and decompress it
+// again. It is not safe for concurrent use.
+type rowScan struct {
+	pages []loadedPage // by column
+}
+
+func newRowScan() *rowScan {
+	sc := &rowScan{pages: make([]loadedPage, len(rowLeaves))}
+	for i := range sc.pages {
+		sc.pages[i].page = -1
+	}
+	return sc
+}
+
 // readRange reads rows [first, first+len(rows)) of the block into rows,
-// which must be reset.
-func (s *rowSource) readRange(first int64, rows []Row) (err error) {
+// which must be reset. scan is nil for a one-off read.
+func (s *rowSource) readRange(first int64, rows []Row, scan *rowScan) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: data: row reader: %v", ErrCorrupt, p)
@@ -299,7 +326,11 @@ func (s *rowSource) readRange(first int64, rows []Row) (err error) {
 		if len(rows) > 0 && first < end && first >= start {
 			n := min(int64(len(rows)), end-first)
 			for l := range rowLeaves {
-				if err := s.readLeaf(sc, g, &rowLeaves[l], first-start, first-start+n, rows[:n]); err != nil {
+				var lp *loadedPage
+				if scan != nil {
+					lp = &scan.pages[l]
+				}
+				if err := s.readLeaf(sc, lp, g, &rowLeaves[l], first-start, first-start+n, rows[:n]); err != nil {
 					if errors.Is(err, errUnsupported) {
 						return err
 					}
@@ -318,7 +349,7 @@ func (s *rowSource) readRange(first int64, rows []Row) (err error) {
 }
 
 // readLeaf reads leaf lf of rows [a, b) of row group g into rows.
-func (s *rowSource) readLeaf(sc *rowScratch, g int, lf *rowLeaf, a, b int64, rows []Row) error {
+func (s *rowSource) readLeaf(sc *rowScratch, lp *loadedPage, g int, lf *rowLeaf, a, b int64, rows []Row) error {
 	gi := &s.groups[g]
 	ch := &gi.chunks[lf.col]
 	if ch.allNull {
@@ -336,7 +367,7 @@ func (s *rowSource) readLeaf(sc *rowScratch, g int, lf *rowLeaf, a, b int64, row
 		end := min(b, pageEnd)
 		if !ch.pages[p].allNull {
 			first := ch.pages[p].firstRow
-			if err := s.readPage(sc, lf, ch, p, int(cur-first), int(end-first), int(pageEnd-first), rows[cur-a:end-a]); err != nil {
+			if err := s.readPage(sc, lp, lf, ch, p, int(cur-first), int(end-first), int(pageEnd-first), rows[cur-a:end-a]); err != nil {
 				return err
 			}
 		}
@@ -345,42 +376,51 @@ func (s *rowSource) readLeaf(sc *rowScratch, g int, lf *rowLeaf, a, b int64, row
 	return nil
 }
 
-// readPage reads rows [lo, hi) of page p (of pageRows rows) into rows.
-func (s *rowSource) readPage(sc *rowScratch, lf *rowLeaf, ch *chunkInfo, p, lo, hi, pageRows int, rows []Row) error {
+// loadPage reads page p of chunk ch into lp (a scan's cached page, kept
+// when it is already that page) or into the scratch.
+func (s *rowSource) loadPage(sc *rowScratch, lp *loadedPage, lf *rowLeaf, ch *chunkInfo, p, pageRows int) (*loadedPage, error) {
+	if lp != nil && lp.group == ch.group && lp.page == p {
+		return lp, nil
+	}
+	if lp == nil {
+		lp = &sc.lp
+		lp.raw, lp.dec = sc.page, sc.dec
+		defer func() { sc.page, sc.dec = lp.raw, lp.dec }()
+	}
+	lp.page = -1
 	loc := &ch.pages[p]
-	sc.page = grow(sc.page, int(loc.size))
-	buf := sc.page
+	lp.raw = grow(lp.raw, int(loc.size))
+	buf := lp.raw
 	if _, err := s.ra.ReadAt(buf, loc.offset); err != nil {
-		return fmt.Errorf("read page: %w", err)
+		return nil, fmt.Errorf("read page: %w", err)
 	}
 	h, err := decodePageHeader(buf)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	body := buf[h.size:]
 	if int(h.compressedSize) != len(body) {
-		return fmt.Errorf("page body of %d bytes, header says %d", len(body), h.compressedSize)
+		return nil, fmt.Errorf("page body of %d bytes, header says %d", len(body), h.compressedSize)
 	}
-	nv := int(h.numValues)
-	if nv > maxPageValues || nv < pageRows {
-		return fmt.Errorf("page of %d values for %d rows", nv, pageRows)
+	if nv := int(h.numValues); nv > maxPageValues || nv < pageRows {
+		return nil, fmt.Errorf("page of %d values for %d rows", nv, pageRows)
 	}
-	var repB, defB, vals []byte
-	valsSize := 0
-	compressed := false
+	lp.h, lp.rep, lp.def, lp.vals, lp.decoded = h, nil, nil, nil, false
 	switch h.typ {
 	case pageDataV2:
 		rl, dl := int(h.repLength), int(h.defLength)
 		if rl+dl > len(body) || int(h.numRows) != pageRows || int(h.uncompressedSize) < rl+dl {
-			return fmt.Errorf("bad v2 page header")
+			return nil, fmt.Errorf("bad v2 page header")
 		}
-		repB, defB, vals = body[:rl], body[rl:rl+dl], body[rl+dl:]
-		valsSize = int(h.uncompressedSize) - rl - dl
-		compressed = h.compressed
+		lp.rep, lp.def, lp.vals = body[:rl], body[rl:rl+dl], body[rl+dl:]
+		lp.decoded = !h.compressed || ch.codec == format.Uncompressed
+		if lp.decoded && len(lp.vals) != int(h.uncompressedSize)-rl-dl {
+			return nil, fmt.Errorf("uncompressed page of %d bytes, header says %d", len(lp.vals), int(h.uncompressedSize)-rl-dl)
+		}
 	case pageData:
-		data, err := decompress(sc, ch.codec, body, int(h.uncompressedSize))
+		data, err := decompress(&lp.dec, ch.codec, body, int(h.uncompressedSize))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cut := func() ([]byte, error) {
 			if len(data) < 4 {
@@ -396,24 +436,50 @@ func (s *rowSource) readPage(sc *rowScratch, lf *rowLeaf, ch *chunkInfo, p, lo, 
 		}
 		if lf.maxRep > 0 {
 			if h.repEncoding != int32(format.RLE) {
-				return fmt.Errorf("%w: level encoding %d", errUnsupported, h.repEncoding)
+				return nil, fmt.Errorf("%w: level encoding %d", errUnsupported, h.repEncoding)
 			}
-			if repB, err = cut(); err != nil {
-				return err
+			if lp.rep, err = cut(); err != nil {
+				return nil, err
 			}
 		}
 		if lf.maxDef > 0 {
 			if h.defEncoding != int32(format.RLE) {
-				return fmt.Errorf("%w: level encoding %d", errUnsupported, h.defEncoding)
+				return nil, fmt.Errorf("%w: level encoding %d", errUnsupported, h.defEncoding)
 			}
-			if defB, err = cut(); err != nil {
-				return err
+			if lp.def, err = cut(); err != nil {
+				return nil, err
 			}
 		}
-		vals, valsSize = data, len(data)
+		lp.vals, lp.decoded = data, true
 	default:
-		return fmt.Errorf("page of type %d where a data page belongs", h.typ)
+		return nil, fmt.Errorf("page of type %d where a data page belongs", h.typ)
 	}
+	lp.group, lp.page = ch.group, p
+	return lp, nil
+}
+
+// values returns the page's values section, decompressing it once.
+func (lp *loadedPage) values(codec format.CompressionCodec) ([]byte, error) {
+	if !lp.decoded {
+		n := int(lp.h.uncompressedSize) - len(lp.rep) - len(lp.def)
+		v, err := decompress(&lp.dec, codec, lp.vals, n)
+		if err != nil {
+			lp.page = -1
+			return nil, err
+		}
+		lp.vals, lp.decoded = v, true
+	}
+	return lp.vals, nil
+}
+
+// readPage reads rows [lo, hi) of page p (of pageRows rows) into rows.
+func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch *chunkInfo, p, lo, hi, pageRows int, rows []Row) error {
+	lp, err := s.loadPage(sc, cached, lf, ch, p, pageRows)
+	if err != nil {
+		return err
+	}
+	nv := int(lp.h.numValues)
+	repB, defB := lp.rep, lp.def
 
 	// Levels: the entries of rows [lo, hi) and the values before them.
 	start, n := lo, hi-lo
@@ -475,12 +541,11 @@ func (s *rowSource) readPage(sc *rowScratch, lf *rowLeaf, ch *chunkInfo, p, lo, 
 	// Values, decompressed only when some are wanted.
 	sc.vals = grow(sc.vals, vn)
 	if vn > 0 {
-		if compressed {
-			if vals, err = decompress(sc, ch.codec, vals, valsSize); err != nil {
-				return err
-			}
+		vals, err := lp.values(ch.codec)
+		if err != nil {
+			return err
 		}
-		if err := s.decodeValues(sc, lf, ch, h.encoding, vals, vstart, sc.vals, nv); err != nil {
+		if err := s.decodeValues(sc, lf, ch, lp.h.encoding, vals, vstart, sc.vals, nv); err != nil {
 			return err
 		}
 	}
@@ -696,4 +761,51 @@ func decodePlain(lf *rowLeaf, src []byte, vstart int, out []leafValue) error {
 		return fmt.Errorf("%w: plain %v", errUnsupported, lf.kind)
 	}
 	return nil
+}
+
+// scanBatch is the number of rows a scan reads at a time.
+const scanBatch = 256
+
+// rowScanner reads a block's rows in order, scanBatch at a time. It is not
+// safe for concurrent use.
+type rowScanner struct {
+	src   *rowSource
+	scan  *rowScan
+	next  int64
+	total int64
+	buf   []Row
+}
+
+func (s *rowSource) scanner() *rowScanner {
+	var total int64
+	for _, g := range s.groups {
+		total += g.rows
+	}
+	return &rowScanner{src: s, scan: newRowScan(), total: total, buf: make([]Row, scanBatch)}
+}
+
+// batch returns the next rows (none at the end), valid until the next
+// call.
+func (rs *rowScanner) batch() ([]Row, error) {
+	n := int(min(int64(len(rs.buf)), rs.total-rs.next))
+	rows := rs.buf[:n]
+	for i := range rows {
+		resetRow(&rows[i])
+	}
+	if err := rs.src.readRange(rs.next, rows, rs.scan); err != nil {
+		return nil, err
+	}
+	rs.next += int64(n)
+	return rows, nil
+}
+
+// resetRow clears r, keeping the storage of its lists.
+func resetRow(r *Row) {
+	*r = Row{
+		AttrsStr: r.AttrsStr[:0], AttrsInt: r.AttrsInt[:0], AttrsDouble: r.AttrsDouble[:0],
+		AttrsBool: r.AttrsBool[:0], AttrsOther: r.AttrsOther[:0],
+		Events: r.Events[:0], Links: r.Links[:0],
+		ResourceAttrsStr: r.ResourceAttrsStr[:0], ResourceAttrsOther: r.ResourceAttrsOther[:0],
+		ScopeAttrsStr: r.ScopeAttrsStr[:0], ScopeAttrsOther: r.ScopeAttrsOther[:0],
+	}
 }

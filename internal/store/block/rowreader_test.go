@@ -156,7 +156,7 @@ func TestRowReaderMatchesParquetGo(t *testing.T) {
 			check := func(first, n int64) {
 				t.Helper()
 				got, want := make([]Row, n), all[first:first+n]
-				if err := src.readRange(first, got); err != nil {
+				if err := src.readRange(first, got, nil); err != nil {
 					t.Fatalf("rows [%d, +%d): %v", first, n, err)
 				}
 				for k := range got {
@@ -176,6 +176,20 @@ func TestRowReaderMatchesParquetGo(t *testing.T) {
 			for k := 0; k < 200; k++ {
 				first := rng.Int63n(m.Spans)
 				check(first, 1+rng.Int63n(min(m.Spans-first, 700)))
+			}
+			// The whole block through ScanRows (the row reader's scanner).
+			var k int
+			err = rd.ScanRows(context.Background(), func(r *Row) bool {
+				c := *r
+				normalizeRow(&c)
+				if !reflect.DeepEqual(all[k], c) {
+					t.Fatalf("ScanRows row %d (-parquet-go +row reader):\n%s", k, cmp.Diff(all[k], c, cmpopts.EquateEmpty()))
+				}
+				k++
+				return true
+			})
+			if err != nil || k != len(all) {
+				t.Fatalf("ScanRows: %d rows, %v; want %d", k, err, len(all))
 			}
 			// Every trace through FindTrace.
 			seen := map[model.TraceID]int{}
