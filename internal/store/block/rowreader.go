@@ -221,9 +221,7 @@ func (s *rowSource) readThrift(buf []byte, off int64, n int32, v any) ([]byte, e
 
 // rowScratch is the per-call memory of the row reader, pooled.
 type rowScratch struct {
-	lp   loadedPage
-	page []byte
-	dec  []byte
+	lp   loadedPage // the page being read, when not a scan's
 	rep  []byte
 	def  []byte
 	vals []leafValue
@@ -236,9 +234,10 @@ var scratchPool = sync.Pool{New: func() any { return new(rowScratch) }}
 const maxPooledScratch = 1 << 20
 
 func putScratch(sc *rowScratch) {
-	if cap(sc.page) > maxPooledScratch || cap(sc.dec) > maxPooledScratch || cap(sc.ints) > maxPooledScratch/8 || cap(sc.vals) > 1<<14 {
+	if cap(sc.lp.raw) > maxPooledScratch || cap(sc.lp.dec) > maxPooledScratch || cap(sc.ints) > maxPooledScratch/8 || cap(sc.vals) > 1<<14 {
 		return
 	}
+	sc.lp.page, sc.lp.rep, sc.lp.def, sc.lp.vals = -1, nil, nil, nil
 	clear(sc.vals) // drop references to strings and bytes
 	scratchPool.Put(sc)
 }
@@ -384,8 +383,6 @@ func (s *rowSource) loadPage(sc *rowScratch, lp *loadedPage, lf *rowLeaf, ch *ch
 	}
 	if lp == nil {
 		lp = &sc.lp
-		lp.raw, lp.dec = sc.page, sc.dec
-		defer func() { sc.page, sc.dec = lp.raw, lp.dec }()
 	}
 	lp.page = -1
 	loc := &ch.pages[p]
@@ -781,7 +778,7 @@ func (s *rowSource) scanner() *rowScanner {
 	for _, g := range s.groups {
 		total += g.rows
 	}
-	return &rowScanner{src: s, scan: newRowScan(), total: total, buf: make([]Row, scanBatch)}
+	return &rowScanner{src: s, scan: newRowScan(), total: total, buf: make([]Row, min(scanBatch, total))}
 }
 
 // batch returns the next rows (none at the end), valid until the next
