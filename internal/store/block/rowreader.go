@@ -13,7 +13,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
 
@@ -165,16 +164,16 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 			if cc.OffsetIndexOffset <= 0 || cc.OffsetIndexLength <= 0 {
 				return nil, fmt.Errorf("%w: no offset index", errUnsupported)
 			}
-			var oi format.OffsetIndex
-			if buf, err = s.readThrift(buf, cc.OffsetIndexOffset, cc.OffsetIndexLength, &oi); err != nil {
+			if buf, err = s.readAt(buf, cc.OffsetIndexOffset, cc.OffsetIndexLength); err != nil {
 				return nil, fmt.Errorf("%w: data: offset index of column %d in row group %d: %v", ErrCorrupt, c, g, err)
 			}
-			ci.pages = make([]pageLoc, len(oi.PageLocations))
-			for p, loc := range oi.PageLocations {
-				ci.pages[p] = pageLoc{offset: loc.Offset, size: loc.CompressedPageSize, firstRow: loc.FirstRowIndex}
-				if loc.Offset < 0 || loc.CompressedPageSize <= 0 || loc.Offset+int64(loc.CompressedPageSize) > s.size ||
-					loc.CompressedPageSize > maxPageBytes || (p == 0) != (loc.FirstRowIndex == 0) ||
-					(p > 0 && loc.FirstRowIndex <= ci.pages[p-1].firstRow) || loc.FirstRowIndex >= max(rg.NumRows, 1) {
+			if ci.pages, err = decodeOffsetIndex(buf, nil); err != nil {
+				return nil, fmt.Errorf("%w: data: offset index of column %d in row group %d: %v", ErrCorrupt, c, g, err)
+			}
+			for p, loc := range ci.pages {
+				if loc.offset < 0 || loc.size <= 0 || loc.offset+int64(loc.size) > s.size ||
+					loc.size > maxPageBytes || (p == 0) != (loc.firstRow == 0) ||
+					(p > 0 && loc.firstRow <= ci.pages[p-1].firstRow) || loc.firstRow >= max(rg.NumRows, 1) {
 					return nil, fmt.Errorf("%w: data: offset index of column %d in row group %d: bad page %d", ErrCorrupt, c, g, p)
 				}
 			}
@@ -182,14 +181,11 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 				return nil, fmt.Errorf("%w: data: column %d in row group %d has no pages", ErrCorrupt, c, g)
 			}
 			if cc.ColumnIndexOffset > 0 && cc.ColumnIndexLength > 0 {
-				var cix format.ColumnIndex
-				if buf, err = s.readThrift(buf, cc.ColumnIndexOffset, cc.ColumnIndexLength, &cix); err != nil {
-					return nil, fmt.Errorf("%w: data: column index of column %d in row group %d: %v", ErrCorrupt, c, g, err)
+				if buf, err = s.readAt(buf, cc.ColumnIndexOffset, cc.ColumnIndexLength); err == nil {
+					err = decodeNullPages(buf, ci.pages)
 				}
-				if len(cix.NullPages) == len(ci.pages) {
-					for p, null := range cix.NullPages {
-						ci.pages[p].allNull = null
-					}
+				if err != nil {
+					return nil, fmt.Errorf("%w: data: column index of column %d in row group %d: %v", ErrCorrupt, c, g, err)
 				}
 			}
 		}
@@ -198,25 +194,16 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 	return s, nil
 }
 
-// readThrift reads n bytes at off and decodes them into v after checking
-// their structure.
-func (s *rowSource) readThrift(buf []byte, off int64, n int32, v any) ([]byte, error) {
+// readAt reads n bytes at off into buf.
+func (s *rowSource) readAt(buf []byte, off int64, n int32) ([]byte, error) {
 	if off < 0 || n < 0 || off+int64(n) > s.size || n > maxPageBytes {
 		return buf, fmt.Errorf("range [%d, +%d) outside the file", off, n)
 	}
-	if cap(buf) < int(n) {
-		buf = make([]byte, n)
-	}
-	b := buf[:n]
-	if _, err := s.ra.ReadAt(b, off); err != nil {
+	buf = grow(buf, int(n))
+	if _, err := s.ra.ReadAt(buf, off); err != nil {
 		return buf, err
 	}
-	if err := checkThriftStruct(b); err != nil {
-		return buf, err
-	}
-	// Unmarshal copies what it keeps (the column index's min and max values
-	// are copied by parquet-go; they are dropped here anyway).
-	return buf, thrift.Unmarshal(&thrift.CompactProtocol{}, b, v)
+	return buf, nil
 }
 
 // rowScratch is the per-call memory of the row reader, pooled.

@@ -301,3 +301,47 @@ func normalizeOthers(s []OtherAttr) []OtherAttr {
 	nilEmpty(&s)
 	return s
 }
+
+// TestRowSourcePageIndex checks the row reader's own decoding of the page
+// index against parquet-go's, and that it finds all-null chunks and pages
+// to skip.
+func TestRowSourcePageIndex(t *testing.T) {
+	be, m := writeBlock(t, genSpans(300, 10), WriterOptions{RowGroupRows: 1000, PageBufferSize: 1024})
+	rd, err := Open(context.Background(), be, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	src, err := rd.rowSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cix, oix, err := rd.file.ReadPageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nullChunks, nullPages int
+	for g := range src.groups {
+		for c, ch := range src.groups[g].chunks {
+			k := g*len(rowLeaves) + c
+			if len(ch.pages) != len(oix[k].PageLocations) || len(ch.pages) != len(cix[k].NullPages) {
+				t.Fatalf("group %d column %d: %d pages, parquet-go %d / %d", g, c, len(ch.pages), len(oix[k].PageLocations), len(cix[k].NullPages))
+			}
+			for p, loc := range oix[k].PageLocations {
+				want := pageLoc{offset: loc.Offset, size: loc.CompressedPageSize, firstRow: loc.FirstRowIndex, allNull: cix[k].NullPages[p]}
+				if ch.pages[p] != want {
+					t.Fatalf("group %d column %d page %d: %+v, parquet-go %+v", g, c, p, ch.pages[p], want)
+				}
+				if want.allNull {
+					nullPages++
+				}
+			}
+			if ch.allNull {
+				nullChunks++
+			}
+		}
+	}
+	if nullChunks == 0 || nullPages == 0 {
+		t.Errorf("%d all-null chunks, %d all-null pages: want some of each", nullChunks, nullPages)
+	}
+}

@@ -359,3 +359,110 @@ func checkFooter(ra io.ReaderAt, size int64) error {
 	}
 	return nil
 }
+
+// decodeOffsetIndex decodes a Parquet OffsetIndex: the location of each
+// page (field 1: list of PageLocation {1: offset, 2: compressed size with
+// header, 3: first row}).
+func decodeOffsetIndex(b []byte, dst []pageLoc) ([]pageLoc, error) {
+	r := thriftReader{b: b}
+	var last int16
+	for {
+		t, id, err := r.fieldHeader(last)
+		if err != nil {
+			return nil, err
+		}
+		if t == tStop {
+			break
+		}
+		last = id
+		if id != 1 || t != tList {
+			if err := r.skip(t, 1, false); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		elem, n, err := r.listHeader()
+		if err != nil {
+			return nil, err
+		}
+		if elem != tStruct {
+			return nil, fmt.Errorf("%w: page locations of type %d", errThrift, elem)
+		}
+		for i := 0; i < n; i++ {
+			var loc pageLoc
+			var flast int16
+			for {
+				ft, fid, err := r.fieldHeader(flast)
+				if err != nil {
+					return nil, err
+				}
+				if ft == tStop {
+					break
+				}
+				flast = fid
+				switch {
+				case fid == 1 && ft == tI64:
+					loc.offset, err = r.varint()
+				case fid == 2 && ft == tI32:
+					loc.size, err = r.i32()
+				case fid == 3 && ft == tI64:
+					loc.firstRow, err = r.varint()
+				default:
+					err = r.skip(ft, 2, false)
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			dst = append(dst, loc)
+		}
+	}
+	if r.off != len(b) {
+		return nil, fmt.Errorf("%w: bytes after the offset index", errThrift)
+	}
+	return dst, nil
+}
+
+// decodeNullPages decodes the null_pages of a Parquet ColumnIndex (field 1:
+// list of bool) into the pages' allNull; the list must have one entry per
+// page, else it is ignored.
+func decodeNullPages(b []byte, pages []pageLoc) error {
+	r := thriftReader{b: b}
+	var last int16
+	for {
+		t, id, err := r.fieldHeader(last)
+		if err != nil {
+			return err
+		}
+		if t == tStop {
+			break
+		}
+		last = id
+		if id != 1 || t != tList {
+			if err := r.skip(t, 1, false); err != nil {
+				return err
+			}
+			continue
+		}
+		elem, n, err := r.listHeader()
+		if err != nil {
+			return err
+		}
+		if elem != tTrue && elem != tFalse {
+			return fmt.Errorf("%w: null pages of type %d", errThrift, elem)
+		}
+		for i := 0; i < n; i++ {
+			c, err := r.byte()
+			if err != nil {
+				return err
+			}
+			if n == len(pages) {
+				pages[i].allNull = c == tTrue
+			}
+		}
+	}
+	if r.off != len(b) {
+		return fmt.Errorf("%w: bytes after the column index", errThrift)
+	}
+	return nil
+}
