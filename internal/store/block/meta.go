@@ -46,10 +46,13 @@ type Meta struct {
 	DataCRC32C      uint32 `json:"data_crc32c"`
 	IndexSize       int64  `json:"index_size"`
 	BloomSize       int64  `json:"bloom_size"`
+	// SearchSize is the size of the search index (0: the block has none,
+	// as blocks written before it existed).
+	SearchSize int64 `json:"search_size,omitempty"`
 }
 
 // Size returns the bytes of the block's files (meta excluded).
-func (m *Meta) Size() int64 { return m.DataSize + m.IndexSize + m.BloomSize }
+func (m *Meta) Size() int64 { return m.DataSize + m.IndexSize + m.BloomSize + m.SearchSize }
 
 // NewID returns a new block id: the creation time in hex, then random
 // bits, so that ids sort by creation.

@@ -47,6 +47,7 @@ type Writer struct {
 	rows    uint32
 	inGroup int
 	last    *model.Span
+	search  *searchBuilder
 }
 
 // NewWriter starts a block. tmpDir holds the data file until Finish.
@@ -64,7 +65,7 @@ func NewWriter(be Backend, tmpDir string, meta Meta, o WriterOptions) (*Writer, 
 	if err != nil {
 		return nil, fmt.Errorf("create block temp file: %w", err)
 	}
-	w := &Writer{be: be, opts: o, meta: meta, tmp: f, crc: crc32.New(castagnoli), ops: map[string]map[Operation]struct{}{}}
+	w := &Writer{be: be, opts: o, meta: meta, tmp: f, crc: crc32.New(castagnoli), ops: map[string]map[Operation]struct{}{}, search: newSearchBuilder()}
 	w.meta.Version = FormatVersion
 	// zstd's fastest level: its default level costs more CPU for no
 	// measurable gain on span data, its better one about 3%.
@@ -150,6 +151,7 @@ func (w *Writer) Add(sp *model.Span) error {
 		w.buf = append(w.buf, Row{})
 	}
 	w.enc.fill(&w.buf[len(w.buf)-1], sp)
+	w.search.add(sp, newTrace)
 	w.rows++
 	w.inGroup++
 	if w.meta.Spans == 0 || sp.StartTimeUnixNano < w.meta.MinStart {
@@ -231,7 +233,8 @@ func (w *Writer) Finish(ctx context.Context, now time.Time) (Meta, error) {
 	}
 	idx := encodeIndex(w.index)
 	bl := encodeBloom(w.ids)
-	m.IndexSize, m.BloomSize = int64(len(idx)), int64(len(bl))
+	sr := w.search.encode()
+	m.IndexSize, m.BloomSize, m.SearchSize = int64(len(idx)), int64(len(bl)), int64(len(sr))
 	mj, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return Meta{}, err
@@ -240,6 +243,7 @@ func (w *Writer) Finish(ctx context.Context, now time.Time) (Meta, error) {
 		w.be.Write(ctx, m.ID, DataName, w.tmp),
 		w.be.Write(ctx, m.ID, IndexName, bytes.NewReader(idx)),
 		w.be.Write(ctx, m.ID, BloomName, bytes.NewReader(bl)),
+		w.be.Write(ctx, m.ID, SearchName, bytes.NewReader(sr)),
 	)
 	if err == nil {
 		err = w.be.Write(ctx, m.ID, MetaName, bytes.NewReader(mj))

@@ -3,7 +3,6 @@ package local
 import (
 	"cmp"
 	"context"
-	"errors"
 	"slices"
 	"time"
 
@@ -200,78 +199,16 @@ func summaryMatch(sm *block.Summary, q *store.TraceQuery, lo, hi uint64) bool {
 	return true
 }
 
-// FindTraces implements store.Reader. Blocks are searched newest first, and
-// the search stops once it holds Limit traces newer than every span of the
-// remaining blocks.
+// FindTraces implements store.Reader from the heads and the blocks'
+// search indexes (findTraces).
 func (s *Store) FindTraces(ctx context.Context, q store.TraceQuery) ([]*model.Trace, error) {
-	limit := q.EffectiveLimit()
 	lo, hi := timeBounds(q.StartMin, q.StartMax)
 	heads, blocks, err := s.acquire(lo, hi)
 	if err != nil {
 		return nil, err
 	}
 	defer release(blocks)
-	found := map[model.TraceID]uint64{}
-	note := func(id model.TraceID, start uint64) {
-		if old, ok := found[id]; !ok || start < old {
-			found[id] = start
-		}
-	}
-	s.mu.RLock()
-	for _, h := range heads {
-		if !h.overlaps(lo, hi) {
-			continue
-		}
-		for id, t := range h.traces {
-			if !t.hasService(q.Service) {
-				continue
-			}
-			for _, sp := range s.spansOf(t) {
-				if store.MatchSpan(sp, &q) {
-					note(id, t.start)
-					break
-				}
-			}
-		}
-	}
-	s.mu.RUnlock()
-	slices.SortFunc(blocks, func(a, b *blockRef) int { return cmp.Compare(b.meta.MaxStart, a.meta.MaxStart) })
-	for _, b := range blocks {
-		if len(found) >= limit && kthNewest(found, limit) > b.meta.MaxStart {
-			break
-		}
-		if !blockMayMatch(&b.meta, q.Service, q.Operation) {
-			continue
-		}
-		if err := s.searchBlock(ctx, b, &q, lo, hi, note); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			s.m.blockErrors.Inc()
-			s.log.Warn("block search failed", "block", b.meta.ID, "err", err)
-		}
-	}
-	hits := make([]hit, 0, len(found))
-	for id, st := range found {
-		hits = append(hits, hit{id, st})
-	}
-	sortHits(hits)
-	if len(hits) > limit {
-		hits = hits[:limit]
-	}
-	out := make([]*model.Trace, 0, len(hits))
-	for _, h := range hits {
-		t, err := s.GetTrace(ctx, h.id)
-		if errors.Is(err, store.ErrTraceNotFound) {
-			continue // deleted by retention meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	slices.SortStableFunc(out, func(a, b *model.Trace) int { return cmp.Compare(b.Start(), a.Start()) })
-	return out, nil
+	return s.findTraces(ctx, &q, heads, blocks, lo, hi)
 }
 
 func sortHits(hits []hit) {
@@ -281,16 +218,6 @@ func sortHits(hits []hit) {
 		}
 		return cmp.Compare(string(a.id[:]), string(b.id[:]))
 	})
-}
-
-// kthNewest returns the k-th largest start in found.
-func kthNewest(found map[model.TraceID]uint64, k int) uint64 {
-	starts := make([]uint64, 0, len(found))
-	for _, st := range found {
-		starts = append(starts, st)
-	}
-	slices.SortFunc(starts, func(a, b uint64) int { return cmp.Compare(b, a) })
-	return starts[k-1]
 }
 
 func (s *Store) searchBlock(ctx context.Context, b *blockRef, q *store.TraceQuery, lo, hi uint64, note func(model.TraceID, uint64)) error {

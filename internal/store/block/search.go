@@ -1,0 +1,1159 @@
+package block
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+// SearchName is the object name of a block's search index (FORMAT.md,
+// "search"). Blocks written before it existed have none; readers then fall
+// back to scanning.
+const SearchName = "search"
+
+// Search index constants; see FORMAT.md.
+const (
+	searchMagic = "CLEWSRC\x01"
+	// searchUnit is the time unit of the fragment table (1 ms): starts are
+	// rounded down, ends and durations up, so the table only ever widens a
+	// fragment, and candidates are checked on the spans anyway.
+	searchUnit = uint64(1e6)
+	// Bounds on what the writer indexes. A tag key that passes any of them
+	// in a block is dropped from that block's index (listed as dropped, so
+	// that a search on it does not prune): values longer than
+	// maxSearchValueLen, more than maxSearchValues (service, value) pairs,
+	// or postings larger than searchKeyBudget.
+	maxSearchValueLen = 128
+	maxSearchKeyLen   = 128
+	maxSearchValues   = 512
+	maxSearchKeys     = 512
+	// maxSearchDropped bounds the list of dropped keys; past it the block
+	// says that any key may be missing from its index.
+	maxSearchDropped = 256
+	// Services and span names are bounded by count only.
+	maxSearchServices = 4096
+	maxSearchNames    = 1 << 16
+	// maxSearchStrings bounds the decoder's string table.
+	maxSearchStrings = 1 << 20
+)
+
+// searchKeyBudget is the most bytes the postings of one tag key may take
+// in a block of traces fragments: keys whose values spread over many
+// traces (ids, random values) cost more than they prune.
+func searchKeyBudget(traces int) int { return 4096 + traces*searchKeyBytesPerTrace }
+
+// searchKeyBytesPerTrace: see searchKeyBudget.
+const searchKeyBytesPerTrace = 2
+
+// searchBuildBudget bounds the postings of every tag key together while a
+// block is written; the key that passes it is dropped.
+func searchBuildBudget(traces int) int { return 1<<16 + traces*16 }
+
+// Term kinds.
+const (
+	termService = 0 // the span's service
+	termName    = 1 // (service, span name)
+	termTag     = 2 // (service, tag key, tag value as text)
+)
+
+// Posting list encodings.
+const (
+	postList       = 0 // uvarint gaps between increasing ranks
+	postBitmap     = 1 // one bit per rank
+	postComplement = 2 // uvarint gaps between the ranks NOT in the list
+	postSvcMinus   = 3 // uvarint gaps between the ranks of the term's service NOT in the list
+	postSame       = 4 // the same list as an earlier term (its position)
+)
+
+// Index flags.
+const (
+	searchServicesPartial = 1 << 0 // some services are not indexed
+	searchNamesPartial    = 1 << 1 // some span names are not indexed
+	searchKeysPartial     = 1 << 2 // tag keys neither indexed nor listed as dropped may occur
+)
+
+// fragInfo is what the index keeps of one trace fragment.
+type fragInfo struct {
+	start, end, maxDur uint64
+}
+
+// keyBuilder tracks one tag key across services (or the service or the
+// span-name term space): its bounds, and whether it was dropped.
+type keyBuilder struct {
+	name      string
+	values    int
+	maxValues int
+	size      int
+	budget    bool
+	dropped   bool
+	terms     []*termBuilder
+}
+
+// termBuilder collects the ordinals of the fragments that have a term:
+// uvarint gaps while sparse, a bitmap once that is smaller.
+type termBuilder struct {
+	key  *keyBuilder
+	next uint32 // one past the last ordinal added
+	n    int
+	vb   []byte
+	bits []uint64
+}
+
+func (t *termBuilder) size() int { return len(t.vb) + 8*len(t.bits) }
+
+func (t *termBuilder) add(ord uint32) {
+	if t.bits != nil {
+		w := int(ord / 64)
+		for len(t.bits) <= w {
+			t.bits = append(t.bits, 0)
+		}
+		t.bits[w] |= 1 << (ord % 64)
+	} else {
+		t.vb = binary.AppendUvarint(t.vb, uint64(ord-t.next))
+		if len(t.vb) > 8*int(ord/64+1)+16 {
+			t.bits = make([]uint64, ord/64+1, ord/64+16)
+			t.forEach(func(o uint32) { t.bits[o/64] |= 1 << (o % 64) })
+			t.bits[ord/64] |= 1 << (ord % 64)
+			t.vb = nil
+		}
+	}
+	t.n++
+	t.next = ord + 1
+}
+
+// forEach calls fn with each ordinal recorded in vb.
+func (t *termBuilder) forEach(fn func(uint32)) {
+	var next uint32
+	for b := t.vb; len(b) > 0; {
+		d, k := binary.Uvarint(b)
+		b = b[k:]
+		o := next + uint32(d)
+		fn(o)
+		next = o + 1
+	}
+}
+
+// svcKey holds the terms of one tag key of one service, by value, and the
+// last value seen (attributes repeat their values from span to span).
+type svcKey struct {
+	key     *keyBuilder
+	strs    map[string]*termBuilder
+	ints    map[int64]*termBuilder
+	bools   [2]*termBuilder
+	lastStr string
+	lastS   *termBuilder
+	lastInt int64
+	lastI   *termBuilder
+}
+
+// svcState is the terms of one service.
+type svcState struct {
+	term     *termBuilder
+	keys     map[string]*svcKey
+	slots    []*svcKey // the key of each span attribute position, as last seen
+	evSlots  []*svcKey // the same for event attributes
+	derived  [4]*svcKey // span.kind, error, otel.status_code, otel.status_description
+	names    map[string]*termBuilder
+	lastName string
+	lastN    *termBuilder
+}
+
+type resScope struct {
+	res *model.Resource
+	sc  *model.Scope
+}
+
+type resTerms struct {
+	svc   *svcState
+	terms []*termBuilder
+}
+
+// searchBuilder builds a block's search index from its spans, added in
+// block order. Its memory is bounded by the key budgets (searchKeyBudget
+// per key, searchBuildBudget in all) plus 24 bytes per fragment.
+type searchBuilder struct {
+	frags    []fragInfo
+	svcs     map[string]*svcState
+	keys     map[string]*keyBuilder
+	services keyBuilder
+	names    keyBuilder
+	size     int
+	flags    uint64
+	dropped  []string
+	// cache holds the service and the terms a (resource, scope) pair gives
+	// every span of it; its keys keep the pointers alive, so they cannot
+	// be reused by other resources.
+	cache map[resScope]resTerms
+	ord   uint32
+}
+
+func newSearchBuilder() *searchBuilder {
+	return &searchBuilder{
+		svcs:     map[string]*svcState{},
+		keys:     map[string]*keyBuilder{},
+		services: keyBuilder{maxValues: maxSearchServices},
+		names:    keyBuilder{maxValues: maxSearchNames},
+		cache:    map[resScope]resTerms{},
+	}
+}
+
+// add records a span; newTrace starts a fragment (the next index entry).
+func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
+	end := max(sp.EndTimeUnixNano, sp.StartTimeUnixNano)
+	dur := uint64(sp.Duration())
+	if newTrace || len(b.frags) == 0 {
+		b.frags = append(b.frags, fragInfo{start: sp.StartTimeUnixNano, end: end, maxDur: dur})
+		b.ord = uint32(len(b.frags) - 1)
+	} else {
+		f := &b.frags[b.ord]
+		f.start = min(f.start, sp.StartTimeUnixNano)
+		f.end = max(f.end, end)
+		f.maxDur = max(f.maxDur, dur)
+	}
+	rs := resScope{sp.Resource, sp.Scope}
+	rt, ok := b.cache[rs]
+	if !ok {
+		rt = b.resourceTerms(sp)
+		if len(b.cache) >= 4096 {
+			clear(b.cache)
+		}
+		b.cache[rs] = rt
+	}
+	for _, t := range rt.terms {
+		b.mark(t)
+	}
+	s := rt.svc
+	if s.lastN == nil || s.lastName != sp.Name {
+		s.lastN, s.lastName = b.nameTerm(s, sp.Name), sp.Name
+	}
+	b.mark(s.lastN)
+	for i := range sp.Attributes {
+		a := &sp.Attributes[i]
+		b.value(b.slotKey(s, &s.slots, i, a.Key), a.Value, nil)
+	}
+	slot := 0
+	for i := range sp.Events {
+		for j := range sp.Events[i].Attributes {
+			a := &sp.Events[i].Attributes[j]
+			b.value(b.slotKey(s, &s.evSlots, slot, a.Key), a.Value, nil)
+			slot++
+		}
+	}
+	for i := range sp.Links {
+		for _, a := range sp.Links[i].Attributes {
+			b.value(b.svcKey(s, a.Key), a.Value, nil)
+		}
+	}
+	// The tags store.SpanHasTag derives from span fields.
+	if k := sp.Kind.String(); k != "" {
+		b.value(b.derivedKey(s, 0, "span.kind"), model.StringValue(k), nil)
+	}
+	switch sp.Status.Code {
+	case model.StatusError:
+		b.value(b.derivedKey(s, 1, "error"), model.StringValue("true"), nil)
+		b.value(b.derivedKey(s, 2, "otel.status_code"), model.StringValue("ERROR"), nil)
+		b.value(b.derivedKey(s, 3, "otel.status_description"), model.StringValue(sp.Status.Message), nil)
+	case model.StatusOK:
+		b.value(b.derivedKey(s, 2, "otel.status_code"), model.StringValue("OK"), nil)
+	}
+}
+
+// slotKey returns svcKey(s, key), remembered by attribute position in
+// slots: spans of a service mostly carry the same keys in the same order.
+func (b *searchBuilder) slotKey(s *svcState, slots *[]*svcKey, i int, key string) *svcKey {
+	if i < len(*slots) {
+		if sk := (*slots)[i]; sk != nil && sk.key.name == key {
+			return sk
+		}
+	}
+	sk := b.svcKey(s, key)
+	if i < 64 {
+		for len(*slots) <= i {
+			*slots = append(*slots, nil)
+		}
+		(*slots)[i] = sk
+	}
+	return sk
+}
+
+// derivedKey returns svcKey(s, key) for the derived tag i.
+func (b *searchBuilder) derivedKey(s *svcState, i int, key string) *svcKey {
+	if s.derived[i] == nil {
+		s.derived[i] = b.svcKey(s, key)
+	}
+	return s.derived[i]
+}
+
+// resourceTerms returns the service of sp and the terms every span of its
+// resource and scope has: the service, the resource and scope attributes,
+// the scope's name and version.
+func (b *searchBuilder) resourceTerms(sp *model.Span) resTerms {
+	name := sp.ServiceName()
+	s := b.svcs[name]
+	if s == nil {
+		s = &svcState{keys: map[string]*svcKey{}, names: map[string]*termBuilder{}}
+		s.term = b.newTerm(&b.services, false)
+		b.svcs[strings.Clone(name)] = s
+	}
+	rt := resTerms{svc: s}
+	if s.term != nil {
+		rt.terms = append(rt.terms, s.term)
+	}
+	if sp.Resource != nil {
+		for _, a := range sp.Resource.Attributes {
+			b.value(b.svcKey(s, a.Key), a.Value, &rt.terms)
+		}
+	}
+	if sc := sp.Scope; sc != nil {
+		for _, a := range sc.Attributes {
+			b.value(b.svcKey(s, a.Key), a.Value, &rt.terms)
+		}
+		if sc.Name != "" {
+			b.value(b.svcKey(s, "otel.scope.name"), model.StringValue(sc.Name), &rt.terms)
+		}
+		if sc.Version != "" {
+			b.value(b.svcKey(s, "otel.scope.version"), model.StringValue(sc.Version), &rt.terms)
+		}
+	}
+	return rt
+}
+
+// svcKey returns service s's terms of tag key, or nil when the key cannot
+// be indexed.
+func (b *searchBuilder) svcKey(s *svcState, key string) *svcKey {
+	if sk, ok := s.keys[key]; ok {
+		return sk
+	}
+	k := b.keys[key]
+	if k == nil {
+		if len(b.keys) >= maxSearchKeys || len(key) > maxSearchKeyLen {
+			b.flags |= searchKeysPartial
+			return nil
+		}
+		k = &keyBuilder{name: strings.Clone(key), maxValues: maxSearchValues, budget: true}
+		b.keys[k.name] = k
+	}
+	sk := &svcKey{key: k}
+	s.keys[k.name] = sk
+	return sk
+}
+
+func (b *searchBuilder) nameTerm(s *svcState, name string) *termBuilder {
+	if t, ok := s.names[name]; ok {
+		return t
+	}
+	t := b.newTerm(&b.names, false)
+	if t != nil {
+		s.names[strings.Clone(name)] = t
+	}
+	return t
+}
+
+// value records (out nil) or collects (into out) the terms of attribute
+// value v of key sk: its text form and, for an array, the text form of
+// each element (store.SpanMayHaveTag).
+func (b *searchBuilder) value(sk *svcKey, v model.Value, out *[]*termBuilder) {
+	if sk == nil || sk.key.dropped {
+		return
+	}
+	var t *termBuilder
+	switch v.Type() {
+	case model.ValueString:
+		str := v.Str()
+		if sk.lastS != nil && sk.lastStr == str {
+			t = sk.lastS
+		} else {
+			t = b.strTerm(sk, str)
+		}
+	case model.ValueInt:
+		n := v.Int()
+		if sk.lastI != nil && sk.lastInt == n {
+			t = sk.lastI
+		} else if t = sk.ints[n]; t == nil {
+			if t = b.newTerm(sk.key, false); t != nil {
+				if sk.ints == nil {
+					sk.ints = map[int64]*termBuilder{}
+				}
+				sk.ints[n] = t
+				sk.lastInt, sk.lastI = n, t
+			}
+		} else {
+			sk.lastInt, sk.lastI = n, t
+		}
+	case model.ValueBool:
+		i := 0
+		if v.Bool() {
+			i = 1
+		}
+		if sk.bools[i] == nil {
+			sk.bools[i] = b.newTerm(sk.key, false)
+		}
+		t = sk.bools[i]
+	case model.ValueSlice:
+		for _, e := range v.Slice() {
+			b.collect(b.strTerm(sk, e.AsString()), out)
+		}
+		t = b.strTerm(sk, v.AsString())
+	default:
+		t = b.strTerm(sk, v.AsString())
+	}
+	b.collect(t, out)
+}
+
+func (b *searchBuilder) collect(t *termBuilder, out *[]*termBuilder) {
+	if t == nil {
+		return
+	}
+	if out != nil {
+		*out = append(*out, t)
+		return
+	}
+	b.mark(t)
+}
+
+func (b *searchBuilder) strTerm(sk *svcKey, str string) *termBuilder {
+	if sk.key.dropped {
+		return nil
+	}
+	t, ok := sk.strs[str]
+	if !ok {
+		if t = b.newTerm(sk.key, len(str) > maxSearchValueLen); t == nil {
+			return nil
+		}
+		if sk.strs == nil {
+			sk.strs = map[string]*termBuilder{}
+		}
+		str = strings.Clone(str)
+		sk.strs[str] = t
+	}
+	sk.lastStr, sk.lastS = str, t
+	return t
+}
+
+// newTerm returns a new term of key k, or nil when k is (or, over its
+// bounds, gets) dropped.
+func (b *searchBuilder) newTerm(k *keyBuilder, long bool) *termBuilder {
+	if k.dropped {
+		return nil
+	}
+	if k.values >= k.maxValues || long {
+		b.drop(k)
+		return nil
+	}
+	t := &termBuilder{key: k}
+	k.values++
+	k.terms = append(k.terms, t)
+	return t
+}
+
+// mark records that the current fragment has term t.
+func (b *searchBuilder) mark(t *termBuilder) {
+	if t == nil || (t.n > 0 && t.next == b.ord+1) || t.key.dropped {
+		return
+	}
+	before := t.size()
+	t.add(b.ord)
+	k := t.key
+	grown := t.size() - before
+	k.size += grown
+	if k.budget {
+		b.size += grown
+	}
+	if k.budget && k.size > searchKeyBudget(len(b.frags)) {
+		b.drop(k)
+	}
+	if b.size > searchBuildBudget(len(b.frags)) {
+		// Drop the largest key.
+		var big *keyBuilder
+		for _, k := range b.keys {
+			if !k.dropped && (big == nil || k.size > big.size) {
+				big = k
+			}
+		}
+		if big != nil {
+			b.drop(big)
+		}
+	}
+}
+
+// drop removes a key from the index; its terms stay as tombstones.
+func (b *searchBuilder) drop(k *keyBuilder) {
+	k.dropped = true
+	for _, t := range k.terms {
+		t.vb, t.bits = nil, nil
+	}
+	if k.budget {
+		b.size -= k.size
+	}
+	k.terms, k.size = nil, 0
+	switch {
+	case k == &b.services:
+		b.flags |= searchServicesPartial
+	case k == &b.names:
+		b.flags |= searchNamesPartial
+	case len(b.dropped) < maxSearchDropped:
+		b.dropped = append(b.dropped, k.name)
+	default:
+		b.flags |= searchKeysPartial
+	}
+}
+
+// ranks returns t's fragments as sorted ranks.
+func (t *termBuilder) ranks(byRank, rankOf []uint32) []uint32 {
+	out := make([]uint32, 0, t.n)
+	if t.bits != nil {
+		// Dense: walk the ranks, which come out sorted.
+		for r, o := range byRank {
+			if int(o/64) < len(t.bits) && t.bits[o/64]&(1<<(o%64)) != 0 {
+				out = append(out, uint32(r))
+			}
+		}
+		return out
+	}
+	t.forEach(func(o uint32) { out = append(out, rankOf[o]) })
+	slices.Sort(out)
+	return out
+}
+
+// encodedTerm is a term ready to encode: its strings and sorted ranks.
+type encodedTerm struct {
+	kind          uint8
+	svc, key, val string
+	ranks         []uint32
+}
+
+// encode returns the search file. The fragments must be the index's, in
+// the same order.
+func (b *searchBuilder) encode() []byte {
+	n := len(b.frags)
+	// Ranks: fragments by start, newest first (ties by ordinal).
+	byRank := make([]uint32, n)
+	for i := range byRank {
+		byRank[i] = uint32(i)
+	}
+	slices.SortFunc(byRank, func(x, y uint32) int {
+		if c := cmp.Compare(b.frags[y].start, b.frags[x].start); c != 0 {
+			return c
+		}
+		return cmp.Compare(x, y)
+	})
+	rankOf := make([]uint32, n)
+	for r, o := range byRank {
+		rankOf[o] = uint32(r)
+	}
+	var base, maxEnd uint64
+	if n > 0 {
+		base = b.frags[byRank[n-1]].start
+		for i := range b.frags {
+			maxEnd = max(maxEnd, b.frags[i].end)
+		}
+	}
+	unit := searchUnit
+	for (maxEnd-base)/unit+2 >= math.MaxUint32 {
+		unit *= 10
+	}
+
+	out := make([]byte, 0, 64+n*8)
+	out = append(out, searchMagic...)
+	out = binary.AppendUvarint(out, uint64(n))
+	out = binary.AppendUvarint(out, unit)
+	out = binary.AppendUvarint(out, base)
+	out = binary.AppendUvarint(out, b.flags)
+	width := bits.Len32(uint32(max(n-1, 0)))
+	out = append(out, byte(width))
+	out = appendPacked(out, byRank, width)
+	var prev uint64
+	for r, o := range byRank {
+		f := &b.frags[o]
+		s := (f.start - base) / unit
+		e := ceilDiv(f.end-base, unit)
+		d := ceilDiv(f.maxDur, unit)
+		if r == 0 {
+			out = binary.AppendUvarint(out, s)
+		} else {
+			out = binary.AppendUvarint(out, prev-s)
+		}
+		prev = s
+		out = binary.AppendUvarint(out, e-s)
+		out = binary.AppendUvarint(out, e-s-min(d, e-s))
+	}
+
+	// Terms, merged by their text form (an int 200 and a string "200" of
+	// the same key are one term), sorted.
+	var terms []encodedTerm
+	for svc, st := range b.svcs {
+		if t := st.term; t != nil && !t.key.dropped && t.n > 0 {
+			terms = append(terms, encodedTerm{kind: termService, svc: svc, ranks: t.ranks(byRank, rankOf)})
+		}
+		for name, t := range st.names {
+			if !t.key.dropped && t.n > 0 {
+				terms = append(terms, encodedTerm{kind: termName, svc: svc, val: name, ranks: t.ranks(byRank, rankOf)})
+			}
+		}
+		for key, sk := range st.keys {
+			if sk.key.dropped {
+				continue
+			}
+			add := func(val string, t *termBuilder) {
+				if t != nil && t.n > 0 {
+					terms = append(terms, encodedTerm{kind: termTag, svc: svc, key: key, val: val, ranks: t.ranks(byRank, rankOf)})
+				}
+			}
+			for v, t := range sk.strs {
+				add(v, t)
+			}
+			for v, t := range sk.ints {
+				add(strconv.FormatInt(v, 10), t)
+			}
+			add("false", sk.bools[0])
+			add("true", sk.bools[1])
+		}
+	}
+	slices.SortFunc(terms, compareTerms)
+	terms = mergeTerms(terms)
+
+	// The string table: every distinct string, sorted.
+	var strs []string
+	for _, t := range terms {
+		strs = append(strs, t.svc, t.key, t.val)
+	}
+	var indexed []string
+	for name, k := range b.keys {
+		if !k.dropped {
+			indexed = append(indexed, name)
+		}
+	}
+	slices.Sort(indexed)
+	dropped := slices.Sorted(slices.Values(b.dropped))
+	strs = append(strs, indexed...)
+	strs = append(strs, dropped...)
+	slices.Sort(strs)
+	strs = slices.Compact(strs)
+	id := func(s string) uint64 {
+		i, _ := slices.BinarySearch(strs, s)
+		return uint64(i)
+	}
+	out = binary.AppendUvarint(out, uint64(len(strs)))
+	for _, s := range strs {
+		out = binary.AppendUvarint(out, uint64(len(s)))
+		out = append(out, s...)
+	}
+	out = binary.AppendUvarint(out, uint64(len(indexed)))
+	for _, s := range indexed {
+		out = binary.AppendUvarint(out, id(s))
+	}
+	out = binary.AppendUvarint(out, uint64(len(dropped)))
+	for _, s := range dropped {
+		out = binary.AppendUvarint(out, id(s))
+	}
+	out = binary.AppendUvarint(out, uint64(len(terms)))
+	var pb, alt []byte
+	svcRanks := map[string][]uint32{}
+	same := map[string]int{}
+	for i, t := range terms {
+		out = append(out, t.kind)
+		out = binary.AppendUvarint(out, id(t.svc))
+		if t.kind == termTag {
+			out = binary.AppendUvarint(out, id(t.key))
+		}
+		if t.kind != termService {
+			out = binary.AppendUvarint(out, id(t.val))
+		}
+		enc, count, pb := encodePosting(pb[:0], t.ranks, n)
+		if t.kind == termService {
+			svcRanks[t.svc] = t.ranks
+		} else if sr, ok := svcRanks[t.svc]; ok && len(sr)-len(t.ranks) < len(pb) {
+			// The service's fragments that lack the term, when smaller.
+			alt = alt[:0]
+			var next uint32
+			missing, j := 0, 0
+			for _, r := range sr {
+				if j < len(t.ranks) && t.ranks[j] == r {
+					j++
+					continue
+				}
+				alt = binary.AppendUvarint(alt, uint64(r-next))
+				next = r + 1
+				missing++
+			}
+			if len(alt) < len(pb) {
+				enc, count, pb, alt = postSvcMinus, missing, alt, pb
+			}
+		}
+		key := string(append([]byte{enc}, pb...))
+		if enc == postSvcMinus {
+			key += "\x00" + t.svc
+		}
+		if j, ok := same[key]; ok && len(pb) > 2 {
+			out = append(out, postSame)
+			out = binary.AppendUvarint(out, uint64(j))
+			continue
+		}
+		same[key] = i
+		out = append(out, enc)
+		out = binary.AppendUvarint(out, uint64(count))
+		out = binary.AppendUvarint(out, uint64(len(pb)))
+		out = append(out, pb...)
+	}
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+func ceilDiv(a, b uint64) uint64 { return a/b + min(a%b, 1) }
+
+func compareTerms(a, b encodedTerm) int {
+	if c := cmp.Compare(a.kind, b.kind); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.svc, b.svc); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.key, b.key); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.val, b.val)
+}
+
+// mergeTerms unites adjacent equal terms of a sorted list.
+func mergeTerms(terms []encodedTerm) []encodedTerm {
+	out := terms[:0]
+	for _, t := range terms {
+		if len(out) > 0 && compareTerms(out[len(out)-1], t) == 0 {
+			last := &out[len(out)-1]
+			last.ranks = append(last.ranks, t.ranks...)
+			slices.Sort(last.ranks)
+			last.ranks = slices.Compact(last.ranks)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// encodePosting appends the smallest encoding of sorted ranks out of n to
+// dst; it returns the encoding, the count it records (ranks in the list,
+// or missing from it for a complement) and dst.
+func encodePosting(dst []byte, ranks []uint32, n int) (uint8, int, []byte) {
+	list := gapsSize(ranks)
+	bitmap := (n + 7) / 8
+	missing := n - len(ranks)
+	compl := missing * 3 // an estimate, refined below when it matters
+	if missing < len(ranks) {
+		compl = complementSize(ranks, n)
+	}
+	switch {
+	case compl <= list && compl <= bitmap:
+		var next uint32
+		r := 0
+		for o := uint32(0); o < uint32(n); o++ {
+			if r < len(ranks) && ranks[r] == o {
+				r++
+				continue
+			}
+			dst = binary.AppendUvarint(dst, uint64(o-next))
+			next = o + 1
+		}
+		return postComplement, missing, dst
+	case bitmap < list:
+		start := len(dst)
+		dst = append(dst, make([]byte, bitmap)...)
+		for _, r := range ranks {
+			dst[start+int(r/8)] |= 1 << (r % 8)
+		}
+		return postBitmap, len(ranks), dst
+	}
+	var next uint32
+	for _, r := range ranks {
+		dst = binary.AppendUvarint(dst, uint64(r-next))
+		next = r + 1
+	}
+	return postList, len(ranks), dst
+}
+
+func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
+
+func gapsSize(ranks []uint32) int {
+	size := 0
+	var next uint32
+	for _, r := range ranks {
+		size += uvarintLen(uint64(r - next))
+		next = r + 1
+	}
+	return size
+}
+
+func complementSize(ranks []uint32, n int) int {
+	size := 0
+	var next uint32
+	r := 0
+	for o := uint32(0); o < uint32(n); o++ {
+		if r < len(ranks) && ranks[r] == o {
+			r++
+			continue
+		}
+		size += uvarintLen(uint64(o - next))
+		next = o + 1
+	}
+	return size
+}
+
+// appendPacked appends vs, width bits each, least significant bit first.
+func appendPacked(dst []byte, vs []uint32, width int) []byte {
+	var acc uint64
+	nb := 0
+	for _, v := range vs {
+		acc |= uint64(v) << nb
+		nb += width
+		for nb >= 8 {
+			dst = append(dst, byte(acc))
+			acc >>= 8
+			nb -= 8
+		}
+	}
+	if nb > 0 {
+		dst = append(dst, byte(acc))
+	}
+	return dst
+}
+
+// SearchIndex is a block's decoded search index: for every trace fragment
+// of the block, its time range, its longest span, and its rank in time
+// order; and for every term (service, service and span name, service and
+// tag), the ranks of the fragments that have a span with it. See
+// SearchIndex.Candidates. It is immutable and safe for concurrent use.
+type SearchIndex struct {
+	n          int
+	unit, base uint64
+	flags      uint64
+	ord        []uint32 // by rank: the fragment's ordinal (index entry)
+	start      []uint32 // by rank: start, units from base, rounded down
+	dur        []uint32 // by rank: end minus start, units, rounded up
+	maxDur     []uint32 // by rank: the longest span, units, rounded up
+	keys       map[string]bool
+	terms      map[searchTerm]posting
+	services   []string
+	size       int64
+}
+
+type searchTerm struct {
+	kind          uint8
+	svc, key, val string
+}
+
+type posting struct {
+	enc   uint8
+	count int
+	b     []byte
+	svc   string // postSvcMinus: the service whose list it is relative to
+}
+
+// Traces returns the number of trace fragments the index covers.
+func (x *SearchIndex) Traces() int { return x.n }
+
+// Size returns an estimate of the memory the index holds.
+func (x *SearchIndex) Size() int64 { return x.size }
+
+// searchDecoder reads the search file's fields, remembering the first
+// error.
+type searchDecoder struct {
+	b   []byte
+	err error
+}
+
+func (d *searchDecoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: search: "+format, append([]any{ErrCorrupt}, args...)...)
+	}
+}
+
+func (d *searchDecoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		d.fail("bad %s", what)
+		return 0
+	}
+	d.b = d.b[k:]
+	return v
+}
+
+// count reads a count of items of at least minSize bytes each.
+func (d *searchDecoder) count(what string, minSize int) int {
+	v := d.uvarint(what)
+	if d.err == nil && v > uint64(len(d.b)/max(minSize, 1)) {
+		d.fail("%s %d does not fit", what, v)
+		return 0
+	}
+	return int(v)
+}
+
+func (d *searchDecoder) byte1(what string) byte {
+	b := d.bytes(1, what)
+	if b == nil {
+		return 0
+	}
+	return b[0]
+}
+
+// sized reads a uvarint length and that many bytes.
+func (d *searchDecoder) sized(what string) []byte {
+	n := d.uvarint(what + " length")
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.fail("%s past the end", what)
+	}
+	return d.bytes(int(n), what)
+}
+
+func (d *searchDecoder) bytes(n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(d.b) {
+		d.fail("%s past the end", what)
+		return nil
+	}
+	out := d.b[:n]
+	d.b = d.b[n:]
+	return out
+}
+
+// decodeSearch checks and decodes a search file. The index keeps
+// references into b.
+func decodeSearch(b []byte) (*SearchIndex, error) {
+	if len(b) < len(searchMagic)+4 || string(b[:len(searchMagic)]) != searchMagic {
+		return nil, fmt.Errorf("%w: search: bad header", ErrCorrupt)
+	}
+	body := b[:len(b)-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return nil, fmt.Errorf("%w: search: checksum mismatch", ErrCorrupt)
+	}
+	return decodeSearchBody(body[len(searchMagic):])
+}
+
+func decodeSearchBody(b []byte) (*SearchIndex, error) {
+	d := &searchDecoder{b: b}
+	x := &SearchIndex{size: int64(len(b)) + 256}
+	x.n = d.count("trace count", 3)
+	x.unit = d.uvarint("unit")
+	x.base = d.uvarint("base")
+	x.flags = d.uvarint("flags")
+	if d.err == nil && (x.unit == 0 || x.unit > 1e15) {
+		d.fail("unit %d", x.unit)
+	}
+	if d.err == nil && x.flags >= 1<<3 {
+		d.fail("unknown flags %#x", x.flags)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	width := int(d.byte1("width"))
+	if d.err == nil && (width > 32 || width < bits.Len32(uint32(max(x.n-1, 0)))) {
+		d.fail("ordinal width %d for %d traces", width, x.n)
+	}
+	packed := d.bytes((x.n*width+7)/8, "ordinals")
+	if d.err != nil {
+		return nil, d.err
+	}
+	x.ord = make([]uint32, x.n)
+	x.start = make([]uint32, x.n)
+	x.dur = make([]uint32, x.n)
+	x.maxDur = make([]uint32, x.n)
+	x.size += int64(x.n) * 16
+	seen := make([]uint64, (x.n+63)/64)
+	var acc uint64
+	nb, pi := 0, 0
+	mask := uint64(1)<<width - 1
+	for r := range x.ord {
+		for nb < width {
+			acc |= uint64(packed[pi]) << nb
+			pi++
+			nb += 8
+		}
+		o := uint32(acc & mask)
+		acc >>= width
+		nb -= width
+		if int(o) >= x.n || seen[o/64]&(1<<(o%64)) != 0 {
+			return nil, fmt.Errorf("%w: search: ordinals are not a permutation", ErrCorrupt)
+		}
+		seen[o/64] |= 1 << (o % 64)
+		x.ord[r] = o
+	}
+	var prev uint64
+	for r := 0; r < x.n && d.err == nil; r++ {
+		s := d.uvarint("start")
+		if r > 0 {
+			if s > prev {
+				d.fail("starts out of order")
+				break
+			}
+			s = prev - s
+		}
+		e := d.uvarint("duration")
+		g := d.uvarint("gap")
+		if s >= math.MaxUint32 || e >= math.MaxUint32-s || g > e {
+			d.fail("times out of range")
+			break
+		}
+		prev = s
+		x.start[r], x.dur[r], x.maxDur[r] = uint32(s), uint32(e), uint32(e-g)
+	}
+	nstr := d.count("string count", 1)
+	if d.err == nil && nstr > maxSearchStrings {
+		d.fail("%d strings", nstr)
+	}
+	strs := make([]string, 0, nstr)
+	for i := 0; i < nstr && d.err == nil; i++ {
+		s := string(d.sized("string"))
+		if i > 0 && s <= strs[i-1] {
+			d.fail("strings out of order")
+		}
+		strs = append(strs, s)
+	}
+	str := func(what string) string {
+		i := d.uvarint(what)
+		if d.err == nil && i >= uint64(len(strs)) {
+			d.fail("%s id %d of %d", what, i, len(strs))
+		}
+		if d.err != nil {
+			return ""
+		}
+		return strs[i]
+	}
+	nk := d.count("key count", 1)
+	x.keys = make(map[string]bool, nk)
+	for i := 0; i < nk && d.err == nil; i++ {
+		x.keys[str("key")] = true
+	}
+	nd := d.count("dropped key count", 1)
+	for i := 0; i < nd && d.err == nil; i++ {
+		x.keys[str("dropped key")] = false
+	}
+	nt := d.count("term count", 4)
+	x.terms = make(map[searchTerm]posting, nt)
+	postings := make([]posting, 0, nt)
+	var last searchTerm
+	for i := 0; i < nt && d.err == nil; i++ {
+		var t searchTerm
+		t.kind = d.byte1("term kind")
+		if t.kind > termTag {
+			d.fail("term kind %d", t.kind)
+			break
+		}
+		t.svc = str("service")
+		if t.kind == termTag {
+			t.key = str("key")
+		}
+		if t.kind != termService {
+			t.val = str("value")
+		}
+		if i > 0 && compareSearchTerms(last, t) >= 0 {
+			d.fail("terms out of order")
+			break
+		}
+		last = t
+		var p posting
+		p.enc = d.byte1("encoding")
+		if p.enc == postSame {
+			j := d.uvarint("same term")
+			if d.err == nil && j >= uint64(len(postings)) {
+				d.fail("same term %d of %d", j, len(postings))
+			}
+			if d.err != nil {
+				break
+			}
+			p = postings[j]
+		} else {
+			p.count = int(min(d.uvarint("posting count"), uint64(x.n)+1))
+			p.b = d.sized("posting")
+			if d.err != nil {
+				break
+			}
+			if p.enc == postSvcMinus {
+				if t.kind == termService {
+					d.fail("service term relative to a service")
+					break
+				}
+				if _, ok := x.terms[searchTerm{kind: termService, svc: t.svc}]; !ok {
+					d.fail("term relative to a missing service")
+					break
+				}
+				p.svc = t.svc
+			}
+			if err := checkPosting(p, x.n); err != nil {
+				return nil, err
+			}
+		}
+		postings = append(postings, p)
+		if t.kind == termService {
+			x.services = append(x.services, t.svc)
+		}
+		if t.kind == termTag && !x.keys[t.key] {
+			d.fail("term of a key not indexed")
+			break
+		}
+		x.terms[t] = p
+		x.size += int64(len(t.svc)+len(t.key)+len(t.val)) + 96
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d bytes after the terms", len(d.b))
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return x, nil
+}
+
+func compareSearchTerms(a, b searchTerm) int {
+	return compareTerms(encodedTerm{kind: a.kind, svc: a.svc, key: a.key, val: a.val},
+		encodedTerm{kind: b.kind, svc: b.svc, key: b.key, val: b.val})
+}
+
+// checkPosting validates a posting list of ranks below n, so that queries
+// can walk it without checks.
+func checkPosting(p posting, n int) error {
+	bad := func(what string) error { return fmt.Errorf("%w: search: posting: %s", ErrCorrupt, what) }
+	switch p.enc {
+	case postList, postComplement, postSvcMinus:
+		if p.count > n {
+			return bad("count")
+		}
+		next, got := uint64(0), 0
+		for b := p.b; len(b) > 0; got++ {
+			v, k := binary.Uvarint(b)
+			if k <= 0 || v >= uint64(n)-next || next+v >= uint64(n) {
+				return bad("rank out of range")
+			}
+			b = b[k:]
+			next += v + 1
+		}
+		if got != p.count {
+			return bad("count mismatch")
+		}
+	case postBitmap:
+		if len(p.b) != (n+7)/8 {
+			return bad("bitmap size")
+		}
+		ones := 0
+		for _, c := range p.b {
+			ones += bits.OnesCount8(c)
+		}
+		if n%8 != 0 && p.b[len(p.b)-1]>>(n%8) != 0 {
+			return bad("bits past the end")
+		}
+		if ones != p.count {
+			return bad("count mismatch")
+		}
+	default:
+		return bad("unknown encoding")
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package block
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+// SearchCache keeps decoded search indexes of blocks, least recently used
+// first out, within a byte bound. It is safe for concurrent use.
+type SearchCache struct {
+	mu    sync.Mutex
+	max   int64
+	used  int64
+	lru   list.List // of *searchEntry, most recent at the front
+	byID  map[string]*list.Element
+	loads int64
+}
+
+type searchEntry struct {
+	id   string
+	x    *SearchIndex
+	err  error
+	size int64
+}
+
+// NewSearchCache returns a cache holding at most maxBytes of indexes (as
+// SearchIndex.Size estimates them). An index larger than the bound is used
+// by the search that loaded it and not kept.
+func NewSearchCache(maxBytes int64) *SearchCache {
+	return &SearchCache{max: maxBytes, byID: map[string]*list.Element{}}
+}
+
+// Bytes returns the bytes the cache holds.
+func (c *SearchCache) Bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used
+}
+
+// Loads returns how many indexes were read from storage.
+func (c *SearchCache) Loads() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.loads
+}
+
+// Forget drops a block's index (a block deleted or replaced).
+func (c *SearchCache) Forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byID[id]; ok {
+		c.remove(e)
+	}
+}
+
+func (c *SearchCache) remove(e *list.Element) {
+	se := e.Value.(*searchEntry)
+	c.lru.Remove(e)
+	delete(c.byID, se.id)
+	c.used -= se.size
+}
+
+func (c *SearchCache) get(id string) (*searchEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byID[id]
+	if !ok {
+		return nil, false
+	}
+	c.lru.MoveToFront(e)
+	return e.Value.(*searchEntry), true
+}
+
+func (c *SearchCache) put(se *searchEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.loads++
+	if se.size > c.max {
+		return
+	}
+	if e, ok := c.byID[se.id]; ok {
+		c.remove(e)
+	}
+	c.byID[se.id] = c.lru.PushFront(se)
+	c.used += se.size
+	for c.used > c.max {
+		c.remove(c.lru.Back())
+	}
+}
+
+// HasSearchIndex reports whether the block has a search index (blocks
+// written before the index existed have none).
+func (r *Reader) HasSearchIndex() bool { return r.meta.SearchSize > 0 }
+
+// SearchIndex returns the block's search index, from c or read and checked
+// (then kept in c). It returns nil and no error for a block without one,
+// and an error wrapping ErrCorrupt for a damaged one (remembered in c, so
+// that the file is not read again for every search).
+func (r *Reader) SearchIndex(ctx context.Context, c *SearchCache) (*SearchIndex, error) {
+	if !r.HasSearchIndex() {
+		return nil, nil
+	}
+	if se, ok := c.get(r.meta.ID); ok {
+		return se.x, se.err
+	}
+	x, err := r.loadSearch(ctx)
+	if err != nil && (ctx.Err() != nil || !errors.Is(err, ErrCorrupt)) {
+		return nil, err // not the file's fault: try again next time
+	}
+	se := &searchEntry{id: r.meta.ID, x: x, err: err, size: 128}
+	if x != nil {
+		se.size = x.Size()
+	}
+	c.put(se)
+	return x, err
+}
+
+func (r *Reader) loadSearch(ctx context.Context) (*SearchIndex, error) {
+	b, err := r.be.Read(ctx, r.meta.ID, SearchName)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: search: file missing", ErrCorrupt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read search index: %w", err)
+	}
+	if int64(len(b)) != r.meta.SearchSize {
+		return nil, fmt.Errorf("%w: search: %d bytes, meta says %d", ErrCorrupt, len(b), r.meta.SearchSize)
+	}
+	x, err := decodeSearch(b)
+	if err != nil {
+		return nil, err
+	}
+	if int64(x.n) != r.meta.Traces {
+		return nil, fmt.Errorf("%w: search: %d traces, meta %d", ErrCorrupt, x.n, r.meta.Traces)
+	}
+	return x, nil
+}
+
+// TraceIDAt returns the trace id of entry ordinal of the block's index (a
+// Candidate's Ordinal): one small range read of the index.
+func (r *Reader) TraceIDAt(ctx context.Context, ordinal int) (model.TraceID, error) {
+	var id model.TraceID
+	if ordinal < 0 || ordinal >= r.nIndex {
+		return id, fmt.Errorf("%w: index entry %d of %d", ErrCorrupt, ordinal, r.nIndex)
+	}
+	if err := r.be.ReadRange(ctx, r.meta.ID, IndexName, int64(len(indexMagic)+ordinal*IndexEntrySize), id[:]); err != nil {
+		return id, fmt.Errorf("read index: %w", err)
+	}
+	return id, nil
+}
+
+// TraceIDs returns the trace ids of the block's index, in index order (by
+// ordinal).
+func (r *Reader) TraceIDs(ctx context.Context) ([]model.TraceID, error) {
+	b, err := r.be.Read(ctx, r.meta.ID, IndexName)
+	if err != nil {
+		return nil, fmt.Errorf("read index: %w", err)
+	}
+	n, err := checkIndex(b)
+	if err != nil {
+		return nil, err
+	}
+	if n != r.nIndex {
+		return nil, fmt.Errorf("%w: index has %d traces, was %d", ErrCorrupt, n, r.nIndex)
+	}
+	out := make([]model.TraceID, n)
+	for i := range out {
+		copy(out[i][:], b[len(indexMagic)+i*IndexEntrySize:])
+	}
+	return out, nil
+}

@@ -1,0 +1,256 @@
+package local
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"slices"
+
+	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/store"
+	"github.com/clew-dev/clew/internal/store/block"
+)
+
+// searchCacheBytes bounds the decoded block search indexes kept in memory,
+// for the whole process. The benchmark load's index takes about 2 bytes
+// per span decoded, so 32 MiB holds the indexes of some 15 million spans;
+// a block whose index was evicted reads it again (about 1 ms per million
+// spans).
+const searchCacheBytes = 32 << 20
+
+// searchCache is shared by the stores of the process: block ids are unique.
+var searchCache = block.NewSearchCache(searchCacheBytes)
+
+// searchSource is a stream of candidate traces, in decreasing key: an
+// upper bound of the start of every trace it has left.
+type searchSource struct {
+	key uint64
+	// One of: a block not opened yet; a block's index candidates; a list
+	// of known traces (the heads', or a block's without an index), sorted
+	// by decreasing start.
+	block *blockRef
+	from  *blockRef
+	cands *block.Candidates
+	cand  block.Candidate
+	list  []hit
+}
+
+type sourceHeap []*searchSource
+
+func (h sourceHeap) Len() int           { return len(h) }
+func (h sourceHeap) Less(i, j int) bool { return h[i].key > h[j].key }
+func (h sourceHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *sourceHeap) Push(x any)        { *h = append(*h, x.(*searchSource)) }
+func (h *sourceHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// found keeps the newest traces found, up to a limit: a min-heap by start
+// (then by descending id, so that the worst is at the top).
+type found struct {
+	limit  int
+	traces []foundTrace
+}
+
+type foundTrace struct {
+	t     *model.Trace
+	start uint64
+}
+
+func foundLess(a, b foundTrace) bool {
+	if a.start != b.start {
+		return a.start < b.start
+	}
+	return string(a.t.TraceID[:]) > string(b.t.TraceID[:])
+}
+
+func (f *found) Len() int           { return len(f.traces) }
+func (f *found) Less(i, j int) bool { return foundLess(f.traces[i], f.traces[j]) }
+func (f *found) Swap(i, j int)      { f.traces[i], f.traces[j] = f.traces[j], f.traces[i] }
+func (f *found) Push(x any)         { f.traces = append(f.traces, x.(foundTrace)) }
+func (f *found) Pop() any {
+	x := f.traces[len(f.traces)-1]
+	f.traces = f.traces[:len(f.traces)-1]
+	return x
+}
+
+// full reports whether the limit is reached and no trace starting at or
+// before key can enter.
+func (f *found) excludes(key uint64) bool {
+	return len(f.traces) >= f.limit && f.traces[0].start > key
+}
+
+func (f *found) add(t *model.Trace) {
+	ft := foundTrace{t, t.Start()}
+	if len(f.traces) < f.limit {
+		heap.Push(f, ft)
+		return
+	}
+	if foundLess(f.traces[0], ft) {
+		f.traces[0] = ft
+		heap.Fix(f, 0)
+	}
+}
+
+// findTraces answers a Jaeger search from the heads and the blocks' search
+// indexes. Every source yields candidates newest first with an upper bound
+// of their trace's start; the sources are merged on that bound, and each
+// candidate trace is read whole (from every block and head that has a part
+// of it) and kept if one of its spans matches q. The search stops once it
+// holds q's limit of traces, all newer than anything the sources have left.
+// A block without a search index (written before it existed, or whose index
+// is damaged) is searched by its summary columns, as before the index.
+func (s *Store) findTraces(ctx context.Context, q *store.TraceQuery, heads []*head, blocks []*blockRef, lo, hi uint64) ([]*model.Trace, error) {
+	_, all, err := s.acquire(0, ^uint64(0))
+	if err != nil {
+		return nil, err
+	}
+	defer release(all)
+	res := &found{limit: q.EffectiveLimit()}
+	seen := map[model.TraceID]struct{}{}
+	var srcs sourceHeap
+
+	var fromHeads []hit
+	s.mu.RLock()
+	for _, h := range heads {
+		if !h.overlaps(lo, hi) {
+			continue
+		}
+		for id, t := range h.traces {
+			if !t.hasService(q.Service) {
+				continue
+			}
+			for _, sp := range s.spansOf(t) {
+				if store.MatchSpan(sp, q) {
+					fromHeads = append(fromHeads, hit{id, t.start})
+					break
+				}
+			}
+		}
+	}
+	s.mu.RUnlock()
+	if len(fromHeads) > 0 {
+		sortHits(fromHeads)
+		srcs = append(srcs, &searchSource{key: fromHeads[0].start, list: fromHeads})
+	}
+	for _, b := range blocks {
+		if blockMayMatch(&b.meta, q.Service, q.Operation) {
+			srcs = append(srcs, &searchSource{key: b.meta.MaxStart, block: b})
+		}
+	}
+	heap.Init(&srcs)
+	sreq := &block.SearchRequest{Service: q.Service, Name: q.Operation, Tags: q.Tags,
+		StartMin: lo, StartMax: hi, MinDuration: q.DurationMin}
+
+	// check reads trace id whole and keeps it if it matches.
+	check := func(id model.TraceID) error {
+		if _, ok := seen[id]; ok {
+			return nil
+		}
+		seen[id] = struct{}{}
+		spans, err := s.completeTrace(ctx, id, nil, all, nil)
+		if err != nil {
+			return err
+		}
+		for _, sp := range spans {
+			if store.MatchSpan(sp, q) {
+				res.add(&model.Trace{TraceID: id, Spans: spans})
+				break
+			}
+		}
+		return nil
+	}
+	for srcs.Len() > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		src := srcs[0]
+		if res.excludes(src.key) {
+			break
+		}
+		switch {
+		case src.block != nil:
+			b := src.block
+			src.block = nil
+			x, err := b.r.SearchIndex(ctx, searchCache)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				s.m.blockErrors.Inc()
+				s.log.Warn("block search index unusable, scanning the block", "block", b.meta.ID, "err", err)
+			}
+			if x != nil {
+				src.from, src.cands = b, x.Candidates(sreq)
+				if c, ok := src.cands.Next(); ok {
+					src.cand, src.key = c, c.Start
+					heap.Fix(&srcs, 0)
+					continue
+				}
+				heap.Pop(&srcs)
+				continue
+			}
+			var hits []hit
+			note := func(id model.TraceID, start uint64) { hits = append(hits, hit{id, start}) }
+			if err := s.searchBlock(ctx, b, q, lo, hi, note); err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				s.m.blockErrors.Inc()
+				s.log.Warn("block search failed", "block", b.meta.ID, "err", err)
+			}
+			if len(hits) == 0 {
+				heap.Pop(&srcs)
+				continue
+			}
+			sortHits(hits)
+			src.list, src.key = hits, hits[0].start
+			heap.Fix(&srcs, 0)
+		case src.cands != nil:
+			b := src.from
+			id, err := b.r.TraceIDAt(ctx, src.cand.Ordinal)
+			if err == nil {
+				err = check(id)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				s.m.blockErrors.Inc()
+				s.log.Warn("block search read failed", "block", b.meta.ID, "err", err)
+			}
+			if c, ok := src.cands.Next(); ok {
+				src.cand, src.key = c, c.Start
+				heap.Fix(&srcs, 0)
+			} else {
+				heap.Pop(&srcs)
+			}
+		default:
+			h := src.list[0]
+			src.list = src.list[1:]
+			if err := check(h.id); err != nil {
+				return nil, err
+			}
+			if len(src.list) > 0 {
+				src.key = src.list[0].start
+				heap.Fix(&srcs, 0)
+			} else {
+				heap.Pop(&srcs)
+			}
+		}
+	}
+	out := make([]*model.Trace, len(res.traces))
+	for i, ft := range res.traces {
+		out[i] = ft.t
+	}
+	slices.SortFunc(out, func(a, b *model.Trace) int {
+		if c := cmp.Compare(b.Start(), a.Start()); c != 0 {
+			return c
+		}
+		return cmp.Compare(string(a.TraceID[:]), string(b.TraceID[:]))
+	})
+	return out, nil
+}
