@@ -30,11 +30,23 @@ var _ store.Reader = (*Reader)(nil)
 // NewReader wraps r so that its searches run on e (an engine over r).
 func NewReader(r store.Reader, e *Engine) *Reader { return &Reader{Reader: r, e: e} }
 
+// TagIndexer is implemented by stores whose own FindTraces answers
+// searches with tags from an index, reading only the traces it returns
+// (the local store's block search index): engine.Reader sends them their
+// Jaeger searches with tags too.
+type TagIndexer interface {
+	// IndexesTags reports whether FindTraces uses an index for tags.
+	IndexesTags() bool
+}
+
 // FindTraces implements store.Reader: up to q.Limit whole traces with a
 // span matching q, most recent trace start first (ties by trace id). When
 // a cap or the deadline stops the scan, the traces found so far are
 // returned.
 func (r *Reader) FindTraces(ctx context.Context, q store.TraceQuery) ([]*model.Trace, error) {
+	if ti, ok := r.Reader.(TagIndexer); ok && ti.IndexesTags() {
+		return r.Reader.FindTraces(ctx, q)
+	}
 	if _, ok := r.Reader.(store.Scanner); !ok || len(q.Tags) == 0 {
 		return r.Reader.FindTraces(ctx, q)
 	}

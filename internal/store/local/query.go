@@ -339,7 +339,7 @@ func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*
 		if !blockMayMatch(&b.meta, q.Service, q.Operation) {
 			continue
 		}
-		cands, err := s.blockCandidates(ctx, b, &q, lo, hi, seen)
+		cands, err := s.blockCandidates(ctx, b, &q, req.Tags, lo, hi, seen)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -392,9 +392,22 @@ func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*
 }
 
 // blockCandidates returns the traces of a block, not yet seen, with a span
-// satisfying q's service, operation and duration and a span starting in
-// [lo, hi].
-func (s *Store) blockCandidates(ctx context.Context, b *blockRef, q *store.TraceQuery, lo, hi uint64, seen map[model.TraceID]struct{}) (map[model.TraceID]struct{}, error) {
+// satisfying q's service, operation and duration (and, through the block's
+// search index, tags) and a span starting in [lo, hi]. A block without a
+// usable search index is read by its summary columns.
+func (s *Store) blockCandidates(ctx context.Context, b *blockRef, q *store.TraceQuery, tags map[string]string, lo, hi uint64, seen map[model.TraceID]struct{}) (map[model.TraceID]struct{}, error) {
+	x, err := b.r.SearchIndex(ctx, searchCache)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		s.m.blockErrors.Inc()
+		s.log.Warn("block search index unusable, scanning the block", "block", b.meta.ID, "err", err)
+	}
+	if x != nil {
+		return indexCandidates(ctx, b, x, &block.SearchRequest{Service: q.Service, Name: q.Operation, Tags: tags,
+			StartMin: lo, StartMax: hi, MinDuration: q.DurationMin}, seen)
+	}
 	out := map[model.TraceID]struct{}{}
 	var cur model.TraceID
 	var started, hinted, inRange bool
@@ -406,7 +419,7 @@ func (s *Store) blockCandidates(ctx context.Context, b *blockRef, q *store.Trace
 		}
 	}
 	all := store.TraceQuery{Service: q.Service, Operation: q.Operation, DurationMin: q.DurationMin}
-	err := b.r.ScanSummaries(ctx, func(sm *block.Summary) bool {
+	err = b.r.ScanSummaries(ctx, func(sm *block.Summary) bool {
 		if !started || sm.TraceID != cur {
 			flush()
 			cur, started, hinted, inRange = sm.TraceID, true, false, false

@@ -21,6 +21,11 @@ const searchCacheBytes = 32 << 20
 // searchCache is shared by the stores of the process: block ids are unique.
 var searchCache = block.NewSearchCache(searchCacheBytes)
 
+// IndexesTags reports that FindTraces answers searches with tags from the
+// blocks' search indexes (engine.TagIndexer), reading only the traces it
+// checks, so that the query engine need not scan for them.
+func (s *Store) IndexesTags() bool { return true }
+
 // searchSource is a stream of candidate traces, in decreasing key: an
 // upper bound of the start of every trace it has left.
 type searchSource struct {
@@ -252,5 +257,40 @@ func (s *Store) findTraces(ctx context.Context, q *store.TraceQuery, heads []*he
 		}
 		return cmp.Compare(string(a.TraceID[:]), string(b.TraceID[:]))
 	})
+	return out, nil
+}
+
+// indexCandidates returns the traces of block b, not yet seen, that its
+// search index x gives for req.
+func indexCandidates(ctx context.Context, b *blockRef, x *block.SearchIndex, req *block.SearchRequest, seen map[model.TraceID]struct{}) (map[model.TraceID]struct{}, error) {
+	it := x.Candidates(req)
+	var ords []int
+	for c, ok := it.Next(); ok; c, ok = it.Next() {
+		ords = append(ords, c.Ordinal)
+	}
+	out := make(map[model.TraceID]struct{}, len(ords))
+	add := func(id model.TraceID) {
+		if _, ok := seen[id]; !ok {
+			out[id] = struct{}{}
+		}
+	}
+	if len(ords)*64 >= x.Traces() {
+		// Many: one read of the whole index.
+		ids, err := b.r.TraceIDs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range ords {
+			add(ids[o])
+		}
+		return out, nil
+	}
+	for _, o := range ords {
+		id, err := b.r.TraceIDAt(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		add(id)
+	}
 	return out, nil
 }
