@@ -4,7 +4,11 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"errors"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store"
@@ -150,100 +154,76 @@ func (s *Store) findTraces(ctx context.Context, q *store.TraceQuery, heads []*he
 	sreq := &block.SearchRequest{Service: q.Service, Name: q.Operation, Tags: q.Tags,
 		StartMin: lo, StartMax: hi, MinDuration: q.DurationMin}
 
-	// check reads trace id whole and keeps it if it matches.
-	check := func(id model.TraceID) error {
-		if _, ok := seen[id]; ok {
-			return nil
+	// Candidates are read in batches, concurrently: about as many as the
+	// results still missing (postings are mostly exact), at least a few.
+	var batch []model.TraceID
+	pick := func(id model.TraceID) {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			batch = append(batch, id)
 		}
-		seen[id] = struct{}{}
-		spans, err := s.completeTrace(ctx, id, nil, all, nil)
-		if err != nil {
-			return err
-		}
-		for _, sp := range spans {
-			if store.MatchSpan(sp, q) {
-				res.add(&model.Trace{TraceID: id, Spans: spans})
-				break
-			}
-		}
-		return nil
 	}
-	for srcs.Len() > 0 {
+	for done := false; !done; {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		src := srcs[0]
-		if res.excludes(src.key) {
-			break
-		}
-		switch {
-		case src.block != nil:
-			b := src.block
-			src.block = nil
-			x, err := b.r.SearchIndex(ctx, searchCache)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				s.m.blockErrors.Inc()
-				s.log.Warn("block search index unusable, scanning the block", "block", b.meta.ID, "err", err)
+		want := min(max(res.limit-len(res.traces), 4), 32)
+		batch = batch[:0]
+		for len(batch) < want {
+			if srcs.Len() == 0 || res.excludes(srcs[0].key) {
+				done = true
+				break
 			}
-			if x != nil {
-				src.from, src.cands = b, x.Candidates(sreq)
+			src := srcs[0]
+			switch {
+			case src.block != nil:
+				if err := s.openSource(ctx, src, q, sreq, lo, hi); err != nil {
+					return nil, err
+				}
+				if src.cands == nil && len(src.list) == 0 {
+					heap.Pop(&srcs)
+				} else {
+					heap.Fix(&srcs, 0)
+				}
+			case src.cands != nil:
+				b := src.from
+				id, err := b.r.TraceIDAt(ctx, src.cand.Ordinal)
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil, ctx.Err()
+					}
+					s.m.blockErrors.Inc()
+					s.log.Warn("block search read failed", "block", b.meta.ID, "err", err)
+				} else {
+					pick(id)
+				}
 				if c, ok := src.cands.Next(); ok {
 					src.cand, src.key = c, c.Start
 					heap.Fix(&srcs, 0)
-					continue
+				} else {
+					heap.Pop(&srcs)
 				}
-				heap.Pop(&srcs)
-				continue
-			}
-			var hits []hit
-			note := func(id model.TraceID, start uint64) { hits = append(hits, hit{id, start}) }
-			if err := s.searchBlock(ctx, b, q, lo, hi, note); err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
+			default:
+				pick(src.list[0].id)
+				src.list = src.list[1:]
+				if len(src.list) > 0 {
+					src.key = src.list[0].start
+					heap.Fix(&srcs, 0)
+				} else {
+					heap.Pop(&srcs)
 				}
-				s.m.blockErrors.Inc()
-				s.log.Warn("block search failed", "block", b.meta.ID, "err", err)
 			}
-			if len(hits) == 0 {
-				heap.Pop(&srcs)
-				continue
-			}
-			sortHits(hits)
-			src.list, src.key = hits, hits[0].start
-			heap.Fix(&srcs, 0)
-		case src.cands != nil:
-			b := src.from
-			id, err := b.r.TraceIDAt(ctx, src.cand.Ordinal)
-			if err == nil {
-				err = check(id)
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
+		}
+		traces, err := s.readWhole(ctx, batch, all)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range traces {
+			for _, sp := range t.Spans {
+				if store.MatchSpan(sp, q) {
+					res.add(t)
+					break
 				}
-				s.m.blockErrors.Inc()
-				s.log.Warn("block search read failed", "block", b.meta.ID, "err", err)
-			}
-			if c, ok := src.cands.Next(); ok {
-				src.cand, src.key = c, c.Start
-				heap.Fix(&srcs, 0)
-			} else {
-				heap.Pop(&srcs)
-			}
-		default:
-			h := src.list[0]
-			src.list = src.list[1:]
-			if err := check(h.id); err != nil {
-				return nil, err
-			}
-			if len(src.list) > 0 {
-				src.key = src.list[0].start
-				heap.Fix(&srcs, 0)
-			} else {
-				heap.Pop(&srcs)
 			}
 		}
 	}
@@ -293,4 +273,77 @@ func indexCandidates(ctx context.Context, b *blockRef, x *block.SearchIndex, req
 		add(id)
 	}
 	return out, nil
+}
+
+// openSource opens a block source: its search index's candidates, or, for
+// a block without a usable index, the traces its columns match, found at
+// once. It leaves src with nothing (cands nil, list empty) when the block
+// has no candidate.
+func (s *Store) openSource(ctx context.Context, src *searchSource, q *store.TraceQuery, sreq *block.SearchRequest, lo, hi uint64) error {
+	b := src.block
+	src.block = nil
+	x, err := b.r.SearchIndex(ctx, searchCache)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.m.blockErrors.Inc()
+		s.log.Warn("block search index unusable, scanning the block", "block", b.meta.ID, "err", err)
+	}
+	if x != nil {
+		cands := x.Candidates(sreq)
+		if c, ok := cands.Next(); ok {
+			src.from, src.cands, src.cand, src.key = b, cands, c, c.Start
+		}
+		return nil
+	}
+	var hits []hit
+	note := func(id model.TraceID, start uint64) { hits = append(hits, hit{id, start}) }
+	if err := s.searchBlock(ctx, b, q, lo, hi, note); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.m.blockErrors.Inc()
+		s.log.Warn("block search failed", "block", b.meta.ID, "err", err)
+	}
+	if len(hits) > 0 {
+		sortHits(hits)
+		src.list, src.key = hits, hits[0].start
+	}
+	return nil
+}
+
+// readWhole reads the traces of ids whole (from the heads and every block
+// of all), concurrently, and returns those that have spans, in the order
+// of ids.
+func (s *Store) readWhole(ctx context.Context, ids []model.TraceID, all []*blockRef) ([]*model.Trace, error) {
+	out := make([]*model.Trace, len(ids))
+	errs := make([]error, len(ids))
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(ids) {
+				return
+			}
+			spans, err := s.completeTrace(ctx, ids[i], nil, all, nil)
+			if len(spans) > 0 {
+				out[i] = &model.Trace{TraceID: ids[i], Spans: spans}
+			}
+			errs[i] = err
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(len(ids), runtime.GOMAXPROCS(0), 4) - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(out, func(t *model.Trace) bool { return t == nil }), nil
 }
