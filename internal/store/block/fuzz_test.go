@@ -3,8 +3,10 @@ package block
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -105,15 +107,16 @@ func seedBlock(t testing.TB) (*memBackend, Meta) {
 
 // exercise opens the block and reads it every way; damage must give
 // errors, never panics.
-func exercise(be Backend, id string) {
+func exercise(be Backend, id string, traces []model.TraceID) {
 	ctx := context.Background()
 	r, err := Open(ctx, be, id)
 	if err != nil {
 		return
 	}
 	defer r.Close()
-	r.FindTrace(ctx, model.TraceIDFromUint64s(0, 1))
-	r.FindTrace(ctx, model.TraceIDFromUint64s(0x9e3779b97f4a7c15, 2))
+	for _, t := range traces {
+		r.FindTrace(ctx, t)
+	}
 	r.ScanSummaries(ctx, func(*Summary) bool { return true })
 	it := r.Iter()
 	for sp := it.Next(); sp != nil; sp = it.Next() {
@@ -122,36 +125,85 @@ func exercise(be Backend, id string) {
 	r.Verify(ctx)
 }
 
-// FuzzReadData fuzzes the Parquet data file of a block whose other files
-// are intact (the meta's size follows the fuzzed data, so the reader gets
-// past its first checks).
-func FuzzReadData(f *testing.F) {
-	be, m := seedBlock(f)
-	data, _ := be.get(m.ID, DataName)
-	f.Add(data)
-	if seeds, _ := filepath.Glob("testdata/*.parquet"); len(seeds) > 0 {
-		for _, s := range seeds {
-			b, _ := os.ReadFile(s)
-			f.Add(b)
+var fuzzBlock struct {
+	once   sync.Once
+	be     *memBackend
+	meta   Meta
+	data   []byte
+	traces []model.TraceID
+}
+
+// fuzzBase returns the block FuzzReadData damages: small (a few row groups
+// and pages of every kind) and the same on every run, so that the corpus's
+// offsets keep pointing at the same structures.
+func fuzzBase(tb testing.TB) (*memBackend, Meta, []byte, []model.TraceID) {
+	fuzzBlock.once.Do(func() {
+		spans := richSpans(2, 1)
+		be := newMem()
+		dir, err := os.MkdirTemp("", "clew-fuzz")
+		if err != nil {
+			tb.Fatal(err)
 		}
+		defer os.RemoveAll(dir)
+		m, err := Write(context.Background(), be, dir, Meta{ID: "0123456789abcdef0123456789abcdef"}, WriterOptions{RowGroupRows: 6, PageBufferSize: 256}, spans, time.Unix(1_700_000_000, 0))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		fuzzBlock.be, fuzzBlock.meta = be, m
+		fuzzBlock.data, _ = be.get(m.ID, DataName)
+		for _, sp := range spans {
+			if n := len(fuzzBlock.traces); n == 0 || fuzzBlock.traces[n-1] != sp.TraceID {
+				fuzzBlock.traces = append(fuzzBlock.traces, sp.TraceID)
+			}
+		}
+	})
+	return fuzzBlock.be, fuzzBlock.meta, fuzzBlock.data, fuzzBlock.traces
+}
+
+// damage returns a copy of data cut short by cut bytes, with patch written
+// at off (both taken modulo the length).
+func damage(data []byte, off uint32, patch []byte, cut uint16) []byte {
+	d := append([]byte(nil), data...)
+	if len(d) > 0 {
+		d = d[:len(d)-int(cut)%len(d)]
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
+	if len(d) > 0 {
+		copy(d[int(off)%len(d):], patch)
+	}
+	return d
+}
+
+// FuzzReadData damages the Parquet data file of a small block whose other
+// files are intact (the meta's size and checksum follow the damage, so
+// the reader gets past its first checks and Verify decodes every row): the
+// input is a patch written at an offset and a cut off the end, so inputs
+// stay small and every execution reads a nearly valid file, as damage on
+// disk looks. Seeds in testdata/fuzz/FuzzReadData point at the footer,
+// page headers, dictionaries and the page index.
+func FuzzReadData(f *testing.F) {
+	be, m, data, traces := fuzzBase(f)
+	f.Add(uint32(0), []byte{}, uint16(0))
+	f.Add(uint32(len(data)-8), []byte{0xff, 0xff, 0xff, 0x7f}, uint16(0))
+	f.Add(uint32(0), []byte{}, uint16(9))
+	f.Fuzz(func(t *testing.T, off uint32, patch []byte, cut uint16) {
+		d := damage(data, off, patch, cut)
 		be2 := newMem()
 		for k, v := range be.objs {
 			be2.objs[k] = v
 		}
 		meta := m
-		meta.DataSize = int64(len(data))
+		meta.DataSize = int64(len(d))
+		meta.DataCRC32C = crc32.Checksum(d, castagnoli)
 		mj, _ := json.Marshal(meta)
-		be2.objs[m.ID+"/"+DataName] = data
+		be2.objs[m.ID+"/"+DataName] = d
 		be2.objs[m.ID+"/"+MetaName] = mj
-		exercise(be2, m.ID)
+		exercise(be2, m.ID, traces)
 	})
 }
 
 // FuzzReadSideFiles fuzzes the index, bloom and meta files.
 func FuzzReadSideFiles(f *testing.F) {
-	be, m := seedBlock(f)
+	be, m, _, traces := fuzzBase(f)
 	for i, name := range []string{IndexName, BloomName, MetaName} {
 		b, _ := be.get(m.ID, name)
 		f.Add(uint8(i), b)
@@ -163,18 +215,103 @@ func FuzzReadSideFiles(f *testing.F) {
 			be2.objs[k] = v
 		}
 		be2.objs[m.ID+"/"+name] = b
-		exercise(be2, m.ID)
+		exercise(be2, m.ID, traces)
 	})
 }
 
-func TestWriteFuzzSeed(t *testing.T) {
+// FuzzRowReaderDecoders feeds bytes to the row reader's decoders of
+// Parquet structures: Thrift structures (footer, page index, page
+// headers), the RLE/bit-packed hybrid and DELTA_BINARY_PACKED. Each must
+// return (an error or a result within its limits), never panic.
+func FuzzRowReaderDecoders(f *testing.F) {
+	f.Add(uint8(1), []byte{0x03, 0x88, 0x10, 0x69})
+	f.Add(uint8(0), []byte{0x80, 0x01, 0x04, 0x0a, 0x02, 0x00, 0x00, 0x00})
+	f.Fuzz(func(t *testing.T, width uint8, b []byte) {
+		checkThriftStruct(b)
+		decodePageHeader(b)
+		if pages, err := decodeOffsetIndex(b, nil); err == nil {
+			decodeNullPages(b, pages)
+		}
+		w := uint(width % 33)
+		const n = 1 << 12
+		h := newHybrid(b, w)
+		h.skip(int(width))
+		h.countEq(17, 1)
+		for i := 0; i < 64; i++ {
+			if _, err := h.next(); err != nil {
+				break
+			}
+		}
+		h = newHybrid(b, w)
+		h.seekZero(int(width), n)
+		ints, _, err := deltaInts(nil, b, n, -1)
+		if err == nil && len(ints) > n {
+			t.Fatalf("%d delta values past the limit %d", len(ints), n)
+		}
+	})
+}
+
+// TestWriteFuzzSeeds writes the seed corpus of the fuzz targets to
+// testdata/fuzz: damage at the footer, at page headers, dictionary pages
+// and the page index of the base block, and the bytes of those structures
+// for the decoders.
+func TestWriteFuzzSeeds(t *testing.T) {
 	if os.Getenv("UPDATE_SEEDS") == "" {
-		t.Skip("set UPDATE_SEEDS=1 to rewrite testdata/small.parquet")
+		t.Skip("set UPDATE_SEEDS=1 to rewrite testdata/fuzz seeds")
 	}
-	be, m := seedBlock(t)
-	data, _ := be.get(m.ID, DataName)
-	os.MkdirAll("testdata", 0o755)
-	if err := os.WriteFile("testdata/small.parquet", data, 0o644); err != nil {
+	_, m, data, _ := fuzzBase(t)
+	rd, err := Open(context.Background(), fuzzBlock.be, m.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer rd.Close()
+	src, err := rd.rowSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(target, name string, args ...any) {
+		dir := filepath.Join("testdata", "fuzz", target)
+		os.MkdirAll(dir, 0o755)
+		s := "go test fuzz v1\n"
+		for _, a := range args {
+			if b, ok := a.([]byte); ok {
+				s += fmt.Sprintf("[]byte(%q)\n", b)
+			} else {
+				s += fmt.Sprintf("%T(%d)\n", a, a)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := []byte{0xff, 0xff, 0xff, 0x7f}
+	footer := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	write("FuzzReadData", "footer-length", uint32(len(data)-8), big, uint16(0))
+	write("FuzzReadData", "footer-list", uint32(len(data)-8-footer+40), []byte{0xf9, 0xff, 0xff, 0xff, 0x0f}, uint16(0))
+	write("FuzzReadData", "truncated", uint32(0), []byte{}, uint16(100))
+	md := rd.file.Metadata()
+	for _, c := range []int{0, 5, 25, 26, 36, 38, 44} { // ids, strings, lists, events, links
+		ch := &src.groups[0].chunks[c]
+		loc := ch.pages[0]
+		name := rowLeaves[c].path
+		write("FuzzReadData", "page-header-"+name, uint32(loc.offset+2), big, uint16(0))
+		write("FuzzReadData", "page-body-"+name, uint32(loc.offset+int64(loc.size)-3), []byte{0x55, 0xaa}, uint16(0))
+		if ch.dictOffset > 0 {
+			write("FuzzReadData", "dictionary-"+name, uint32(ch.dictOffset+3), big, uint16(0))
+		}
+		cc := &md.RowGroups[0].Columns[c]
+		write("FuzzReadData", "offset-index-"+name, uint32(cc.OffsetIndexOffset+1), []byte{0xfc, 0xff, 0xff, 0x0f}, uint16(0))
+		write("FuzzReadData", "column-index-"+name, uint32(cc.ColumnIndexOffset+1), []byte{0x01, 0x01}, uint16(0))
+		b := make([]byte, loc.size)
+		rd.file.ReadAt(b, loc.offset)
+		h, _ := decodePageHeader(b)
+		write("FuzzRowReaderDecoders", "page-"+name, uint8(1), b[:h.size])
+		write("FuzzRowReaderDecoders", "levels-"+name, uint8(2), b[h.size:])
+		ob := make([]byte, cc.OffsetIndexLength)
+		rd.file.ReadAt(ob, cc.OffsetIndexOffset)
+		write("FuzzRowReaderDecoders", "offset-index-"+name, uint8(0), ob)
+	}
+	fb := make([]byte, footer)
+	copy(fb, data[len(data)-8-footer:])
+	write("FuzzRowReaderDecoders", "footer", uint8(0), fb)
 }

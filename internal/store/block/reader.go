@@ -472,7 +472,7 @@ func scanRows[T any](ctx context.Context, r *Reader, fn func(*T) bool) (err erro
 // Verify checks the whole block: the data file's checksum, every row's
 // decoding, the index against the rows, and the bloom filter.
 func (r *Reader) Verify(ctx context.Context) error {
-	data := make([]byte, 1<<20)
+	data := make([]byte, min(1<<20, max(r.meta.DataSize, 0)))
 	crc := crc32.New(castagnoli)
 	for off := int64(0); off < r.meta.DataSize; {
 		n := min(int64(len(data)), r.meta.DataSize-off)

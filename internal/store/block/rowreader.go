@@ -25,9 +25,11 @@ import (
 // null) and stores them straight into Row fields. Dictionaries are decoded
 // once into strings and kept in a bounded cache.
 //
-// Anything the reader does not handle (another schema, encoding or codec,
-// no page index) makes it return errUnsupported, and the caller falls back
-// to parquet-go's reader.
+// A block whose metadata lists an encoding the reader does not decode, or
+// that has no page index, makes newRowSource return errUnsupported, and
+// the caller falls back to parquet-go's reader for that block. Anything
+// else unexpected (another schema, another codec than zstd, a page whose
+// encoding the metadata did not list) is damage: ErrCorrupt.
 
 // Limits on what a page may claim; beyond them the block is corrupt.
 const (
@@ -136,13 +138,13 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 	}()
 	schema := f.Schema()
 	if len(schema.Columns()) != len(rowLeaves) {
-		return nil, fmt.Errorf("%w: %d columns", errUnsupported, len(schema.Columns()))
+		return nil, fmt.Errorf("%w: data: %d columns", ErrCorrupt, len(schema.Columns()))
 	}
 	for _, l := range rowLeaves {
 		leaf, ok := schema.Lookup(strings.Split(l.path, ".")...)
 		if !ok || leaf.ColumnIndex != l.col || leaf.MaxRepetitionLevel != l.maxRep || leaf.MaxDefinitionLevel != l.maxDef ||
 			leaf.Node.Type().Kind() != l.kind || leaf.Node.Type().Length() != l.typeLen {
-			return nil, fmt.Errorf("%w: column %s differs", errUnsupported, l.path)
+			return nil, fmt.Errorf("%w: data: column %s differs", ErrCorrupt, l.path)
 		}
 	}
 	s := &rowSource{id: id, ra: f, size: f.Size()}
@@ -159,6 +161,14 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 			m := &cc.MetaData
 			ci := &gi.chunks[c]
 			ci.group, ci.codec = g, m.Codec
+			if m.Codec != format.Zstd && m.Codec != format.Uncompressed {
+				return nil, fmt.Errorf("%w: data: codec %v", ErrCorrupt, m.Codec)
+			}
+			for _, e := range m.Encoding {
+				if !decodedEncodings[e] {
+					return nil, fmt.Errorf("%w: encoding %v", errUnsupported, e)
+				}
+			}
 			ci.allNull = m.NumValues > 0 && m.Statistics.NullCount == m.NumValues
 			ci.dictOffset = m.DictionaryPageOffset
 			if cc.OffsetIndexOffset <= 0 || cc.OffsetIndexLength <= 0 {
@@ -317,9 +327,6 @@ func (s *rowSource) readRange(first int64, rows []Row, scan *rowScan) (err error
 					lp = &scan.pages[l]
 				}
 				if err := s.readLeaf(sc, lp, g, &rowLeaves[l], first-start, first-start+n, rows[:n]); err != nil {
-					if errors.Is(err, errUnsupported) {
-						return err
-					}
 					return fmt.Errorf("%w: data: column %s, row group %d: %v", ErrCorrupt, rowLeaves[l].path, g, err)
 				}
 			}
@@ -579,10 +586,18 @@ func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch
 	return nil
 }
 
+// decodedEncodings are the encodings the row reader decodes (RLE for
+// levels and booleans).
+var decodedEncodings = map[format.Encoding]bool{
+	format.Plain: true, format.PlainDictionary: true, format.RLE: true, format.DeltaBinaryPacked: true,
+	format.DeltaLengthByteArray: true, format.RLEDictionary: true,
+}
+
 // Parquet encodings the row reader decodes.
 const (
 	encPlain          = 0
 	encPlainDict      = 2
+	encRLE            = 3
 	encDeltaBinary    = 5
 	encDeltaLengthBA  = 6
 	encRLEDictionary  = 8
@@ -617,6 +632,27 @@ func (s *rowSource) decodeValues(sc *rowScratch, lf *rowLeaf, ch *chunkInfo, enc
 				return fmt.Errorf("dictionary index %d of %d", x, d.len())
 			}
 			d.value(int(x), lf.setter.kind, &out[k])
+		}
+		return nil
+	case encRLE:
+		// Booleans: a 4-byte length, then the hybrid of width 1.
+		if lf.kind != parquet.Boolean || len(src) < 4 {
+			return fmt.Errorf("rle encoding of %v", lf.kind)
+		}
+		l := binary.LittleEndian.Uint32(src)
+		if uint64(l) > uint64(len(src)-4) {
+			return fmt.Errorf("rle booleans past the page")
+		}
+		h := newHybrid(src[4:4+l], 1)
+		if err := h.skip(vstart); err != nil {
+			return err
+		}
+		for k := range out {
+			x, err := h.next()
+			if err != nil {
+				return err
+			}
+			out[k].i = int64(x)
 		}
 		return nil
 	case encDeltaBinary:
