@@ -112,7 +112,7 @@ func printBlock(w io.Writer, r *block.Reader) {
 	if m.Spans > 0 {
 		per = float64(m.Size()) / float64(m.Spans)
 	}
-	fmt.Fprintf(w, "  bytes           %d (data %d, index %d, bloom %d; %.1f per span)\n", m.Size(), m.DataSize, m.IndexSize, m.BloomSize, per)
+	fmt.Fprintf(w, "  bytes           %d (data %d, index %d, bloom %d, search %d; %.1f per span)\n", m.Size(), m.DataSize, m.IndexSize, m.BloomSize, m.SearchSize, per)
 	fmt.Fprintf(w, "  level           %d\n", m.Level)
 	if len(m.Sources) > 0 {
 		fmt.Fprintf(w, "  compacted from  %v\n", m.Sources)

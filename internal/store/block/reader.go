@@ -499,6 +499,7 @@ func (r *Reader) Verify(ctx context.Context) error {
 	var prev [16]byte
 	var b spanBuilder
 	var verr error
+	sb := r.searchVerifier()
 	err = r.ScanRows(ctx, func(rw *Row) bool {
 		if row > 0 && bytes.Compare(prev[:], rw.TraceID[:]) > 0 {
 			verr = fmt.Errorf("%w: row %d out of trace id order", ErrCorrupt, row)
@@ -515,7 +516,10 @@ func (r *Reader) Verify(ctx context.Context) error {
 			verr = fmt.Errorf("%w: bloom filter misses trace %x", ErrCorrupt, rw.TraceID)
 			return false
 		}
-		b.ToSpan(rw)
+		sp := b.ToSpan(rw)
+		if sb != nil {
+			sb.add(sp, row == 0 || prev != rw.TraceID)
+		}
 		prev = rw.TraceID
 		row++
 		return true
@@ -529,7 +533,7 @@ func (r *Reader) Verify(ctx context.Context) error {
 	if row != r.meta.Spans {
 		return fmt.Errorf("%w: %d rows, meta says %d", ErrCorrupt, row, r.meta.Spans)
 	}
-	return nil
+	return r.checkSearch(ctx, sb)
 }
 
 // ColumnStat is the size of one leaf column over all row groups.

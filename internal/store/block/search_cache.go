@@ -1,6 +1,7 @@
 package block
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"errors"
@@ -174,4 +175,32 @@ func (r *Reader) TraceIDs(ctx context.Context) ([]model.TraceID, error) {
 		copy(out[i][:], b[len(indexMagic)+i*IndexEntrySize:])
 	}
 	return out, nil
+}
+
+// searchVerifier returns a builder to rebuild the block's search index
+// from its rows (Verify), or nil for a block without one.
+func (r *Reader) searchVerifier() *searchBuilder {
+	if !r.HasSearchIndex() {
+		return nil
+	}
+	return newSearchBuilder()
+}
+
+// checkSearch compares the block's search file with the one rebuilt from
+// its rows by sb (nil: the block has none).
+func (r *Reader) checkSearch(ctx context.Context, sb *searchBuilder) error {
+	if sb == nil {
+		return nil
+	}
+	if _, err := r.loadSearch(ctx); err != nil {
+		return err
+	}
+	b, err := r.be.Read(ctx, r.meta.ID, SearchName)
+	if err != nil {
+		return fmt.Errorf("read search index: %w", err)
+	}
+	if !bytes.Equal(b, sb.encode()) {
+		return fmt.Errorf("%w: search: the index does not match the rows", ErrCorrupt)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package block
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -475,5 +476,50 @@ func TestWriteSearchFuzzSeeds(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// TestVerifyChecksSearchIndex checks that Verify rebuilds the search index
+// from the rows: a well-formed index of other spans is reported.
+func TestVerifyChecksSearchIndex(t *testing.T) {
+	ctx := context.Background()
+	spans := searchSpans(200, 8)
+	be, m := writeBlock(t, spans, WriterOptions{})
+	r, err := Open(ctx, be, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Verify(ctx); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	// The same traces, one span renamed: a valid file that lies.
+	sb := newSearchBuilder()
+	slices.SortFunc(spans, CompareSpans)
+	for i, sp := range spans {
+		if i == 7 {
+			c := *sp
+			c.Name = "renamed"
+			sp = &c
+		}
+		sb.add(sp, i == 0 || sp.TraceID != spans[i-1].TraceID)
+	}
+	lie := sb.encode()
+	m.SearchSize = int64(len(lie))
+	mj, _ := json.Marshal(m)
+	if err := errors.Join(os.WriteFile(filepath.Join(be.Root(), m.ID, SearchName), lie, 0o644),
+		os.WriteFile(filepath.Join(be.Root(), m.ID, MetaName), mj, 0o644)); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Open(ctx, be, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if x, err := r2.SearchIndex(ctx, NewSearchCache(1<<20)); x == nil || err != nil {
+		t.Fatalf("the lying index should decode: %v", err)
+	}
+	if err := r2.Verify(ctx); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Verify with a lying search index: %v, want ErrCorrupt", err)
 	}
 }
