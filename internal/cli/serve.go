@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,6 +104,10 @@ type Deps struct {
 func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, started func([]server.Component)) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if lim := cfg.MemoryLimit(); lim > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(lim)
+		log.Info("memory limit set", "bytes", lim)
+	}
 
 	st, err := openStore(cfg, log, reg)
 	if err != nil {

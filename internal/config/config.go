@@ -62,6 +62,21 @@ type Limits struct {
 	MaxInFlight            int           `yaml:"max_in_flight" help:"Batches written to the store at once."`
 	MaxQueued              int           `yaml:"max_queued" help:"Batches that may wait for a write slot; more are refused with a retryable error."`
 	QueueTimeout           time.Duration `yaml:"queue_timeout" help:"How long a batch may wait for a write slot before it is refused."`
+	Memory                 Bytes         `yaml:"memory" help:"Soft limit of the process's memory (the Go runtime's GOMEMLIMIT): the garbage collector works harder as the heap nears it, so garbage does not double the memory in use. 0 sets it from the storage's own limits (local: 2 × local.max_head_bytes + 32 MiB; memory: 1.5 × memory.max_bytes + 64 MiB). The GOMEMLIMIT variable, when set, wins (GOMEMLIMIT=off: no limit)."`
+}
+
+// MemoryLimit returns the soft memory limit the settings ask for, or 0 for
+// none.
+func (c Config) MemoryLimit() int64 {
+	switch {
+	case c.Limits.Memory > 0:
+		return int64(c.Limits.Memory)
+	case c.Storage == "local":
+		return 2*int64(c.Local.MaxHeadBytes) + 32<<20
+	case c.Storage == "memory":
+		return int64(c.Memory.MaxBytes)*3/2 + 64<<20
+	}
+	return 0
 }
 
 // Query configures the query port (APIs, UI, /metrics, health).
@@ -230,7 +245,7 @@ func Default() Config {
 		Memory:  Memory{MaxSpans: 1_000_000, MaxBytes: 512 << 20},
 		Local: Local{
 			Fsync: "batch", FsyncInterval: 5 * time.Millisecond,
-			FlushBytes: 24 << 20, FlushSpans: 250_000, FlushInterval: time.Minute, MaxHeadBytes: 96 << 20,
+			FlushBytes: 48 << 20, FlushSpans: 250_000, FlushInterval: time.Minute, MaxHeadBytes: 96 << 20,
 			Retention: 72 * time.Hour, CompactionInterval: time.Minute, CompactionMaxSpans: 2_000_000,
 		},
 		Limits: Limits{
