@@ -6,8 +6,6 @@
 package block
 
 import (
-	"unsafe"
-
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store/spancodec"
 )
@@ -245,13 +243,11 @@ func (r *Row) FromSpan(sp *model.Span) {
 
 // rowEncoder fills Rows from spans. It remembers the resource columns of
 // the resources it has seen (the spans of one export share a
-// *model.Resource), the dedicated column of the attribute keys it has seen
-// (receivers intern keys, so equal keys share their bytes), and keeps the
+// *model.Resource), and keeps the
 // encoded non-string values in an arena the caller resets once the rows
 // are written.
 type rowEncoder struct {
 	res   map[*model.Resource]*resFields
-	keys  [256]keySlot
 	arena []byte
 }
 
@@ -266,26 +262,54 @@ type resFields struct {
 	schemaURL  string
 }
 
-type keySlot struct {
-	p   *byte
-	n   int
-	ref colRef
-	ok  bool
-}
-
 // maxCachedResources bounds the resource cache; it is emptied when full.
 const maxCachedResources = 4096
 
-// spanCol returns the dedicated span column of key.
+// spanCol returns the dedicated span column of key: a switch, which Go
+// compiles to a search by length then content, costs a fraction of a map
+// lookup (TestSpanColMatchesTable keeps it equal to spanCols).
 func (e *rowEncoder) spanCol(key string) (colRef, bool) {
-	p := unsafe.StringData(key)
-	slot := &e.keys[(uintptr(unsafe.Pointer(p))>>3^uintptr(len(key)))%uintptr(len(e.keys))]
-	if slot.p == p && slot.n == len(key) && p != nil {
-		return slot.ref, slot.ok
+	switch key {
+	case "http.request.method":
+		return colRef{0, false}, true
+	case "http.method":
+		return colRef{0, true}, true
+	case "http.response.status_code":
+		return colRef{1, false}, true
+	case "http.status_code":
+		return colRef{1, true}, true
+	case "http.route":
+		return colRef{2, false}, true
+	case "url.path":
+		return colRef{3, false}, true
+	case "server.address":
+		return colRef{4, false}, true
+	case "db.system.name":
+		return colRef{5, false}, true
+	case "db.system":
+		return colRef{5, true}, true
+	case "db.namespace":
+		return colRef{6, false}, true
+	case "db.name":
+		return colRef{6, true}, true
+	case "db.operation.name":
+		return colRef{7, false}, true
+	case "db.operation":
+		return colRef{7, true}, true
+	case "db.collection.name":
+		return colRef{8, false}, true
+	case "db.sql.table":
+		return colRef{8, true}, true
+	case "db.query.text":
+		return colRef{9, false}, true
+	case "db.statement":
+		return colRef{9, true}, true
+	case "rpc.service":
+		return colRef{10, false}, true
+	case "rpc.method":
+		return colRef{11, false}, true
 	}
-	ref, ok := spanColIndex[key]
-	*slot = keySlot{p: p, n: len(key), ref: ref, ok: ok}
-	return ref, ok
+	return colRef{}, false
 }
 
 // resource returns the resource columns of res, from the cache if it has

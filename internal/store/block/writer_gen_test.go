@@ -122,3 +122,17 @@ func TestRoundTripManyRows(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSpanColMatchesTable(t *testing.T) {
+	var e rowEncoder
+	for key, want := range spanColIndex {
+		if got, ok := e.spanCol(key); !ok || got != want {
+			t.Errorf("%q: %v %v, want %v", key, got, ok, want)
+		}
+	}
+	for _, key := range []string{"", "http", "http.route ", "user.id", "db.system.name.x", "service.name"} {
+		if got, ok := e.spanCol(key); ok {
+			t.Errorf("%q: %v, want no column", key, got)
+		}
+	}
+}
