@@ -18,10 +18,11 @@ trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$wor
 
 go build -o bin/clew ./cmd/clew
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-qport=$(freeport); gport=$(freeport); hport=$(freeport)
+qport=$(freeport); gport=$(freeport); hport=$(freeport); sport=$(freeport); tport=$(freeport)
 ./bin/clew --storage=local --data-dir="$work/data" --log.level=warn \
   --query.addr=127.0.0.1:$qport \
   --receivers.otlp.grpc.addr=127.0.0.1:$gport --receivers.otlp.http.addr=127.0.0.1:$hport \
+  --receivers.jaeger.agent-sampling.addr=127.0.0.1:$sport --tempo.addr=127.0.0.1:$tport \
   --receivers.jaeger.agent-compact.enabled=false --receivers.jaeger.agent-binary.enabled=false \
   --receivers.jaeger.collector-http.enabled=false --receivers.jaeger.collector-grpc.enabled=false \
   --receivers.zipkin.enabled=false --receivers.datadog.enabled=false --receivers.xray.enabled=false \
