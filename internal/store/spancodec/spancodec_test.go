@@ -221,3 +221,20 @@ func FuzzDecodeSpan(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodeSpan(b *testing.B) {
+	spans := benchSpans(500)
+	buf, bounds := AppendBatchBounds(nil, spans, nil)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	var sp model.Span
+	for i := 0; i < b.N; i++ {
+		for j := 0; j < len(bounds); j += 2 {
+			sp = model.Span{}
+			if err := DecodeSpan(buf[bounds[j]:bounds[j+1]], &sp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
+}
