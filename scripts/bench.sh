@@ -82,7 +82,7 @@ spans = gen.get("spans_accepted", gen["spans_sent"] - gen.get("spans_rejected", 
 res = {
   "spans_offered": gen["spans_sent"] + gen.get("spans_failed", 0), "spans_accepted": spans,
   "spans_refused": gen.get("spans_failed", 0) + gen.get("spans_rejected", 0),
-  "requests_throttled": gen.get("requests_throttled", 0),
+  "requests_throttled": gen.get("requests_throttled", 0), "requests_retried": gen.get("requests_retried", 0),
   "wire_bytes_per_span": round(gen["bytes_sent"] / gen["spans_sent"], 1),
   "accepted_spans_per_second": round(spans / gen["seconds"]),
   "server_cpu_seconds_ingest": round(cpu_ingest - cpu0, 2),

@@ -44,6 +44,9 @@ type Result struct {
 	ServiceP50Ms     float64 `json:"search_by_service_p50_ms"`
 	TagP50Ms         float64 `json:"search_by_tag_p50_ms"`
 	SearchResults    int     `json:"search_results"`
+	TagResults       int     `json:"search_by_tag_results"`
+	TraceQLP50Ms     float64 `json:"tempo_traceql_search_p50_ms"`
+	TraceQLResults   int     `json:"tempo_traceql_search_results"`
 }
 
 func main() {
@@ -54,7 +57,10 @@ func main() {
 	samples := flag.Int("samples", 2000, "trace-by-id lookups timed one at a time")
 	searches := flag.Int("searches", 5, "searches of each kind timed one at a time")
 	service := flag.String("service", "frontend", "service to search for")
-	tag := flag.String("tag", `{"http.response.status_code":"500"}`, "tags (Jaeger JSON) to search for, with -service")
+	// The load's failed HTTP server spans answer 501 or 503 (clew gen
+	// derives the code from the span id), so 503 matches about 1 trace in 20.
+	tag := flag.String("tag", `{"http.response.status_code":"503"}`, "tags (Jaeger JSON) to search for, with -service")
+	traceql := flag.String("traceql", `{ resource.service.name = "frontend" && span.http.response.status_code = 503 }`, "TraceQL search timed through the Tempo API (/tempo/api/search)")
 	flag.Parse()
 	ids, err := readIDs(*idsFile)
 	if err != nil {
@@ -112,7 +118,12 @@ func main() {
 	var n int
 	res.ServiceP50Ms, n = timeSearch(client, svcURL, *searches)
 	res.SearchResults = n
-	res.TagP50Ms, _ = timeSearch(client, tagURL, *searches)
+	res.TagP50Ms, res.TagResults = timeSearch(client, tagURL, *searches)
+	now := time.Now()
+	tempoURL := fmt.Sprintf("%s/tempo/api/search?limit=20&start=%d&end=%d&q=%s", *query, now.Add(-time.Hour).Unix(), now.Unix()+1, url.QueryEscape(*traceql))
+	res.TraceQLP50Ms, res.TraceQLResults = timeTempoSearch(client, tempoURL, *searches)
+	fmt.Fprintf(os.Stderr, "search p50: service %.2f ms (%d traces), tag %.2f ms (%d), TraceQL %.2f ms (%d)\n",
+		res.ServiceP50Ms, res.SearchResults, res.TagP50Ms, res.TagResults, res.TraceQLP50Ms, res.TraceQLResults)
 
 	out, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Println(string(out))
@@ -177,6 +188,31 @@ func timeSearch(c *http.Client, u string, n int) (float64, int) {
 		}
 		lat = append(lat, time.Since(t0))
 		results = len(tr.Data)
+	}
+	return pct(lat, 50), results
+}
+
+// timeTempoSearch times n searches of the Tempo API, which answers with
+// trace summaries (what Grafana's Tempo data source lists).
+func timeTempoSearch(c *http.Client, u string, n int) (float64, int) {
+	var lat []time.Duration
+	results := 0
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		resp, err := c.Get(u)
+		if err != nil {
+			fail(err)
+		}
+		var sr struct {
+			Traces []json.RawMessage `json:"traces"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&sr)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			fail(fmt.Errorf("search %s: status %d: %v", u, resp.StatusCode, err))
+		}
+		lat = append(lat, time.Since(t0))
+		results = len(sr.Traces)
 	}
 	return pct(lat, 50), results
 }
