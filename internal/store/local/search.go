@@ -122,6 +122,10 @@ func (s *Store) findTraces(ctx context.Context, q *store.TraceQuery, heads []*he
 	seen := map[model.TraceID]struct{}{}
 	var srcs sourceHeap
 
+	// The heads' traces are candidates as they are, newest first: like
+	// every candidate they are read whole and checked below, so a search
+	// that matches recent traces decodes about its limit of them instead of
+	// the whole head.
 	var fromHeads []hit
 	s.mu.RLock()
 	for _, h := range heads {
@@ -129,14 +133,8 @@ func (s *Store) findTraces(ctx context.Context, q *store.TraceQuery, heads []*he
 			continue
 		}
 		for id, t := range h.traces {
-			if !t.hasService(q.Service) {
-				continue
-			}
-			for _, sp := range s.spansOf(t) {
-				if store.MatchSpan(sp, q) {
-					fromHeads = append(fromHeads, hit{id, t.start})
-					break
-				}
+			if t.start <= hi && t.hasService(q.Service) {
+				fromHeads = append(fromHeads, hit{id, t.start})
 			}
 		}
 	}
