@@ -316,6 +316,12 @@ func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*
 			if !t.hasService(q.Service) {
 				continue
 			}
+			if q.Operation == "" && q.DurationMin == 0 {
+				// Nothing more to check without decoding the trace,
+				// which emit does anyway.
+				fromHeads = append(fromHeads, cand{id, nil})
+				continue
+			}
 			for _, sp := range s.spansOf(t) {
 				if scanHint(sp, &q) {
 					fromHeads = append(fromHeads, cand{id, nil})
