@@ -345,3 +345,67 @@ func TestRowSourcePageIndex(t *testing.T) {
 		t.Errorf("%d all-null chunks, %d all-null pages: want some of each", nullChunks, nullPages)
 	}
 }
+
+// BenchmarkFindTraceGen looks traces up by id in a block of 100,000 spans
+// of the storage benchmark's load, for several page sizes, and reports the
+// block's size per span beside the time per lookup.
+func BenchmarkFindTraceGen(b *testing.B) {
+	spans := genSpansLoad(b, 10000)
+	var ids []model.TraceID
+	for _, sp := range spans {
+		if len(ids) == 0 || ids[len(ids)-1] != sp.TraceID {
+			ids = append(ids, sp.TraceID)
+		}
+	}
+	rand.New(rand.NewSource(1)).Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	for _, page := range []int{8 << 10, 16 << 10, 32 << 10} {
+		b.Run(fmt.Sprintf("page=%dKiB", page>>10), func(b *testing.B) {
+			be, m := writeBlock(b, append([]*model.Span(nil), spans...), WriterOptions{PageBufferSize: page})
+			rd, err := Open(context.Background(), be, m.ID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rd.Close()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				got, err := rd.FindTrace(context.Background(), ids[i%len(ids)])
+				if err != nil || len(got) == 0 {
+					b.Fatal(err, len(got))
+				}
+			}
+			b.ReportMetric(float64(m.DataSize)/float64(m.Spans), "data-bytes/span")
+		})
+	}
+}
+
+// BenchmarkScanRows reads every row of a block of the storage benchmark's
+// load, with the row reader and with parquet-go's.
+func BenchmarkScanRows(b *testing.B) {
+	spans := genSpansLoad(b, 5000)
+	be, m := writeBlock(b, spans, WriterOptions{})
+	rd, err := Open(context.Background(), be, m.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rd.Close()
+	for _, generic := range []bool{false, true} {
+		b.Run(fmt.Sprintf("parquet-go=%v", generic), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				n := 0
+				fn := func(*Row) bool { n++; return true }
+				var err error
+				if generic {
+					err = scanRows(context.Background(), rd, fn)
+				} else {
+					err = rd.ScanRows(context.Background(), fn)
+				}
+				if err != nil || n != int(m.Spans) {
+					b.Fatal(err, n)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(m.Spans), "ns/row")
+		})
+	}
+}
