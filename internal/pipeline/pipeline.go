@@ -190,9 +190,18 @@ func (p *Pipeline) Consume(ctx context.Context, receiver string, spans []*model.
 	return res, nil
 }
 
+// IsOverload reports whether err asks the sender to retry later: the
+// pipeline's write slots are taken (ErrOverloaded) or the store cannot take
+// more for now (store.ErrFull, e.g. the local store's head is at its memory
+// limit while it flushes). Receivers answer it with their protocol's
+// retryable "slow down".
+func IsOverload(err error) bool {
+	return errors.Is(err, ErrOverloaded) || errors.Is(err, store.ErrFull)
+}
+
 func reasonOf(err error) string {
 	switch {
-	case errors.Is(err, ErrOverloaded), errors.Is(err, store.ErrFull):
+	case IsOverload(err):
 		return "overloaded"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "cancelled"

@@ -24,7 +24,6 @@ import (
 	"github.com/clew-dev/clew/internal/pipeline"
 	"github.com/clew-dev/clew/internal/receiver/ratelog"
 	"github.com/clew-dev/clew/internal/server"
-	"github.com/clew-dev/clew/internal/store"
 )
 
 // Name is the receiver's name in /metrics and logs.
@@ -171,7 +170,7 @@ func (h *Handler) traces(v Version) http.HandlerFunc {
 		if len(spans) > 0 {
 			if _, err := h.consumer.Consume(r.Context(), Name, spans); err != nil {
 				w.Header().Set("Retry-After", "1")
-				if errors.Is(err, pipeline.ErrOverloaded) || errors.Is(err, store.ErrFull) {
+				if pipeline.IsOverload(err) {
 					server.WriteError(w, http.StatusTooManyRequests, "Clew is overloaded: retry later")
 				} else {
 					server.WriteError(w, http.StatusServiceUnavailable, "spans not stored: retry later")

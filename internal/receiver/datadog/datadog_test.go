@@ -21,6 +21,7 @@ import (
 
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/pipeline"
+	"github.com/clew-dev/clew/internal/store"
 )
 
 // fakeConsumer records what the handler hands over.
@@ -182,6 +183,7 @@ func TestOverloadAsksToRetry(t *testing.T) {
 		code int
 	}{
 		{fmt.Errorf("queue: %w", pipeline.ErrOverloaded), http.StatusTooManyRequests},
+		{fmt.Errorf("head full: %w", store.ErrFull), http.StatusTooManyRequests},
 		{fmt.Errorf("disk on fire"), http.StatusServiceUnavailable},
 	} {
 		c := &fakeConsumer{err: tc.err}

@@ -2,6 +2,7 @@ package jaeger
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	clewmodel "github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/pipeline"
 	"github.com/clew-dev/clew/internal/receiver/receivertest"
+	"github.com/clew-dev/clew/internal/store"
 )
 
 // protoBatch is a PostSpans batch as jaeger-agent forwards it: a process,
@@ -91,12 +93,15 @@ func TestCollectorGRPC(t *testing.T) {
 }
 
 func TestCollectorGRPCOverloaded(t *testing.T) {
-	_, client := startGRPC(t, &receivertest.Sink{Err: pipeline.ErrOverloaded})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err := client.PostSpans(ctx, &api_v2.PostSpansRequest{Batch: protoBatch()})
-	if status.Code(err) != codes.ResourceExhausted {
-		t.Fatalf("err = %v, want ResourceExhausted", err)
+	// The pipeline's slots taken, or the store at its memory limit.
+	for _, cause := range []error{pipeline.ErrOverloaded, fmt.Errorf("local store: head full: %w", store.ErrFull)} {
+		_, client := startGRPC(t, &receivertest.Sink{Err: cause})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := client.PostSpans(ctx, &api_v2.PostSpansRequest{Batch: protoBatch()})
+		cancel()
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("%v: err = %v, want ResourceExhausted", cause, err)
+		}
 	}
 }
 

@@ -89,7 +89,7 @@ func ProtoToModel(b *model.Batch) (_ []*clewmodel.Span, err error) {
 
 // isOverload reports whether err means "retry later".
 func isOverload(err error) bool {
-	return errors.Is(err, pipeline.ErrOverloaded) || errors.Is(err, context.DeadlineExceeded)
+	return pipeline.IsOverload(err) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // shortErr keeps decoder messages readable and bounded.

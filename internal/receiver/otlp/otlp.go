@@ -79,7 +79,7 @@ func export(ctx context.Context, c Consumer, receiver string, spans []*model.Spa
 
 // isOverload reports whether err means "retry later".
 func isOverload(err error) bool {
-	return errors.Is(err, pipeline.ErrOverloaded) || errors.Is(err, context.DeadlineExceeded)
+	return pipeline.IsOverload(err) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // shortErr keeps decoder messages readable and bounded.

@@ -245,7 +245,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, f Format) {
 	}
 	if len(spans) > 0 {
 		if _, err := h.o.Consumer.Consume(r.Context(), Name, spans); err != nil {
-			if errors.Is(err, pipeline.ErrOverloaded) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			if pipeline.IsOverload(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				// Overloaded, or the client gave up waiting: either way it
 				// may retry, and nothing here is worth a log line.
 				w.Header().Set("Retry-After", "1")

@@ -3,6 +3,7 @@ package zipkin
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/clew-dev/clew/internal/pipeline"
 	"github.com/clew-dev/clew/internal/receiver/receivertest"
+	"github.com/clew-dev/clew/internal/store"
 )
 
 func TestRealClient(t *testing.T) {
@@ -105,6 +107,7 @@ func TestRefuses(t *testing.T) {
 	f("malformed v1", &receivertest.Sink{}, "/api/v1/spans", "application/json", "", []byte(`[{"traceId":"x"}]`), 400, "decode Zipkin v1 JSON", ReasonMalformed)
 	f("corrupt gzip", &receivertest.Sink{}, "/api/v2/spans", "application/json", "gzip", []byte("nope"), 400, "corrupt", ReasonMalformed)
 	f("overloaded", &receivertest.Sink{Err: pipeline.ErrOverloaded}, "/api/v2/spans", "application/json", "", []byte(`[{"traceId":"1","id":"2","name":"x","timestamp":1,"duration":1}]`), 503, "retry later", "")
+	f("store full", &receivertest.Sink{Err: fmt.Errorf("head full: %w", store.ErrFull)}, "/api/v2/spans", "application/json", "", []byte(`[{"traceId":"1","id":"2","name":"x","timestamp":1,"duration":1}]`), 503, "retry later", "")
 
 	rec := post(t, NewHandler(Options{Consumer: &receivertest.Sink{}, MaxRequestBytes: 1000}), "/api/v2/spans", "application/json", "", []byte("[]"))
 	if rec.Code != http.StatusAccepted {
