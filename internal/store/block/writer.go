@@ -46,7 +46,11 @@ type Writer struct {
 	ops     map[string]map[Operation]struct{}
 	rows    uint32
 	inGroup int
-	last    *model.Span
+	// last holds the order fields (trace, start, span id) of the span
+	// added last: Add keeps no pointer to a span, so callers may reuse
+	// them once Add returns.
+	last    model.Span
+	hasLast bool
 	search  *searchBuilder
 }
 
@@ -119,8 +123,8 @@ func CompareSpans(a, b *model.Span) int {
 // in trace, start and span id to the previous one is skipped as a
 // duplicate.
 func (w *Writer) Add(sp *model.Span) error {
-	if w.last != nil {
-		c := CompareSpans(w.last, sp)
+	if w.hasLast {
+		c := CompareSpans(&w.last, sp)
 		if c > 0 {
 			return fmt.Errorf("block writer: spans out of order")
 		}
@@ -128,7 +132,7 @@ func (w *Writer) Add(sp *model.Span) error {
 			return nil
 		}
 	}
-	newTrace := w.last == nil || w.last.TraceID != sp.TraceID
+	newTrace := !w.hasLast || w.last.TraceID != sp.TraceID
 	if newTrace {
 		if w.inGroup >= w.opts.RowGroupRows {
 			if err := w.flushRows(); err != nil {
@@ -143,7 +147,8 @@ func (w *Writer) Add(sp *model.Span) error {
 		w.ids = append(w.ids, sp.TraceID)
 	}
 	w.index[len(w.index)-1].Rows++
-	w.last = sp
+	w.last = model.Span{TraceID: sp.TraceID, SpanID: sp.SpanID, StartTimeUnixNano: sp.StartTimeUnixNano}
+	w.hasLast = true
 	// Rows are reused (with their slices) from one batch to the next.
 	if n := len(w.buf); n < cap(w.buf) {
 		w.buf = w.buf[:n+1]

@@ -468,18 +468,36 @@ func (s *Store) flushHead(ctx context.Context, h *head, walSeg int) error {
 		ids = append(ids, id)
 	}
 	slices.SortFunc(ids, func(a, b model.TraceID) int { return bytes.Compare(a[:], b[:]) })
-	// Decode one trace at a time: the head's model spans never all exist
-	// at once.
+	// Decode one trace at a time into the same memory: the writer keeps
+	// no span, so the head's model spans never all exist at once, and the
+	// flush allocates almost nothing per span.
 	w, err := block.NewWriter(s.be, s.tmpDir, block.Meta{WALSegment: walSeg}, s.opts.Block)
 	if err != nil {
 		return fmt.Errorf("flush head: %w", err)
 	}
+	var dec spancodec.SpanDecoder
+	var buf []model.Span
+	var spans []*model.Span
 	for i, id := range ids {
 		if i%1024 == 0 && ctx.Err() != nil {
 			w.Abort()
 			return ctx.Err()
 		}
-		spans := s.spansOf(h.traces[id])
+		t := h.traces[id]
+		dec.Reset()
+		buf = slices.Grow(buf[:0], len(t.spans))[:len(t.spans)]
+		spans = spans[:0]
+		for j := range t.spans {
+			hs := &t.spans[j]
+			sp := &buf[j]
+			*sp = model.Span{Resource: hs.res, Scope: hs.scope}
+			if err := dec.Decode(hs.enc, sp); err != nil {
+				s.m.blockErrors.Inc()
+				s.log.Warn("head span undecodable", "span", hs.id, "err", err)
+				continue
+			}
+			spans = append(spans, sp)
+		}
 		slices.SortFunc(spans, block.CompareSpans)
 		for _, sp := range spans {
 			if err := w.Add(sp); err != nil {

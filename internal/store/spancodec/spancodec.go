@@ -183,6 +183,8 @@ type decoder struct {
 	strs map[string]string
 	// alias makes strings share the input's bytes instead of copying them.
 	alias bool
+	// slab, when set, provides the attribute and event slices.
+	slab *SpanDecoder
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -283,7 +285,12 @@ func (d *decoder) attributes(depth int) model.Attributes {
 	if n == 0 {
 		return nil
 	}
-	attrs := make(model.Attributes, n)
+	var attrs model.Attributes
+	if d.slab != nil {
+		attrs = d.slab.attrs(n)
+	} else {
+		attrs = make(model.Attributes, n)
+	}
 	for i := range attrs {
 		attrs[i].Key = d.string()
 		attrs[i].Value = d.value(depth)
@@ -347,7 +354,11 @@ func (d *decoder) span(s *model.Span) {
 	s.Attributes = d.attributes(0)
 	s.DroppedAttributesCount = d.uint32()
 	if n := d.count(4); n > 0 {
-		s.Events = make([]model.Event, n)
+		if d.slab != nil {
+			s.Events = d.slab.events(n)
+		} else {
+			s.Events = make([]model.Event, n)
+		}
 		for i := range s.Events {
 			e := &s.Events[i]
 			e.TimeUnixNano = d.uvarint()
@@ -379,6 +390,57 @@ func (d *decoder) span(s *model.Span) {
 // s share b's bytes, so b must never change afterwards.
 func DecodeSpan(b []byte, s *model.Span) error {
 	d := decoder{b: b, alias: true}
+	d.span(s)
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	}
+	return nil
+}
+
+// SpanDecoder decodes spans written by AppendSpan, like DecodeSpan, but
+// takes their attribute and event slices from buffers it keeps: Reset makes
+// the buffers available again, so the spans decoded before a Reset must not
+// be used after it. A flush that decodes a trace, writes it and moves on
+// allocates almost nothing this way.
+type SpanDecoder struct {
+	kvs []model.KeyValue
+	evs []model.Event
+}
+
+// Reset lets the decoder reuse the memory of the spans decoded so far.
+func (sd *SpanDecoder) Reset() {
+	clear(sd.kvs)
+	clear(sd.evs)
+	sd.kvs, sd.evs = sd.kvs[:0], sd.evs[:0]
+}
+
+func (sd *SpanDecoder) attrs(n int) model.Attributes {
+	if len(sd.kvs)+n > cap(sd.kvs) {
+		// The spans decoded so far keep the old buffer.
+		sd.kvs = make([]model.KeyValue, 0, max(2*cap(sd.kvs), n, 256))
+	}
+	i := len(sd.kvs)
+	sd.kvs = sd.kvs[:i+n]
+	return sd.kvs[i : i+n : i+n]
+}
+
+func (sd *SpanDecoder) events(n int) []model.Event {
+	if len(sd.evs)+n > cap(sd.evs) {
+		sd.evs = make([]model.Event, 0, max(2*cap(sd.evs), n, 64))
+	}
+	i := len(sd.evs)
+	sd.evs = sd.evs[:i+n]
+	return sd.evs[i : i+n : i+n]
+}
+
+// Decode decodes into s the span fields that AppendSpan wrote, which must
+// fill b; s's resource and scope are left as they are. Strings share b's
+// bytes, so b must never change afterwards.
+func (sd *SpanDecoder) Decode(b []byte, s *model.Span) error {
+	d := decoder{b: b, alias: true, slab: sd}
 	d.span(s)
 	if d.err != nil {
 		return d.err

@@ -238,3 +238,26 @@ func BenchmarkDecodeSpan(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
 }
+
+// TestSpanDecoderReuse checks that a SpanDecoder decodes like DecodeSpan,
+// before and after Reset and across buffer growth.
+func TestSpanDecoderReuse(t *testing.T) {
+	in := benchSpans(300)
+	b, bounds := AppendBatchBounds(nil, in, nil)
+	var sd SpanDecoder
+	for round := 0; round < 3; round++ {
+		sd.Reset()
+		got := make([]model.Span, len(in))
+		for i := range in {
+			got[i].Resource, got[i].Scope = in[i].Resource, in[i].Scope
+			if err := sd.Decode(b[bounds[2*i]:bounds[2*i+1]], &got[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range in {
+			if diff := cmp.Diff(in[i], &got[i], valueCmp, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("round %d span %d (-want +got):\n%s", round, i, diff)
+			}
+		}
+	}
+}
