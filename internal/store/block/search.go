@@ -101,6 +101,7 @@ type keyBuilder struct {
 // uvarint gaps while sparse, a bitmap once that is smaller.
 type termBuilder struct {
 	key  *keyBuilder
+	text string // a string term's value (a copy: spans' strings may be reused)
 	next uint32 // one past the last ordinal added
 	n    int
 	vb   []byte
@@ -232,7 +233,9 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 	}
 	s := rt.svc
 	if s.lastN == nil || s.lastName != sp.Name {
-		s.lastN, s.lastName = b.nameTerm(s, sp.Name), sp.Name
+		if s.lastN = b.nameTerm(s, sp.Name); s.lastN != nil {
+			s.lastName = s.lastN.text
+		}
 	}
 	b.mark(s.lastN)
 	for i := range sp.Attributes {
@@ -352,7 +355,8 @@ func (b *searchBuilder) nameTerm(s *svcState, name string) *termBuilder {
 	}
 	t := b.newTerm(&b.names, false)
 	if t != nil {
-		s.names[strings.Clone(name)] = t
+		t.text = strings.Clone(name)
+		s.names[t.text] = t
 	}
 	return t
 }
@@ -431,10 +435,10 @@ func (b *searchBuilder) strTerm(sk *svcKey, str string) *termBuilder {
 		if sk.strs == nil {
 			sk.strs = map[string]*termBuilder{}
 		}
-		str = strings.Clone(str)
-		sk.strs[str] = t
+		t.text = strings.Clone(str)
+		sk.strs[t.text] = t
 	}
-	sk.lastStr, sk.lastS = str, t
+	sk.lastStr, sk.lastS = t.text, t
 	return t
 }
 

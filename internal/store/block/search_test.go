@@ -523,3 +523,80 @@ func TestVerifyChecksSearchIndex(t *testing.T) {
 		t.Errorf("Verify with a lying search index: %v, want ErrCorrupt", err)
 	}
 }
+
+// searchGenIndex returns the encoded search index of traces of the
+// benchmark load.
+func searchGenIndex(b *testing.B, traces int) []byte {
+	spans := genSpansLoad(b, traces)
+	slices.SortFunc(spans, CompareSpans)
+	sb := newSearchBuilder()
+	for i, sp := range spans {
+		sb.add(sp, i == 0 || sp.TraceID != spans[i-1].TraceID)
+	}
+	return sb.encode()
+}
+
+// BenchmarkSearchBuild is the index's share of a block write, per span of
+// the benchmark load.
+func BenchmarkSearchBuild(b *testing.B) {
+	spans := genSpansLoad(b, 5000)
+	slices.SortFunc(spans, CompareSpans)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sb := newSearchBuilder()
+		for j, sp := range spans {
+			sb.add(sp, j == 0 || sp.TraceID != spans[j-1].TraceID)
+		}
+		sb.encode()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
+}
+
+// BenchmarkSearchDecode loads the index of 100,000 traces (1,000,000
+// spans): what a block's first search costs.
+func BenchmarkSearchDecode(b *testing.B) {
+	enc := searchGenIndex(b, 100000)
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var x *SearchIndex
+	for i := 0; i < b.N; i++ {
+		var err error
+		if x, err = decodeSearch(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(enc))/1e6, "file-MB")
+	b.ReportMetric(float64(x.Size())/1e6, "decoded-MB")
+}
+
+// BenchmarkSearchCandidates takes the 20 newest candidates of searches
+// over the index of 100,000 traces.
+func BenchmarkSearchCandidates(b *testing.B) {
+	x, err := decodeSearch(searchGenIndex(b, 100000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		q    SearchRequest
+	}{
+		{"Service", SearchRequest{Service: "frontend"}},
+		{"Tag", SearchRequest{Service: "frontend", Tags: map[string]string{"http.response.status_code": "503"}}},
+		{"TagNone", SearchRequest{Service: "frontend", Tags: map[string]string{"http.response.status_code": "500"}}},
+		{"NameAnyService", SearchRequest{Name: "GET /api/items"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				it := x.Candidates(&c.q)
+				for n := 0; n < 20; n++ {
+					if _, ok := it.Next(); !ok {
+						break
+					}
+				}
+			}
+		})
+	}
+}
