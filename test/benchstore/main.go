@@ -172,49 +172,44 @@ func getTrace(c *http.Client, base, id string) (int, error) {
 }
 
 func timeSearch(c *http.Client, u string, n int) (float64, int) {
-	var lat []time.Duration
-	results := 0
-	for i := 0; i < n; i++ {
-		t0 := time.Now()
-		resp, err := c.Get(u)
-		if err != nil {
-			fail(err)
-		}
+	return timeGet(c, u, n, func(r io.Reader) (int, error) {
 		var tr traceResponse
-		err = json.NewDecoder(resp.Body).Decode(&tr)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			fail(fmt.Errorf("search %s: status %d: %v", u, resp.StatusCode, err))
-		}
-		lat = append(lat, time.Since(t0))
-		results = len(tr.Data)
-	}
-	return pct(lat, 50), results
+		err := json.NewDecoder(r).Decode(&tr)
+		return len(tr.Data), err
+	})
 }
 
 // timeTempoSearch times n searches of the Tempo API, which answers with
 // trace summaries (what Grafana's Tempo data source lists).
 func timeTempoSearch(c *http.Client, u string, n int) (float64, int) {
+	return timeGet(c, u, n, func(r io.Reader) (int, error) {
+		var sr struct {
+			Traces []json.RawMessage `json:"traces"`
+		}
+		err := json.NewDecoder(r).Decode(&sr)
+		return len(sr.Traces), err
+	})
+}
+
+// timeGet times n GETs of u, each read whole by results, and returns the
+// median in milliseconds and the last result count.
+func timeGet(c *http.Client, u string, n int, results func(io.Reader) (int, error)) (float64, int) {
 	var lat []time.Duration
-	results := 0
+	count := 0
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
 		resp, err := c.Get(u)
 		if err != nil {
 			fail(err)
 		}
-		var sr struct {
-			Traces []json.RawMessage `json:"traces"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&sr)
+		count, err = results(resp.Body)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK {
 			fail(fmt.Errorf("search %s: status %d: %v", u, resp.StatusCode, err))
 		}
 		lat = append(lat, time.Since(t0))
-		results = len(sr.Traces)
 	}
-	return pct(lat, 50), results
+	return pct(lat, 50), count
 }
 
 func pct(d []time.Duration, p int) float64 {

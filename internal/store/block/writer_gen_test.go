@@ -3,7 +3,6 @@ package block
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,24 +31,7 @@ func genSpansLoad(tb testing.TB, traces int) []*model.Span {
 
 // BenchmarkWriteGen writes a block of the storage benchmark's load: what
 // a flush of the head costs per span.
-func BenchmarkWriteGen(b *testing.B) {
-	spans := genSpansLoad(b, 5000)
-	dir := b.TempDir()
-	be, _ := NewDir(filepath.Join(dir, "blocks"))
-	b.ReportAllocs()
-	b.ResetTimer()
-	var size int64
-	for i := 0; i < b.N; i++ {
-		m, err := Write(context.Background(), be, filepath.Join(dir, "tmp"), Meta{}, WriterOptions{}, spans, time.Now())
-		if err != nil {
-			b.Fatal(err)
-		}
-		size = m.Size()
-		be.DeleteBlock(context.Background(), m.ID)
-	}
-	b.ReportMetric(float64(size)/float64(len(spans)), "bytes/span")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
-}
+func BenchmarkWriteGen(b *testing.B) { benchWrite(b, genSpansLoad(b, 5000)) }
 
 // TestRoundTripManyRows checks the writer's reuse of rows, resource
 // columns and its value arena across batches: every span of several

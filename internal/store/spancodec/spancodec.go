@@ -389,7 +389,11 @@ func (d *decoder) span(s *model.Span) {
 // must fill b; s's resource and scope are left as they are. The strings of
 // s share b's bytes, so b must never change afterwards.
 func DecodeSpan(b []byte, s *model.Span) error {
-	d := decoder{b: b, alias: true}
+	return decodeSpan(&decoder{b: b, alias: true}, s)
+}
+
+// decodeSpan decodes one span that must fill d's input.
+func decodeSpan(d *decoder, s *model.Span) error {
 	d.span(s)
 	if d.err != nil {
 		return d.err
@@ -440,15 +444,7 @@ func (sd *SpanDecoder) events(n int) []model.Event {
 // fill b; s's resource and scope are left as they are. Strings share b's
 // bytes, so b must never change afterwards.
 func (sd *SpanDecoder) Decode(b []byte, s *model.Span) error {
-	d := decoder{b: b, alias: true, slab: sd}
-	d.span(s)
-	if d.err != nil {
-		return d.err
-	}
-	if len(d.b) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
-	}
-	return nil
+	return decodeSpan(&decoder{b: b, alias: true, slab: sd}, s)
 }
 
 // DecodeBatch decodes a batch written by AppendBatch. Spans of the batch
