@@ -1,5 +1,5 @@
 # Clew's build and test entry points. `make test` is the one test command.
-.PHONY: build run test conformance fuzz-smoke bench clean
+.PHONY: build run test conformance fuzz-smoke bench soak clean
 
 build:
 	go build -o bin/clew ./cmd/clew
@@ -19,6 +19,10 @@ fuzz-smoke:
 # Storage benchmark (docs/benchmarks.md): TRACES=100000 by default.
 bench:
 	./scripts/bench.sh
+
+# Sustained load, memory sampled every 10 s: RATE=50000 DURATION=180s.
+soak:
+	./scripts/soak.sh
 
 clean:
 	rm -rf bin
