@@ -218,11 +218,16 @@ func (s *rowSource) readAt(buf []byte, off int64, n int32) ([]byte, error) {
 
 // rowScratch is the per-call memory of the row reader, pooled.
 type rowScratch struct {
-	lp   loadedPage // the page being read, when not a scan's
-	rep  []byte
-	def  []byte
-	vals []leafValue
-	ints []int64
+	lp loadedPage // the page being read, when not a scan's
+	// pre holds the byte ranges read ahead for a lookup (prefetch), in
+	// file order; plan is prefetch's list of page ranges.
+	pre    []byteRange
+	preBuf []byte
+	plan   []byteRange
+	rep    []byte
+	def    []byte
+	vals   []leafValue
+	ints   []int64
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(rowScratch) }}
@@ -231,10 +236,11 @@ var scratchPool = sync.Pool{New: func() any { return new(rowScratch) }}
 const maxPooledScratch = 1 << 20
 
 func putScratch(sc *rowScratch) {
-	if cap(sc.lp.raw) > maxPooledScratch || cap(sc.lp.dec) > maxPooledScratch || cap(sc.ints) > maxPooledScratch/8 || cap(sc.vals) > 1<<14 {
+	if cap(sc.preBuf) > maxPrefetchBytes || cap(sc.lp.raw) > maxPooledScratch || cap(sc.lp.dec) > maxPooledScratch || cap(sc.ints) > maxPooledScratch/8 || cap(sc.vals) > 1<<14 {
 		return
 	}
 	sc.lp.page, sc.lp.rep, sc.lp.def, sc.lp.vals = -1, nil, nil, nil
+	sc.pre = sc.pre[:0]
 	clear(sc.vals) // drop references to strings and bytes
 	scratchPool.Put(sc)
 }
@@ -321,6 +327,11 @@ func (s *rowSource) readRange(first int64, rows []Row, scan *rowScan) (err error
 		end := start + gi.rows
 		if len(rows) > 0 && first < end && first >= start {
 			n := min(int64(len(rows)), end-first)
+			if scan == nil {
+				if err := s.prefetch(sc, g, first-start, first-start+n); err != nil {
+					return fmt.Errorf("%w: data: %v", ErrCorrupt, err)
+				}
+			}
 			for l := range rowLeaves {
 				var lp *loadedPage
 				if scan != nil {
@@ -332,6 +343,7 @@ func (s *rowSource) readRange(first int64, rows []Row, scan *rowScan) (err error
 			}
 			rows = rows[n:]
 			first += n
+			sc.pre = sc.pre[:0]
 		}
 		start = end
 	}
@@ -380,10 +392,13 @@ func (s *rowSource) loadPage(sc *rowScratch, lp *loadedPage, lf *rowLeaf, ch *ch
 	}
 	lp.page = -1
 	loc := &ch.pages[p]
-	lp.raw = grow(lp.raw, int(loc.size))
-	buf := lp.raw
-	if _, err := s.ra.ReadAt(buf, loc.offset); err != nil {
-		return nil, fmt.Errorf("read page: %w", err)
+	buf := sc.prefetched(loc.offset, int(loc.size))
+	if buf == nil {
+		lp.raw = grow(lp.raw, int(loc.size))
+		buf = lp.raw
+		if _, err := s.ra.ReadAt(buf, loc.offset); err != nil {
+			return nil, fmt.Errorf("read page: %w", err)
+		}
 	}
 	h, err := decodePageHeader(buf)
 	if err != nil {
@@ -828,4 +843,77 @@ func resetRow(r *Row) {
 		ResourceAttrsStr: r.ResourceAttrsStr[:0], ResourceAttrsOther: r.ResourceAttrsOther[:0],
 		ScopeAttrsStr: r.ScopeAttrsStr[:0], ScopeAttrsOther: r.ScopeAttrsOther[:0],
 	}
+}
+
+// Read-ahead of a lookup: the pages a row range needs, of every column,
+// read with one read per run of pages less than prefetchGap apart (the
+// small columns' chunks sit next to each other), instead of one read per
+// page.
+const (
+	prefetchGap      = 8 << 10
+	maxPrefetchBytes = 4 << 20
+)
+
+// byteRange is a range of the data file, and its bytes once read.
+type byteRange struct {
+	off, end int64
+	b        []byte
+}
+
+// prefetch reads the pages that rows [a, b) of row group g need.
+func (s *rowSource) prefetch(sc *rowScratch, g int, a, b int64) error {
+	gi := &s.groups[g]
+	plan := sc.plan[:0]
+	for l := range gi.chunks {
+		ch := &gi.chunks[l]
+		if ch.allNull {
+			continue
+		}
+		p := sort.Search(len(ch.pages), func(i int) bool { return ch.pages[i].firstRow > a }) - 1
+		for p = max(p, 0); p < len(ch.pages) && ch.pages[p].firstRow < b; p++ {
+			if loc := &ch.pages[p]; !loc.allNull {
+				plan = append(plan, byteRange{off: loc.offset, end: loc.offset + int64(loc.size)})
+			}
+		}
+	}
+	sort.Slice(plan, func(i, j int) bool { return plan[i].off < plan[j].off })
+	// Merge, and size the buffer.
+	merged := sc.pre[:0]
+	var total int64
+	for _, r := range plan {
+		if n := len(merged); n > 0 && r.off-merged[n-1].end <= prefetchGap && r.off >= merged[n-1].off {
+			total += max(r.end-merged[n-1].end, 0)
+			merged[n-1].end = max(merged[n-1].end, r.end)
+			continue
+		}
+		merged = append(merged, byteRange{off: r.off, end: r.end})
+		total += r.end - r.off
+	}
+	sc.plan = plan[:0]
+	if total > maxPrefetchBytes {
+		sc.pre = merged[:0] // too much: pages are read one by one
+		return nil
+	}
+	sc.preBuf = grow(sc.preBuf, int(total))
+	buf := sc.preBuf
+	for i := range merged {
+		r := &merged[i]
+		r.b, buf = buf[:r.end-r.off], buf[r.end-r.off:]
+		if _, err := s.ra.ReadAt(r.b, r.off); err != nil {
+			sc.pre = merged[:0]
+			return fmt.Errorf("read pages: %w", err)
+		}
+	}
+	sc.pre = merged
+	return nil
+}
+
+// prefetched returns the n bytes at off if prefetch read them, else nil.
+func (sc *rowScratch) prefetched(off int64, n int) []byte {
+	i := sort.Search(len(sc.pre), func(i int) bool { return sc.pre[i].end > off })
+	if i < len(sc.pre) && sc.pre[i].off <= off && off+int64(n) <= sc.pre[i].end {
+		r := &sc.pre[i]
+		return r.b[off-r.off : off-r.off+int64(n) : off-r.off+int64(n)]
+	}
+	return nil
 }

@@ -220,7 +220,9 @@ func TestRowReaderRoundTrip(t *testing.T) {
 	for _, sp := range spans {
 		byTrace[sp.TraceID] = append(byTrace[sp.TraceID], sp)
 	}
-	byKey := cmpopts.SortSlices(func(a, b model.KeyValue) bool { return a.Key < b.Key || (a.Key == b.Key && a.Value.AsString() < b.Value.AsString()) })
+	byKey := cmpopts.SortSlices(func(a, b model.KeyValue) bool {
+		return a.Key < b.Key || (a.Key == b.Key && a.Value.AsString() < b.Value.AsString())
+	})
 	for id, want := range byTrace {
 		got, err := rd.FindTrace(context.Background(), id)
 		if err != nil {
