@@ -1,6 +1,7 @@
 package block
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/clew-dev/clew/internal/model"
 )
@@ -409,5 +412,71 @@ func BenchmarkScanRows(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(m.Spans), "ns/row")
 		})
+	}
+}
+
+// TestRowReaderWriterOptions reads files written with other Parquet options
+// than the block writer's: data pages v1, no compression, booleans in RLE
+// (the row reader must match parquet-go's reader); another codec (damage
+// for a block); an encoding the row reader does not decode (it declines,
+// and the block is read with parquet-go's reader).
+func TestRowReaderWriterOptions(t *testing.T) {
+	spans := richSpans(60, 5)
+	rows := make([]Row, len(spans))
+	for i, sp := range spans {
+		rows[i].FromSpan(sp)
+	}
+	write := func(opts ...parquet.WriterOption) *parquet.File {
+		t.Helper()
+		var buf bytes.Buffer
+		w := parquet.NewGenericWriter[Row](&buf, append([]parquet.WriterOption{parquet.PageBufferSize(512)}, opts...)...)
+		for i := 0; i < len(rows); i += 50 {
+			if _, err := w.Write(rows[i:min(i+50, len(rows))]); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	same := func(name string, f *parquet.File) {
+		t.Helper()
+		src, err := newRowSource("x-"+name, f)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := make([]Row, len(rows))
+		if err := src.readRange(0, got, nil); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want := make([]Row, len(rows))
+		rr := parquet.NewGenericReader[Row](f)
+		if _, err := readFull(rr, want); err != nil {
+			t.Fatalf("%s: parquet-go: %v", name, err)
+		}
+		for i := range got {
+			normalizeRow(&got[i])
+			normalizeRow(&want[i])
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("%s (-parquet-go +row reader):\n%s", name, cmp.Diff(want, got, cmpopts.EquateEmpty()))
+		}
+	}
+	same("v1", write(parquet.DataPageVersion(1), parquet.Compression(&zstd.Codec{})))
+	same("uncompressed", write(parquet.Compression(&parquet.Uncompressed)))
+	same("rle-booleans", write(parquet.Compression(&zstd.Codec{}), parquet.DefaultEncodingFor(parquet.Boolean, &parquet.RLE)))
+	if _, err := newRowSource("x-snappy", write(parquet.Compression(&parquet.Snappy))); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("snappy: %v, want ErrCorrupt", err)
+	}
+	if _, err := newRowSource("x-delta", write(parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.DeltaByteArray))); !errors.Is(err, errUnsupported) {
+		t.Errorf("delta byte array: %v, want errUnsupported", err)
 	}
 }
