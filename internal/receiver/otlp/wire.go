@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -18,9 +19,12 @@ import (
 //
 // Field numbers are those of opentelemetry-proto's trace/v1, common/v1 and
 // resource/v1 messages. Unknown fields are skipped, as protobuf requires.
-// The returned spans own copies of every string; b is not retained.
+// The strings of spans, events and links share b's bytes (b must never
+// change afterwards: both receivers hand over a buffer of the request's
+// own); resources and scopes, which a store may keep long after the spans'
+// other fields, own copies of theirs.
 func decodeProto(b []byte) ([]*model.Span, error) {
-	d := wireDecoder{strs: make(map[string]string, 64)}
+	d := wireDecoder{strs: make(map[string]string, 64), alias: true}
 	var out []*model.Span
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
 		if num != 1 {
@@ -49,6 +53,16 @@ type wireDecoder struct {
 	// slab hands out exact-size attribute slices, so a request's attributes
 	// take a few large allocations instead of several per span.
 	slab []model.KeyValue
+	// alias makes strings share the input's bytes instead of copying
+	// (and interning) them.
+	alias bool
+}
+
+// copying makes str copy strings until the returned func is called.
+func (d *wireDecoder) copying() (restore func()) {
+	was := d.alias
+	d.alias = false
+	return func() { d.alias = was }
 }
 
 const slabSize = 2048
@@ -90,6 +104,9 @@ const maxInternLen = 64
 func (d *wireDecoder) str(b []byte) string {
 	if len(b) == 0 {
 		return ""
+	}
+	if d.alias {
+		return unsafe.String(&b[0], len(b))
 	}
 	if len(b) > maxInternLen {
 		return string(b)
@@ -180,6 +197,7 @@ func (d *wireDecoder) resourceSpans(b []byte, out []*model.Span) ([]*model.Span,
 }
 
 func (d *wireDecoder) resource(b []byte, res *model.Resource) error {
+	defer d.copying()()
 	start := len(d.stack)
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
 		switch num {
@@ -247,6 +265,7 @@ func (d *wireDecoder) scopeSpans(b []byte, res *model.Resource, out []*model.Spa
 }
 
 func (d *wireDecoder) scope(b []byte, sc *model.Scope) error {
+	defer d.copying()()
 	start := len(d.stack)
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
 		switch num {

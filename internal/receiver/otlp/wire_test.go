@@ -94,3 +94,27 @@ func BenchmarkDecodeWire(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*500), "ns/span")
 }
+
+// TestDecodeProtoResourcesOwnTheirStrings checks that resources and scopes,
+// which stores keep long after the request, do not share the request's
+// bytes (span strings do, to save copying them).
+func TestDecodeProtoResourcesOwnTheirStrings(t *testing.T) {
+	b := seedProto(t)
+	spans, err := decodeProto(b)
+	if err != nil || len(spans) == 0 {
+		t.Fatalf("decode: %v, %d spans", err, len(spans))
+	}
+	want, err := decodeProto(append([]byte(nil), b...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(b) // what reusing the request's buffer would do
+	for i, sp := range spans {
+		if diff := cmp.Diff(want[i].Resource, sp.Resource, cmp.AllowUnexported(model.Value{})); diff != "" {
+			t.Errorf("span %d resource changed with the request's bytes:\n%s", i, diff)
+		}
+		if diff := cmp.Diff(want[i].Scope, sp.Scope, cmp.AllowUnexported(model.Value{})); diff != "" {
+			t.Errorf("span %d scope changed with the request's bytes:\n%s", i, diff)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store/spancodec"
@@ -89,9 +90,20 @@ func (h *head) add(sp *model.Span, enc []byte, now int64) {
 	m := h.ops[svc]
 	if m == nil {
 		m = map[opKey]struct{}{}
-		h.ops[svc] = m
+		h.ops[strings.Clone(svc)] = m
 	}
-	m[opKey{sp.Name, sp.Kind}] = struct{}{}
+	if k := (opKey{sp.Name, sp.Kind}); !hasOp(m, k) {
+		// A copy: the span's name may share the bytes of a whole
+		// request (receivers decode without copying), which the head
+		// must not keep alive.
+		k.name = strings.Clone(k.name)
+		m[k] = struct{}{}
+	}
+}
+
+func hasOp(m map[opKey]struct{}, k opKey) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // addBatch adds spans whose encodings are rec[bounds[2i]:bounds[2i+1]].
