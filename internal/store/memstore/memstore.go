@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,9 +154,15 @@ func (s *Store) addLocked(sp *model.Span) {
 	m := s.ops[svc]
 	if m == nil {
 		m = map[opKey]int{}
-		s.ops[svc] = m
+		s.ops[strings.Clone(svc)] = m
 	}
-	m[opKey{sp.Name, sp.Kind}]++
+	k := opKey{sp.Name, sp.Kind}
+	if _, ok := m[k]; !ok {
+		// The index outlives the span: a copy, so that it keeps no
+		// request's bytes alive (receivers decode without copying).
+		k.name = strings.Clone(k.name)
+	}
+	m[k]++
 }
 
 func (t *traceEntry) hasSpan(id model.SpanID) bool {
