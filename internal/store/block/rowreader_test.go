@@ -480,3 +480,41 @@ func TestRowReaderWriterOptions(t *testing.T) {
 		t.Errorf("delta byte array: %v, want errUnsupported", err)
 	}
 }
+
+// TestRowReaderConcurrent looks traces up from several goroutines at once
+// (run with -race): the reader's scratch is per call, its dictionaries
+// shared.
+func TestRowReaderConcurrent(t *testing.T) {
+	spans := richSpans(300, 9)
+	want := map[model.TraceID]int{}
+	for _, sp := range spans {
+		want[sp.TraceID]++
+	}
+	be, m := writeBlock(t, spans, WriterOptions{RowGroupRows: 200, PageBufferSize: 2048})
+	rd, err := Open(context.Background(), be, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	errs := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			for id, n := range want {
+				got, err := rd.FindTrace(context.Background(), id)
+				if err == nil && len(got) != n {
+					err = fmt.Errorf("trace %v: %d spans, want %d", id, len(got), n)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
