@@ -11,16 +11,31 @@ import (
 	"github.com/clew-dev/clew/internal/store/block"
 )
 
+// maxCompactionsPerRound bounds one round of compaction; the next round
+// goes on.
+const maxCompactionsPerRound = 64
+
 // runCompactionAndRetention applies retention, then compacts while there is
-// something to compact.
+// something to compact. Under sustained load blocks keep coming, so a
+// round does not stop for ingest; it only lets a head waiting to be
+// flushed go first, so that compaction never holds up a flush's CPU.
 func (s *Store) runCompactionAndRetention() {
 	ctx := context.Background()
 	if err := s.ApplyRetention(ctx); err != nil {
 		s.log.Error("retention failed", "err", err)
 	}
-	for i := 0; i < 16 && s.opts.CompactionInterval > 0; i++ {
-		if s.ingestBusy() {
-			return // leave the CPU to flushes; compact at the next round
+	for i := 0; i < maxCompactionsPerRound && s.opts.CompactionInterval > 0; i++ {
+		for s.flushPending() {
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		select {
+		case <-s.stop:
+			return
+		default:
 		}
 		did, err := s.Compact(ctx)
 		if err != nil {
@@ -34,12 +49,11 @@ func (s *Store) runCompactionAndRetention() {
 	}
 }
 
-// ingestBusy reports whether a head waits to be flushed or the active head
-// is past half its flush threshold: compaction then waits.
-func (s *Store) ingestBusy() bool {
+// flushPending reports whether a cut head waits to be written to a block.
+func (s *Store) flushPending() bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.flushing) > 0 || s.active.bytes > s.opts.FlushBytes/2
+	return len(s.flushing) > 0
 }
 
 // ApplyRetention deletes the blocks whose newest span is older than the

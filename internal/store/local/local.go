@@ -227,8 +227,9 @@ func Open(o Options) (*Store, error) {
 	s.log.Info("local store opened", "dir", o.Dir, "blocks", len(s.blocks), "wal_segments", rep.Segments,
 		"wal_records", rep.Records, "replayed_spans", s.active.spans, "wal_damage", len(rep.Corruptions),
 		"undecodable_records", replayErrs, "took", time.Since(start))
-	s.done.Add(1)
+	s.done.Add(2)
 	go s.maintain()
+	go s.compactor()
 	return s, nil
 }
 
@@ -390,7 +391,6 @@ func (s *Store) maintain() {
 	defer s.done.Done()
 	tick := time.NewTicker(min(s.opts.FlushInterval/4+time.Millisecond, time.Second))
 	defer tick.Stop()
-	lastCompact := time.Now()
 	for {
 		select {
 		case <-s.stop:
@@ -399,14 +399,27 @@ func (s *Store) maintain() {
 		case <-tick.C:
 		}
 		s.flushIfDue(false)
-		every := s.opts.CompactionInterval
-		if every <= 0 {
-			every = time.Minute
+	}
+}
+
+// compactor applies retention and compacts every compaction interval (every
+// minute, for retention alone, when compaction is off), in a goroutine of
+// its own so that a long compaction never delays a flush.
+func (s *Store) compactor() {
+	defer s.done.Done()
+	every := s.opts.CompactionInterval
+	if every <= 0 {
+		every = time.Minute
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
 		}
-		if time.Since(lastCompact) >= every {
-			lastCompact = time.Now()
-			s.runCompactionAndRetention()
-		}
+		s.runCompactionAndRetention()
 	}
 }
 
