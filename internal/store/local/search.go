@@ -16,10 +16,10 @@ import (
 )
 
 // searchCacheBytes bounds the decoded block search indexes kept in memory,
-// for the whole process. The benchmark load's index takes about 2 bytes
-// per span decoded, so 32 MiB holds the indexes of some 15 million spans;
-// a block whose index was evicted reads it again (about 1 ms per million
-// spans).
+// for the whole process. The benchmark load's index takes about 3 bytes
+// per span decoded, so 32 MiB holds the indexes of some 10 million spans;
+// a block whose index was evicted reads it again (about 3 ms per million
+// spans, BenchmarkSearchDecode).
 const searchCacheBytes = 32 << 20
 
 // searchCache is shared by the stores of the process: block ids are unique.
