@@ -285,7 +285,26 @@ func deltaInts(dst []int64, src []byte, limit, want int) (out []int64, end []byt
 			if len(dst) >= want {
 				continue // past what the caller wants: only walk the bytes
 			}
-			for i := 0; i < k && len(dst) < want; i++ {
+			m := min(k, want-len(dst))
+			if w == 0 {
+				for i := 0; i < m; i++ {
+					last += md
+					dst = append(dst, last)
+				}
+				continue
+			}
+			if w <= 56 && (m-1)*int(w)/8+8 <= len(mb) {
+				// Whole 8-byte windows: no bounds to watch.
+				mask := uint64(1)<<w - 1
+				for i := 0; i < m; i++ {
+					bit := uint(i) * uint(w)
+					d := binary.LittleEndian.Uint64(mb[bit/8:]) >> (bit % 8) & mask
+					last += md + int64(d)
+					dst = append(dst, last)
+				}
+				continue
+			}
+			for i := 0; i < m; i++ {
 				d := unpack64(mb, uint(i)*uint(w), uint(w))
 				last += md + int64(d)
 				dst = append(dst, last)
