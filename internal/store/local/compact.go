@@ -17,21 +17,14 @@ const maxCompactionsPerRound = 64
 
 // runCompactionAndRetention applies retention, then compacts while there is
 // something to compact. Under sustained load blocks keep coming, so a
-// round does not stop for ingest; it only lets a head waiting to be
-// flushed go first, so that compaction never holds up a flush's CPU.
+// round does not stop for ingest; a compaction pauses while a flush runs
+// (yieldToFlush), so that it never holds up a flush's CPU.
 func (s *Store) runCompactionAndRetention() {
 	ctx := context.Background()
 	if err := s.ApplyRetention(ctx); err != nil {
 		s.log.Error("retention failed", "err", err)
 	}
 	for i := 0; i < maxCompactionsPerRound && s.opts.CompactionInterval > 0; i++ {
-		for s.flushPending() {
-			select {
-			case <-s.stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
 		select {
 		case <-s.stop:
 			return
@@ -49,11 +42,19 @@ func (s *Store) runCompactionAndRetention() {
 	}
 }
 
-// flushPending reports whether a cut head waits to be written to a block.
-func (s *Store) flushPending() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.flushing) > 0
+// yieldToFlush waits while a flush runs: on a machine with few cores the
+// flush, which frees head memory that writes wait for, goes first.
+func (s *Store) yieldToFlush(ctx context.Context) {
+	for !s.flushMu.TryLock() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.stop:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	s.flushMu.Unlock()
 }
 
 // ApplyRetention deletes the blocks whose newest span is older than the
@@ -173,9 +174,12 @@ func (s *Store) Compact(ctx context.Context) (bool, error) {
 			w.Abort()
 			return false, err
 		}
-		if n++; n%8192 == 0 && ctx.Err() != nil {
-			w.Abort()
-			return false, ctx.Err()
+		if n++; n%4096 == 0 {
+			if ctx.Err() != nil {
+				w.Abort()
+				return false, ctx.Err()
+			}
+			s.yieldToFlush(ctx)
 		}
 		if sp := top.it.Next(); sp != nil {
 			top.sp = sp
