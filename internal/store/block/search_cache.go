@@ -51,8 +51,9 @@ func (c *SearchCache) Loads() int64 {
 	return c.loads
 }
 
-// Forget drops a block's index (a block deleted or replaced).
-func (c *SearchCache) Forget(id string) {
+// Forget drops the index of the block r reads (deleted or replaced).
+func (c *SearchCache) Forget(r *Reader) {
+	id := r.searchKey()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.byID[id]; ok {
@@ -107,20 +108,25 @@ func (r *Reader) SearchIndex(ctx context.Context, c *SearchCache) (*SearchIndex,
 	if !r.HasSearchIndex() {
 		return nil, nil
 	}
-	if se, ok := c.get(r.meta.ID); ok {
+	key := r.searchKey()
+	if se, ok := c.get(key); ok {
 		return se.x, se.err
 	}
 	x, err := r.loadSearch(ctx)
 	if err != nil && (ctx.Err() != nil || !errors.Is(err, ErrCorrupt)) {
 		return nil, err // not the file's fault: try again next time
 	}
-	se := &searchEntry{id: r.meta.ID, x: x, err: err, size: 128}
+	se := &searchEntry{id: key, x: x, err: err, size: 128}
 	if x != nil {
 		se.size = x.Size()
 	}
 	c.put(se)
 	return x, err
 }
+
+// searchKey names the block in a SearchCache: its id within its backend
+// (one cache may serve stores of several directories).
+func (r *Reader) searchKey() string { return fmt.Sprintf("%p/%s", r.be, r.meta.ID) }
 
 func (r *Reader) loadSearch(ctx context.Context) (*SearchIndex, error) {
 	b, err := r.be.Read(ctx, r.meta.ID, SearchName)

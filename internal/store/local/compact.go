@@ -119,6 +119,7 @@ func (s *Store) ApplyRetention(ctx context.Context) error {
 // retire waits for the queries using an unlisted block, closes and deletes it.
 func (s *Store) retire(ctx context.Context, b *blockRef) error {
 	b.refs.Wait()
+	searchCache.Forget(b.r)
 	b.r.Close()
 	if err := s.deleteBlock(ctx, b.meta.ID); err != nil {
 		return fmt.Errorf("delete block %s: %w", b.meta.ID, err)

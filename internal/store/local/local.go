@@ -299,6 +299,7 @@ func (s *Store) deleteBlock(ctx context.Context, id string) error {
 
 func (s *Store) closeBlocks() {
 	for _, b := range s.blocks {
+		searchCache.Forget(b.r)
 		b.r.Close()
 	}
 	s.blocks = nil

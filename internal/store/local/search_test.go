@@ -132,6 +132,16 @@ func TestFindTracesIndexMatchesReference(t *testing.T) {
 	if did, err := s.Compact(ctx); err != nil || !did {
 		t.Fatalf("Compact: %v %v", did, err)
 	}
+	for _, b := range s.blocks {
+		if !b.r.HasSearchIndex() {
+			t.Fatalf("compacted block %s has no search index", b.meta.ID)
+		}
+		if b.meta.Level > 0 {
+			if err := b.r.Verify(ctx); err != nil {
+				t.Errorf("compacted block %s: Verify: %v", b.meta.ID, err)
+			}
+		}
+	}
 	t.Run("compacted", check)
 }
 
@@ -239,5 +249,33 @@ func TestScanTracesIndexHints(t *testing.T) {
 			t.Errorf("%+v: no trace matches: the case tests nothing", req)
 		}
 		t.Logf("%+v: %d traces scanned, %d match, %d in all", req, len(got), want, len(all))
+	}
+}
+
+// TestSearchCacheForgetsRetiredBlocks checks that compaction and Close
+// drop the search indexes of the blocks they retire from the shared cache.
+func TestSearchCacheForgetsRetiredBlocks(t *testing.T) {
+	before := searchCache.Bytes()
+	s, _ := searchLoad(t, t.TempDir())
+	ctx := context.Background()
+	if _, err := s.FindTraces(ctx, store.TraceQuery{Service: "frontend", Limit: 10000}); err != nil {
+		t.Fatal(err)
+	}
+	loaded := searchCache.Bytes()
+	if loaded <= before {
+		t.Fatalf("cache %d bytes after a search, %d before", loaded, before)
+	}
+	if did, err := s.Compact(ctx); err != nil || !did {
+		t.Fatalf("Compact: %v %v", did, err)
+	}
+	if got := searchCache.Bytes(); got >= loaded {
+		t.Errorf("cache %d bytes after compaction, %d before: replaced blocks kept", got, loaded)
+	}
+	if _, err := s.FindTraces(ctx, store.TraceQuery{Service: "frontend", Limit: 10000}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if got := searchCache.Bytes(); got != before {
+		t.Errorf("cache %d bytes after Close, %d before the store", got, before)
 	}
 }
