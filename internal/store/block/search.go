@@ -510,9 +510,8 @@ func (b *searchBuilder) drop(k *keyBuilder) {
 	}
 }
 
-// ranks returns t's fragments as sorted ranks.
-func (t *termBuilder) ranks(byRank, rankOf []uint32) []uint32 {
-	out := make([]uint32, 0, t.n)
+// appendRanks appends t's fragments to out as sorted ranks.
+func (t *termBuilder) appendRanks(out []uint32, byRank, rankOf []uint32) []uint32 {
 	if t.bits != nil {
 		// Dense: walk the ranks, which come out sorted.
 		for r, o := range byRank {
@@ -522,8 +521,9 @@ func (t *termBuilder) ranks(byRank, rankOf []uint32) []uint32 {
 		}
 		return out
 	}
+	start := len(out)
 	t.forEach(func(o uint32) { out = append(out, rankOf[o]) })
-	slices.Sort(out)
+	slices.Sort(out[start:])
 	return out
 }
 
@@ -531,7 +531,7 @@ func (t *termBuilder) ranks(byRank, rankOf []uint32) []uint32 {
 type encodedTerm struct {
 	kind          uint8
 	svc, key, val string
-	ranks         []uint32
+	builders      []*termBuilder // more than one when terms merge
 }
 
 // encode returns the search file. The fragments must be the index's, in
@@ -595,11 +595,11 @@ func (b *searchBuilder) encode() []byte {
 	var terms []encodedTerm
 	for svc, st := range b.svcs {
 		if t := st.term; t != nil && !t.key.dropped && t.n > 0 {
-			terms = append(terms, encodedTerm{kind: termService, svc: svc, ranks: t.ranks(byRank, rankOf)})
+			terms = append(terms, encodedTerm{kind: termService, svc: svc, builders: []*termBuilder{t}})
 		}
 		for name, t := range st.names {
 			if !t.key.dropped && t.n > 0 {
-				terms = append(terms, encodedTerm{kind: termName, svc: svc, val: name, ranks: t.ranks(byRank, rankOf)})
+				terms = append(terms, encodedTerm{kind: termName, svc: svc, val: name, builders: []*termBuilder{t}})
 			}
 		}
 		for key, sk := range st.keys {
@@ -608,7 +608,7 @@ func (b *searchBuilder) encode() []byte {
 			}
 			add := func(val string, t *termBuilder) {
 				if t != nil && t.n > 0 {
-					terms = append(terms, encodedTerm{kind: termTag, svc: svc, key: key, val: val, ranks: t.ranks(byRank, rankOf)})
+					terms = append(terms, encodedTerm{kind: termTag, svc: svc, key: key, val: val, builders: []*termBuilder{t}})
 				}
 			}
 			for v, t := range sk.strs {
@@ -662,7 +662,18 @@ func (b *searchBuilder) encode() []byte {
 	var pb, alt []byte
 	svcRanks := map[string][]uint32{}
 	same := map[string]int{}
+	// Each term's ranks are computed as it is written: all at once they
+	// would take 4 bytes per posting entry.
+	var ranks []uint32
 	for i, t := range terms {
+		ranks = ranks[:0]
+		for _, tb := range t.builders {
+			ranks = tb.appendRanks(ranks, byRank, rankOf)
+		}
+		if len(t.builders) > 1 {
+			slices.Sort(ranks)
+			ranks = slices.Compact(ranks)
+		}
 		out = append(out, t.kind)
 		out = binary.AppendUvarint(out, id(t.svc))
 		if t.kind == termTag {
@@ -671,16 +682,16 @@ func (b *searchBuilder) encode() []byte {
 		if t.kind != termService {
 			out = binary.AppendUvarint(out, id(t.val))
 		}
-		enc, count, pb := encodePosting(pb[:0], t.ranks, n)
+		enc, count, pb := encodePosting(pb[:0], ranks, n)
 		if t.kind == termService {
-			svcRanks[t.svc] = t.ranks
-		} else if sr, ok := svcRanks[t.svc]; ok && len(sr)-len(t.ranks) < len(pb) {
+			svcRanks[t.svc] = slices.Clone(ranks)
+		} else if sr, ok := svcRanks[t.svc]; ok && len(sr)-len(ranks) < len(pb) {
 			// The service's fragments that lack the term, when smaller.
 			alt = alt[:0]
 			var next uint32
 			missing, j := 0, 0
 			for _, r := range sr {
-				if j < len(t.ranks) && t.ranks[j] == r {
+				if j < len(ranks) && ranks[j] == r {
 					j++
 					continue
 				}
@@ -731,9 +742,7 @@ func mergeTerms(terms []encodedTerm) []encodedTerm {
 	for _, t := range terms {
 		if len(out) > 0 && compareTerms(out[len(out)-1], t) == 0 {
 			last := &out[len(out)-1]
-			last.ranks = append(last.ranks, t.ranks...)
-			slices.Sort(last.ranks)
-			last.ranks = slices.Compact(last.ranks)
+			last.builders = append(last.builders, t.builders...)
 			continue
 		}
 		out = append(out, t)
