@@ -127,7 +127,15 @@ type rowSource struct {
 	ra     io.ReaderAt
 	size   int64
 	groups []groupInfo
+	// index is the page index region, read at once while building (then
+	// dropped), starting at indexOff.
+	index    []byte
+	indexOff int64
+	readBuf  []byte
 }
+
+// maxPageIndexBytes bounds the page index region read at once.
+const maxPageIndexBytes = 64 << 20
 
 // newRowSource checks that f has Row's schema and reads its page index.
 func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
@@ -149,7 +157,25 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 	}
 	s := &rowSource{id: id, ra: f, size: f.Size()}
 	md := f.Metadata()
-	var buf []byte
+	// The writer puts the whole page index (every column index, then every
+	// offset index) in one region before the footer: read it at once.
+	lo, hi := s.size, int64(0)
+	for g := range md.RowGroups {
+		for _, cc := range md.RowGroups[g].Columns {
+			for _, r := range [2][2]int64{{cc.ColumnIndexOffset, int64(cc.ColumnIndexLength)}, {cc.OffsetIndexOffset, int64(cc.OffsetIndexLength)}} {
+				if r[0] > 0 && r[1] > 0 {
+					lo, hi = min(lo, r[0]), max(hi, r[0]+r[1])
+				}
+			}
+		}
+	}
+	if lo < hi && hi <= s.size && hi-lo <= maxPageIndexBytes {
+		s.index = make([]byte, hi-lo)
+		if _, err := s.ra.ReadAt(s.index, lo); err != nil {
+			return nil, fmt.Errorf("%w: data: read page index: %v", ErrCorrupt, err)
+		}
+		s.indexOff = lo
+	}
 	for g := range md.RowGroups {
 		rg := &md.RowGroups[g]
 		if len(rg.Columns) != len(rowLeaves) || rg.NumRows < 0 {
@@ -174,7 +200,8 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 			if cc.OffsetIndexOffset <= 0 || cc.OffsetIndexLength <= 0 {
 				return nil, fmt.Errorf("%w: no offset index", errUnsupported)
 			}
-			if buf, err = s.readAt(buf, cc.OffsetIndexOffset, cc.OffsetIndexLength); err != nil {
+			buf, err := s.readAt(cc.OffsetIndexOffset, cc.OffsetIndexLength)
+			if err != nil {
 				return nil, fmt.Errorf("%w: data: offset index of column %d in row group %d: %v", ErrCorrupt, c, g, err)
 			}
 			if ci.pages, err = decodeOffsetIndex(buf, nil); err != nil {
@@ -191,7 +218,7 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 				return nil, fmt.Errorf("%w: data: column %d in row group %d has no pages", ErrCorrupt, c, g)
 			}
 			if cc.ColumnIndexOffset > 0 && cc.ColumnIndexLength > 0 {
-				if buf, err = s.readAt(buf, cc.ColumnIndexOffset, cc.ColumnIndexLength); err == nil {
+				if buf, err = s.readAt(cc.ColumnIndexOffset, cc.ColumnIndexLength); err == nil {
 					err = decodeNullPages(buf, ci.pages)
 				}
 				if err != nil {
@@ -201,19 +228,24 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 		}
 		s.groups = append(s.groups, gi)
 	}
+	s.index, s.readBuf = nil, nil
 	return s, nil
 }
 
-// readAt reads n bytes at off into buf.
-func (s *rowSource) readAt(buf []byte, off int64, n int32) ([]byte, error) {
+// readAt returns the n bytes at off, from the page index region when they
+// are in it, else read into readBuf (valid until the next call).
+func (s *rowSource) readAt(off int64, n int32) ([]byte, error) {
 	if off < 0 || n < 0 || off+int64(n) > s.size || n > maxPageBytes {
-		return buf, fmt.Errorf("range [%d, +%d) outside the file", off, n)
+		return nil, fmt.Errorf("range [%d, +%d) outside the file", off, n)
 	}
-	buf = grow(buf, int(n))
-	if _, err := s.ra.ReadAt(buf, off); err != nil {
-		return buf, err
+	if i := off - s.indexOff; s.index != nil && i >= 0 && i+int64(n) <= int64(len(s.index)) {
+		return s.index[i : i+int64(n)], nil
 	}
-	return buf, nil
+	s.readBuf = grow(s.readBuf, int(n))
+	if _, err := s.ra.ReadAt(s.readBuf, off); err != nil {
+		return nil, err
+	}
+	return s.readBuf, nil
 }
 
 // rowScratch is the per-call memory of the row reader, pooled.
