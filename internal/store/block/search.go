@@ -95,6 +95,7 @@ type keyBuilder struct {
 	budget    bool
 	dropped   bool
 	terms     []*termBuilder
+	svcKeys   []*svcKey // the key's terms by service, released on drop
 }
 
 // termBuilder collects the ordinals of the fragments that have a term:
@@ -345,6 +346,7 @@ func (b *searchBuilder) svcKey(s *svcState, key string) *svcKey {
 		b.keys[k.name] = k
 	}
 	sk := &svcKey{key: k}
+	k.svcKeys = append(k.svcKeys, sk)
 	s.keys[k.name] = sk
 	return sk
 }
@@ -494,6 +496,10 @@ func (b *searchBuilder) drop(k *keyBuilder) {
 	for _, t := range k.terms {
 		t.vb, t.bits = nil, nil
 	}
+	for _, sk := range k.svcKeys {
+		*sk = svcKey{key: k}
+	}
+	k.svcKeys = nil
 	if k.budget {
 		b.size -= k.size
 	}
