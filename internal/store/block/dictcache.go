@@ -41,8 +41,11 @@ func (d *dictionary) value(i int, k valueKind, v *leafValue) {
 	}
 }
 
+// dictKey names a column chunk of one row source (not of one block id:
+// a block reopened, or a test's block rewritten under the same id, gets
+// fresh entries; a closed block's age out).
 type dictKey struct {
-	block      string
+	source     uint64
 	group, col int
 }
 
@@ -96,7 +99,7 @@ func (c *dictCache) put(k dictKey, d *dictionary) {
 // dictionary returns the dictionary of the chunk of lf in ch, from the
 // cache or read and decoded.
 func (s *rowSource) dictionary(lf *rowLeaf, ch *chunkInfo) (*dictionary, error) {
-	k := dictKey{s.id, ch.group, lf.col}
+	k := dictKey{s.seq, ch.group, lf.col}
 	if d := dicts.get(k); d != nil {
 		return d, nil
 	}

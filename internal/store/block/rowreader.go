@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
@@ -124,6 +125,7 @@ type groupInfo struct {
 // of each column chunk is.
 type rowSource struct {
 	id     string
+	seq    uint64 // unique to this view: the dictionary cache's key
 	ra     io.ReaderAt
 	size   int64
 	groups []groupInfo
@@ -133,6 +135,9 @@ type rowSource struct {
 	indexOff int64
 	readBuf  []byte
 }
+
+// sourceSeq numbers row sources.
+var sourceSeq atomic.Uint64
 
 // maxPageIndexBytes bounds the page index region read at once.
 const maxPageIndexBytes = 64 << 20
@@ -155,7 +160,7 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 			return nil, fmt.Errorf("%w: data: column %s differs", ErrCorrupt, l.path)
 		}
 	}
-	s := &rowSource{id: id, ra: f, size: f.Size()}
+	s := &rowSource{id: id, seq: sourceSeq.Add(1), ra: f, size: f.Size()}
 	md := f.Metadata()
 	// The writer puts the whole page index (every column index, then every
 	// offset index) in one region before the footer: read it at once.
