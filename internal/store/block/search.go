@@ -160,8 +160,8 @@ type svcKey struct {
 type svcState struct {
 	term     *termBuilder
 	keys     map[string]*svcKey
-	slots    []*svcKey // the key of each span attribute position, as last seen
-	evSlots  []*svcKey // the same for event attributes
+	slots    []*svcKey  // the key of each span attribute position, as last seen
+	evSlots  []*svcKey  // the same for event attributes
 	derived  [4]*svcKey // span.kind, error, otel.status_code, otel.status_description
 	names    map[string]*termBuilder
 	lastName string

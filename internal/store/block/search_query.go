@@ -127,14 +127,13 @@ func (x *SearchIndex) iter(t searchTerm) postingIter {
 // Candidates iterates over the candidates of a search, newest first. It is
 // not safe for concurrent use.
 type Candidates struct {
-	x           *SearchIndex
-	q           *SearchRequest
-	its         []postingIter
-	next        uint32
-	lo, hi      uint64
-	minDur      uint64
-	done        bool
-	Considered  int // fragments whose postings matched, before the time and duration checks
+	x      *SearchIndex
+	q      *SearchRequest
+	its    []postingIter
+	next   uint32
+	lo, hi uint64
+	minDur uint64
+	done   bool
 }
 
 // Next returns the next candidate, or false at the end.
@@ -146,7 +145,6 @@ func (c *Candidates) Next() (Candidate, bool) {
 			c.done = true
 			break
 		}
-		c.Considered++
 		start := x.startLo(int(r))
 		end := start + uint64(x.dur[r])*x.unit
 		if start > c.hi || end < c.lo || uint64(x.maxDur[r])*x.unit < c.minDur {

@@ -159,7 +159,7 @@ func TestSearchCandidatesCoverMatches(t *testing.T) {
 		{Tags: map[string]string{"exception.type": "Timeout"}},
 		{Tags: map[string]string{"link.kind": "follows"}},
 		{Tags: map[string]string{"otel.scope.name": "lib"}},
-		{Tags: map[string]string{"user.id": "u17"}},                   // dropped: too many values
+		{Tags: map[string]string{"user.id": "u17"}},                  // dropped: too many values
 		{Tags: map[string]string{"blob": string(make([]byte, 300))}}, // dropped: long value
 		{Tags: map[string]string{"no.such.key": "x"}},
 		{Service: "svc-4", Tags: map[string]string{"http.response.status_code": "999"}},
