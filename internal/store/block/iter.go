@@ -53,10 +53,6 @@ func (it *Iterator) Next() (sp *model.Span) {
 		}
 		if it.sc != nil {
 			rows, err := it.sc.batch()
-			if errors.Is(err, errUnsupported) && it.sc.next == 0 {
-				it.sc, it.buf = nil, make([]Row, scanBatch)
-				continue
-			}
 			if err != nil {
 				it.err = err
 				return nil

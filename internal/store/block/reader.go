@@ -416,9 +416,6 @@ func (r *Reader) ScanRows(ctx context.Context, fn func(*Row) bool) error {
 			return err
 		}
 		rows, err := sc.batch()
-		if errors.Is(err, errUnsupported) && sc.next == 0 {
-			return scanRows(ctx, r, fn)
-		}
 		if err != nil || len(rows) == 0 {
 			return err
 		}
