@@ -15,7 +15,6 @@ import (
 // and that every trace stays whole throughout (run it with -race).
 func TestBackgroundCompactionBesideFlushes(t *testing.T) {
 	o := testOptions(t.TempDir())
-	o.FlushSpans = 200 // a block every 20 traces
 	o.FlushInterval = 20 * time.Millisecond
 	o.CompactionInterval = 30 * time.Millisecond
 	o.CompactionMinBlocks = 3
@@ -37,8 +36,11 @@ func TestBackgroundCompactionBesideFlushes(t *testing.T) {
 			mu.Lock()
 			written = i + 1
 			mu.Unlock()
-			if i%50 == 0 {
-				time.Sleep(5 * time.Millisecond)
+			if i%20 == 19 { // a block every 20 traces, beside the background ones
+				if err := s.Flush(ctx); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		}
 	}()
