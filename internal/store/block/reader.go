@@ -202,6 +202,14 @@ func (r *Reader) FindTrace(ctx context.Context, id model.TraceID) ([]*model.Span
 	return out, nil
 }
 
+// Prepare builds now what the block's first read would otherwise build (the
+// row reader's view of the data file: about 5–10 ms for a million spans),
+// so that a block written in the background does not make its first
+// lookup slow. Open leaves it out to keep start-up fast.
+func (r *Reader) Prepare() {
+	_, _ = r.rowSource()
+}
+
 // rowSource returns the row reader's view of the block, building it on
 // first use.
 func (r *Reader) rowSource() (*rowSource, error) {

@@ -201,6 +201,7 @@ func (s *Store) Compact(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("open compacted block: %w", err)
 	}
+	r.Prepare()
 	// The new block is visible (its meta names its sources, so a crash
 	// from here on drops the sources at the next start). Swap, then delete.
 	s.mu.Lock()

@@ -528,6 +528,7 @@ func (s *Store) flushHead(ctx context.Context, h *head, walSeg int) error {
 	if err != nil {
 		return fmt.Errorf("open flushed block: %w", err)
 	}
+	r.Prepare()
 	s.mu.Lock()
 	s.blocks = append(s.blocks, &blockRef{r: r, meta: r.Meta()})
 	s.sortBlocks()
