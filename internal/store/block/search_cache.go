@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/list"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -209,4 +210,44 @@ func (r *Reader) checkSearch(ctx context.Context, sb *searchBuilder) error {
 		return fmt.Errorf("%w: search: the index does not match the rows", ErrCorrupt)
 	}
 	return nil
+}
+
+// TraceAt returns the trace id of index entry ordinal (a Candidate's
+// Ordinal) and the trace's spans in this block: one range read of two
+// index entries and the rows' pages, without FindTrace's bloom check and
+// index search.
+func (r *Reader) TraceAt(ctx context.Context, ordinal int) (model.TraceID, []*model.Span, error) {
+	var id model.TraceID
+	if ordinal < 0 || ordinal >= r.nIndex {
+		return id, nil, fmt.Errorf("%w: index entry %d of %d", ErrCorrupt, ordinal, r.nIndex)
+	}
+	var buf [2 * IndexEntrySize]byte
+	n := IndexEntrySize
+	if ordinal+1 < r.nIndex {
+		n = 2 * IndexEntrySize
+	}
+	if err := r.be.ReadRange(ctx, r.meta.ID, IndexName, int64(len(indexMagic)+ordinal*IndexEntrySize), buf[:n]); err != nil {
+		return id, nil, fmt.Errorf("read index: %w", err)
+	}
+	copy(id[:], buf[:16])
+	lo, hi := int64(binary.LittleEndian.Uint32(buf[16:])), r.meta.Spans
+	if n > IndexEntrySize {
+		hi = int64(binary.LittleEndian.Uint32(buf[IndexEntrySize+16:]))
+	}
+	if hi > r.meta.Spans || lo >= hi || hi-lo > 1<<20 {
+		return id, nil, fmt.Errorf("%w: index entry [%d, %d) outside the data", ErrCorrupt, lo, hi)
+	}
+	rows := make([]Row, hi-lo)
+	if err := r.readRows(lo, rows); err != nil {
+		return id, nil, err
+	}
+	var b spanBuilder
+	out := make([]*model.Span, 0, len(rows))
+	for i := range rows {
+		if rows[i].TraceID != id {
+			return id, nil, fmt.Errorf("%w: index points at rows of another trace", ErrCorrupt)
+		}
+		out = append(out, b.ToSpan(&rows[i]))
+	}
+	return id, out, nil
 }

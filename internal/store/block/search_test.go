@@ -132,6 +132,14 @@ func candidateIDs(t *testing.T, r *Reader, x *SearchIndex, q *SearchRequest) []m
 		if err != nil {
 			t.Fatal(err)
 		}
+		id2, spans, err := r.TraceAt(context.Background(), c.Ordinal)
+		if err != nil || id2 != id {
+			t.Fatalf("TraceAt(%d) = %s, %v; TraceIDAt says %s", c.Ordinal, id2, err, id)
+		}
+		want, err := r.FindTrace(context.Background(), id)
+		if err != nil || len(want) != len(spans) {
+			t.Fatalf("TraceAt(%d): %d spans, FindTrace %d (%v)", c.Ordinal, len(spans), len(want), err)
+		}
 		out = append(out, id)
 	}
 	return out

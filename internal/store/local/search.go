@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
-	"errors"
 	"runtime"
 	"slices"
 	"sync"
@@ -154,11 +153,11 @@ func (s *Store) findTraces(ctx context.Context, q *store.TraceQuery, heads []*he
 
 	// Candidates are read in batches, concurrently: about as many as the
 	// results still missing (postings are mostly exact), at least a few.
-	var batch []model.TraceID
+	var batch []candRead
 	pick := func(id model.TraceID) {
 		if _, ok := seen[id]; !ok {
 			seen[id] = struct{}{}
-			batch = append(batch, id)
+			batch = append(batch, candRead{id: id, known: true})
 		}
 	}
 	for done := false; !done; {
@@ -184,17 +183,8 @@ func (s *Store) findTraces(ctx context.Context, q *store.TraceQuery, heads []*he
 					heap.Fix(&srcs, 0)
 				}
 			case src.cands != nil:
-				b := src.from
-				id, err := b.r.TraceIDAt(ctx, src.cand.Ordinal)
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil, ctx.Err()
-					}
-					s.m.blockErrors.Inc()
-					s.log.Warn("block search read failed", "block", b.meta.ID, "err", err)
-				} else {
-					pick(id)
-				}
+				// Read by ordinal; duplicates are dropped once read.
+				batch = append(batch, candRead{from: src.from, ord: src.cand.Ordinal})
 				if c, ok := src.cands.Next(); ok {
 					src.cand, src.key = c, c.Start
 					heap.Fix(&srcs, 0)
@@ -212,11 +202,20 @@ func (s *Store) findTraces(ctx context.Context, q *store.TraceQuery, heads []*he
 				}
 			}
 		}
-		traces, err := s.readWhole(ctx, batch, all)
-		if err != nil {
+		if err := s.readWhole(ctx, batch, all); err != nil {
 			return nil, err
 		}
-		for _, t := range traces {
+		for _, c := range batch {
+			t := c.t
+			if t == nil {
+				continue
+			}
+			if !c.known {
+				if _, ok := seen[c.id]; ok {
+					continue
+				}
+				seen[c.id] = struct{}{}
+			}
 			for _, sp := range t.Spans {
 				if store.MatchSpan(sp, q) {
 					res.add(t)
@@ -311,37 +310,51 @@ func (s *Store) openSource(ctx context.Context, src *searchSource, q *store.Trac
 	return nil
 }
 
-// readWhole reads the traces of ids whole (from the heads and every block
-// of all), concurrently, and returns those that have spans, in the order
-// of ids.
-func (s *Store) readWhole(ctx context.Context, ids []model.TraceID, all []*blockRef) ([]*model.Trace, error) {
-	out := make([]*model.Trace, len(ids))
-	errs := make([]error, len(ids))
+// candRead is a candidate trace to read whole: by id (known), or by its
+// ordinal in block from, which gives the id.
+type candRead struct {
+	id    model.TraceID
+	known bool
+	from  *blockRef
+	ord   int
+	t     *model.Trace // the trace read, nil when it has no span
+}
+
+// readWhole reads the candidates whole (from the heads and every block of
+// all), concurrently. A block error on one candidate is counted and
+// logged, and the candidate left out.
+func (s *Store) readWhole(ctx context.Context, cands []candRead, all []*blockRef) error {
 	var next atomic.Int64
 	work := func() {
 		for {
 			i := int(next.Add(1) - 1)
-			if i >= len(ids) {
+			if i >= len(cands) || ctx.Err() != nil {
 				return
 			}
-			spans, err := s.completeTrace(ctx, ids[i], nil, all, nil)
-			if len(spans) > 0 {
-				out[i] = &model.Trace{TraceID: ids[i], Spans: spans}
+			c := &cands[i]
+			var spans []*model.Span
+			if !c.known {
+				id, got, err := c.from.r.TraceAt(ctx, c.ord)
+				if err != nil {
+					if ctx.Err() == nil {
+						s.m.blockErrors.Inc()
+						s.log.Warn("block search read failed", "block", c.from.meta.ID, "err", err)
+					}
+					continue
+				}
+				c.id, spans = id, got
 			}
-			errs[i] = err
+			spans, _ = s.completeTrace(ctx, c.id, spans, all, c.from)
+			if len(spans) > 0 {
+				c.t = &model.Trace{TraceID: c.id, Spans: spans}
+			}
 		}
 	}
 	var wg sync.WaitGroup
-	for range min(len(ids), runtime.GOMAXPROCS(0), 4) - 1 {
+	for range min(len(cands), runtime.GOMAXPROCS(0), 4) - 1 {
 		wg.Go(work)
 	}
 	work()
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(out, func(t *model.Trace) bool { return t == nil }), nil
+	return ctx.Err()
 }
