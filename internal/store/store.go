@@ -159,4 +159,11 @@ type ScanRequest struct {
 	// matches them (Jaeger's search semantics, or an array attribute
 	// element). Engines may ignore this hint.
 	Tags map[string]string
+	// StartFloor, when set, returns a start below which the caller has no
+	// use for a trace (it already holds enough newer ones): an engine may
+	// skip traces whose earliest span starts before it, and, scanning
+	// newest first, stop. It may rise during the scan; it is called from
+	// the scanning goroutine and must be safe for that. Engines may
+	// ignore this hint.
+	StartFloor func() uint64
 }

@@ -222,8 +222,10 @@ func (e *Engine) Search(ctx context.Context, req SearchRequest) (*SearchResponse
 	var mu sync.Mutex
 	var found []*TraceMatch
 	// Once limit traces are found, a trace starting before the oldest of
-	// them cannot be returned: it is skipped before evaluation.
+	// them cannot be returned: it is skipped before evaluation (and the
+	// store may skip reading it).
 	var threshold atomic.Uint64
+	sreq.StartFloor = threshold.Load
 	trim := func() {
 		slices.SortFunc(found, func(a, b *TraceMatch) int {
 			if c := cmp.Compare(b.Start, a.Start); c != 0 {

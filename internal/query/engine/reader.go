@@ -72,6 +72,7 @@ func (r *Reader) scanSearch(ctx context.Context, q store.TraceQuery) ([]*model.T
 	var hits []hit
 	// Once limit traces are found, older traces cannot be returned.
 	var threshold atomic.Uint64
+	req.StartFloor = threshold.Load
 	trim := func() {
 		slices.SortFunc(hits, func(a, b hit) int {
 			if c := cmp.Compare(b.start, a.start); c != 0 {

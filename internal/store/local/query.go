@@ -345,6 +345,18 @@ func (s *Store) ScanTraces(ctx context.Context, req store.ScanRequest, fn func(*
 		if !blockMayMatch(&b.meta, q.Service, q.Operation) {
 			continue
 		}
+		if req.StartFloor != nil {
+			if req.StartFloor() > b.meta.MaxStart {
+				continue // every trace of the block starts before the floor
+			}
+			handled, stop, err := s.scanNewest(ctx, b, &q, &req, lo, hi, seen, emit)
+			if err != nil || stop {
+				return err
+			}
+			if handled {
+				continue
+			}
+		}
 		cands, err := s.blockCandidates(ctx, b, &q, req.Tags, lo, hi, seen)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -358,3 +358,42 @@ func (s *Store) readWhole(ctx context.Context, cands []candRead, all []*blockRef
 	wg.Wait()
 	return ctx.Err()
 }
+
+// scanNewest hands block b's candidates to emit newest first, while their
+// start may reach req.StartFloor (ScanTraces with that hint). handled is
+// false for a block without a usable search index, left to the caller;
+// stop reports that emit asked to stop.
+func (s *Store) scanNewest(ctx context.Context, b *blockRef, q *store.TraceQuery, req *store.ScanRequest, lo, hi uint64,
+	seen map[model.TraceID]struct{}, emit func(model.TraceID, []*model.Span, *blockRef) (bool, error)) (handled, stop bool, err error) {
+	x, err := b.r.SearchIndex(ctx, searchCache)
+	if err != nil || x == nil {
+		return false, false, ctx.Err() // a damage is reported by the caller's path
+	}
+	it := x.Candidates(&block.SearchRequest{Service: q.Service, Name: q.Operation, Tags: req.Tags,
+		StartMin: lo, StartMax: hi, MinDuration: q.DurationMin})
+	for c, ok := it.Next(); ok; c, ok = it.Next() {
+		if c.Start < req.StartFloor() {
+			break // this trace and every later one start before the floor
+		}
+		id, spans, err := b.r.TraceAt(ctx, c.Ordinal)
+		if err != nil {
+			if ctx.Err() != nil {
+				return true, false, ctx.Err()
+			}
+			s.m.blockErrors.Inc()
+			s.log.Warn("block read failed", "block", b.meta.ID, "err", err)
+			continue
+		}
+		if _, ok := seen[id]; ok {
+			continue
+		}
+		ok, err := emit(id, spans, b)
+		if err != nil {
+			return true, false, err
+		}
+		if !ok {
+			return true, true, nil
+		}
+	}
+	return true, false, nil
+}

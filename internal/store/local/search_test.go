@@ -279,3 +279,53 @@ func TestSearchCacheForgetsRetiredBlocks(t *testing.T) {
 		t.Errorf("cache %d bytes after Close, %d before the store", got, before)
 	}
 }
+
+// TestScanTracesStartFloor checks the StartFloor hint: every trace that
+// meets the hints and starts at or after the floor is still handed out,
+// and traces of the blocks older than the floor are not read.
+func TestScanTracesStartFloor(t *testing.T) {
+	s, mem := searchLoad(t, t.TempDir())
+	ctx := context.Background()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	all, err := mem.FindTraces(ctx, store.TraceQuery{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	floor := all[len(all)/5].Start() // the newest fifth is above it
+	for _, req := range []store.ScanRequest{
+		{Service: "frontend"},
+		{Service: "frontend", Tags: map[string]string{"http.response.status_code": "503"}},
+	} {
+		full := 0
+		if err := s.ScanTraces(ctx, req, func(*model.Trace) bool { full++; return true }); err != nil {
+			t.Fatal(err)
+		}
+		req.StartFloor = func() uint64 { return floor }
+		got := map[model.TraceID]bool{}
+		if err := s.ScanTraces(ctx, req, func(tr *model.Trace) bool { got[tr.TraceID] = true; return true }); err != nil {
+			t.Fatal(err)
+		}
+		q := store.TraceQuery{Service: req.Service, Tags: req.Tags}
+		want := 0
+		for _, tr := range all {
+			if tr.Start() < floor {
+				continue
+			}
+			for _, sp := range tr.Spans {
+				if store.MatchSpan(sp, &q) {
+					want++
+					if !got[tr.TraceID] {
+						t.Errorf("%+v: trace %s (start %d >= floor %d) not handed out", req.Tags, tr.TraceID, tr.Start(), floor)
+					}
+					break
+				}
+			}
+		}
+		if want == 0 || len(got) >= full {
+			t.Errorf("%+v: %d traces with the floor, %d without, %d to find: the floor prunes nothing", req.Tags, len(got), full, want)
+		}
+		t.Logf("%+v: %d traces with the floor, %d without, %d match above it", req.Tags, len(got), full, want)
+	}
+}
