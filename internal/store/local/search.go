@@ -154,6 +154,7 @@ func (s *Store) findTraces(ctx context.Context, q *store.TraceQuery, heads []*he
 	// Candidates are read in batches, concurrently: about as many as the
 	// results still missing (postings are mostly exact), at least a few.
 	var batch []candRead
+	misses := map[*blockRef]int{}
 	pick := func(id model.TraceID) {
 		if _, ok := seen[id]; !ok {
 			seen[id] = struct{}{}
@@ -216,10 +217,13 @@ func (s *Store) findTraces(ctx context.Context, q *store.TraceQuery, heads []*he
 				}
 				seen[c.id] = struct{}{}
 			}
-			for _, sp := range t.Spans {
-				if store.MatchSpan(sp, q) {
-					res.add(t)
-					break
+			if slices.ContainsFunc(t.Spans, func(sp *model.Span) bool { return store.MatchSpan(sp, q) }) {
+				res.add(t)
+			} else if c.from != nil {
+				if misses[c.from]++; misses[c.from] == searchMissBudget {
+					if err := s.scanInstead(ctx, &srcs, c.from, q, lo, hi); err != nil {
+						return nil, err
+					}
 				}
 			}
 		}
@@ -235,6 +239,40 @@ func (s *Store) findTraces(ctx context.Context, q *store.TraceQuery, heads []*he
 		return cmp.Compare(string(a.TraceID[:]), string(b.TraceID[:]))
 	})
 	return out, nil
+}
+
+// searchMissBudget is how many candidates of a block may fail the check
+// before the rest of the block is searched by one pass over its columns
+// instead (a condition the index cannot narrow: a dropped tag key, a
+// maximum duration, conditions met by different spans).
+const searchMissBudget = 256
+
+// scanInstead replaces block b's index candidates in srcs with the traces
+// its columns match (exact, newest first).
+func (s *Store) scanInstead(ctx context.Context, srcs *sourceHeap, b *blockRef, q *store.TraceQuery, lo, hi uint64) error {
+	i := slices.IndexFunc(*srcs, func(src *searchSource) bool { return src.from == b && src.cands != nil })
+	if i < 0 {
+		return nil // its candidates are done
+	}
+	var hits []hit
+	note := func(id model.TraceID, start uint64) { hits = append(hits, hit{id, start}) }
+	if err := s.searchBlock(ctx, b, q, lo, hi, note); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.m.blockErrors.Inc()
+		s.log.Warn("block search failed", "block", b.meta.ID, "err", err)
+	}
+	src := (*srcs)[i]
+	src.cands = nil
+	if len(hits) == 0 {
+		heap.Remove(srcs, i)
+		return nil
+	}
+	sortHits(hits)
+	src.list, src.key = hits, hits[0].start
+	heap.Fix(srcs, i)
+	return nil
 }
 
 // indexCandidates returns the traces of block b, not yet seen, that its

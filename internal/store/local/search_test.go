@@ -75,6 +75,7 @@ func searchQueries(now time.Time) []store.TraceQuery {
 		{Service: "cart", Tags: map[string]string{"error": "true"}, Limit: 15},
 		{Service: "frontend", Tags: map[string]string{"app.attr.1": "value-7"}, Limit: 10}, // a dropped key
 		{Service: "frontend", Tags: map[string]string{"user.id": "value-3", "http.request.method": "GET"}, Limit: 5},
+		{Service: "frontend", Tags: map[string]string{"user.id": "value-999"}, Limit: 20}, // rare, dropped key: blocks switch to a scan
 		{Service: "frontend", DurationMin: 400 * time.Millisecond, Limit: 20},
 		{Service: "frontend", DurationMin: 10 * time.Millisecond, DurationMax: 20 * time.Millisecond, Limit: 20},
 		{Service: "frontend", StartMin: now.Add(-20 * time.Minute), StartMax: now.Add(-10 * time.Minute), Limit: 20},
