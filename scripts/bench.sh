@@ -18,23 +18,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 TRACES=${TRACES:-100000}
 OUT=${OUT:-bench-results.json}
-work=$(mktemp -d)
+work=$(mktemp -d); pid=
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
-go build -o bin/clew ./cmd/clew
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-qport=$(freeport); gport=$(freeport); hport=$(freeport); sport=$(freeport); tport=$(freeport)
-./bin/clew --storage=local --data-dir="$work/data" --log.level=warn \
-  --query.addr=127.0.0.1:$qport \
-  --receivers.otlp.grpc.addr=127.0.0.1:$gport --receivers.otlp.http.addr=127.0.0.1:$hport \
-  --receivers.jaeger.agent-sampling.addr=127.0.0.1:$sport --tempo.addr=127.0.0.1:$tport \
-  --receivers.jaeger.agent-compact.enabled=false --receivers.jaeger.agent-binary.enabled=false \
-  --receivers.jaeger.collector-http.enabled=false --receivers.jaeger.collector-grpc.enabled=false \
-  --receivers.zipkin.enabled=false --receivers.datadog.enabled=false --receivers.xray.enabled=false \
-  --local.flush-interval=2s \
-  ${CLEW_FLAGS:-} >"$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$qport/readyz" >/dev/null && break; sleep 0.05; done
+. scripts/benchlib.sh
+start_clew --local.flush-interval=2s
 ticks=$(getconf CLK_TCK)
 cpu() { awk -v t="$ticks" '{printf "%.2f", ($14+$15)/t}' /proc/$pid/stat; }
 cpu0=$(cpu)

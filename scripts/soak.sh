@@ -10,22 +10,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 RATE=${RATE:-50000}
 DURATION=${DURATION:-180s}
-work=$(mktemp -d)
+work=$(mktemp -d); pid=; gen=
 trap 'kill $gen $pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
-go build -o bin/clew ./cmd/clew
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-qport=$(freeport); gport=$(freeport); hport=$(freeport); sport=$(freeport); tport=$(freeport)
-./bin/clew --storage=local --data-dir="$work/data" --log.level=warn \
-  --query.addr=127.0.0.1:$qport \
-  --receivers.otlp.grpc.addr=127.0.0.1:$gport --receivers.otlp.http.addr=127.0.0.1:$hport \
-  --receivers.jaeger.agent-sampling.addr=127.0.0.1:$sport --tempo.addr=127.0.0.1:$tport \
-  --receivers.jaeger.agent-compact.enabled=false --receivers.jaeger.agent-binary.enabled=false \
-  --receivers.jaeger.collector-http.enabled=false --receivers.jaeger.collector-grpc.enabled=false \
-  --receivers.zipkin.enabled=false --receivers.datadog.enabled=false --receivers.xray.enabled=false \
-  ${CLEW_FLAGS:-} >"$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$qport/readyz" >/dev/null && break; sleep 0.05; done
+. scripts/benchlib.sh
+start_clew
 ./bin/clew gen --endpoint 127.0.0.1:$gport --protocol otlp-grpc --rate "$RATE" --duration "$DURATION" --batch 50 --workers 4 \
   --interval 0 --retries 30 --summary-json "$work/gen.json" >/dev/null &
 gen=$!
