@@ -33,6 +33,24 @@ func genLoad(tb testing.TB, traces int) [][]*model.Span {
 	return batches
 }
 
+// writeLoad writes batches to s, flushing after every flushEvery batches
+// (never when 0), and returns the first trace id of each batch.
+func writeLoad(b *testing.B, s *Store, batches [][]*model.Span, flushEvery int) []model.TraceID {
+	var ids []model.TraceID
+	for i, bt := range batches {
+		if err := s.WriteSpans(context.Background(), bt); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, bt[0].TraceID)
+		if flushEvery > 0 && i%flushEvery == flushEvery-1 {
+			if err := s.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return ids
+}
+
 // BenchmarkIngestAndFlush writes the benchmark load through the WAL (with
 // fsync) and the head, then flushes it to a block: the engine's whole CPU
 // cost per span, without the receiver.
@@ -73,18 +91,7 @@ func BenchmarkQueries(b *testing.B) {
 	o := testOptions(b.TempDir())
 	s := openT(b, o)
 	defer s.Close()
-	var ids []model.TraceID
-	for i, bt := range batches {
-		if err := s.WriteSpans(context.Background(), bt); err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, bt[0].TraceID)
-		if i%50 == 49 { // blocks of 25,000 spans
-			if err := s.Flush(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+	ids := writeLoad(b, s, batches, 50) // blocks of 25,000 spans
 	if err := s.Flush(context.Background()); err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store"
 )
 
@@ -16,13 +15,7 @@ func BenchmarkHeadQueries(b *testing.B) {
 	o.FlushBytes, o.MaxHeadBytes, o.FlushSpans = 1<<30, 2<<30, 1<<30
 	s := openT(b, o)
 	defer s.Close()
-	var ids []model.TraceID
-	for _, bt := range batches {
-		if err := s.WriteSpans(context.Background(), bt); err != nil {
-			b.Fatal(err)
-		}
-		ids = append(ids, bt[0].TraceID)
-	}
+	ids := writeLoad(b, s, batches, 0)
 	ctx := context.Background()
 	b.Run("TraceByID", func(b *testing.B) {
 		b.ReportAllocs()
