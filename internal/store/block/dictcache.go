@@ -65,6 +65,14 @@ type dictCache struct {
 
 var dicts = &dictCache{max: DictionaryCacheBytes, m: map[dictKey]*list.Element{}}
 
+// DictionaryCacheUsed returns the bytes of decoded dictionaries the
+// process keeps (at most DictionaryCacheBytes).
+func DictionaryCacheUsed() int64 {
+	dicts.mu.Lock()
+	defer dicts.mu.Unlock()
+	return dicts.size
+}
+
 func (c *dictCache) get(k dictKey) *dictionary {
 	c.mu.Lock()
 	defer c.mu.Unlock()

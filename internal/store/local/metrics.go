@@ -2,6 +2,8 @@ package local
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/clew-dev/clew/internal/store/block"
 )
 
 type metrics struct {
@@ -54,6 +56,15 @@ func newMetrics(s *Store, reg prometheus.Registerer) metrics {
 			}),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clew_local_block_bytes", Help: "Bytes of the open blocks' files."}, func() float64 {
 				return float64(s.blockBytes())
+			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clew_local_search_cache_bytes", Help: "Bytes of decoded block search indexes kept in memory (bounded for the process)."}, func() float64 {
+				return float64(searchCache.Bytes())
+			}),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "clew_local_search_index_loads_total", Help: "Block search indexes read from storage (a block's first search, or after eviction from the cache)."}, func() float64 {
+				return float64(searchCache.Loads())
+			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clew_local_dictionary_cache_bytes", Help: "Bytes of decoded Parquet dictionaries kept in memory for reads by id (bounded for the process)."}, func() float64 {
+				return float64(block.DictionaryCacheUsed())
 			}),
 		)
 	}
