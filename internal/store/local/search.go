@@ -254,14 +254,9 @@ func (s *Store) scanInstead(ctx context.Context, srcs *sourceHeap, b *blockRef, 
 	if i < 0 {
 		return nil // its candidates are done
 	}
-	var hits []hit
-	note := func(id model.TraceID, start uint64) { hits = append(hits, hit{id, start}) }
-	if err := s.searchBlock(ctx, b, q, lo, hi, note); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		s.m.blockErrors.Inc()
-		s.log.Warn("block search failed", "block", b.meta.ID, "err", err)
+	hits, err := s.scanBlockHits(ctx, b, q, lo, hi)
+	if err != nil {
+		return err
 	}
 	src := (*srcs)[i]
 	src.cands = nil
@@ -269,7 +264,6 @@ func (s *Store) scanInstead(ctx context.Context, srcs *sourceHeap, b *blockRef, 
 		heap.Remove(srcs, i)
 		return nil
 	}
-	sortHits(hits)
 	src.list, src.key = hits, hits[0].start
 	heap.Fix(srcs, i)
 	return nil
@@ -332,20 +326,31 @@ func (s *Store) openSource(ctx context.Context, src *searchSource, q *store.Trac
 		}
 		return nil
 	}
+	hits, err := s.scanBlockHits(ctx, b, q, lo, hi)
+	if err != nil {
+		return err
+	}
+	if len(hits) > 0 {
+		src.list, src.key = hits, hits[0].start
+	}
+	return nil
+}
+
+// scanBlockHits returns the traces of block b that its columns match,
+// newest first. A damaged block is counted and logged, and gives what was
+// read before the damage; only the context's end is an error.
+func (s *Store) scanBlockHits(ctx context.Context, b *blockRef, q *store.TraceQuery, lo, hi uint64) ([]hit, error) {
 	var hits []hit
 	note := func(id model.TraceID, start uint64) { hits = append(hits, hit{id, start}) }
 	if err := s.searchBlock(ctx, b, q, lo, hi, note); err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		s.m.blockErrors.Inc()
 		s.log.Warn("block search failed", "block", b.meta.ID, "err", err)
 	}
-	if len(hits) > 0 {
-		sortHits(hits)
-		src.list, src.key = hits, hits[0].start
-	}
-	return nil
+	sortHits(hits)
+	return hits, nil
 }
 
 // candRead is a candidate trace to read whole: by id (known), or by its
