@@ -99,6 +99,25 @@ func (r *thriftReader) fieldHeader(last int16) (typ byte, id int16, err error) {
 
 // listHeader reads a list or set header; the size is checked against the
 // bytes left, every element taking at least one byte.
+// fields calls fn with the type and id of each field of the structure at
+// r, up to its stop field; fn must read or skip the field's value.
+func (r *thriftReader) fields(fn func(t byte, id int16) error) error {
+	var last int16
+	for {
+		t, id, err := r.fieldHeader(last)
+		if err != nil {
+			return err
+		}
+		if t == tStop {
+			return nil
+		}
+		last = id
+		if err := fn(t, id); err != nil {
+			return err
+		}
+	}
+}
+
 func (r *thriftReader) listHeader() (elem byte, n int, err error) {
 	c, err := r.byte()
 	if err != nil {
@@ -188,20 +207,7 @@ func (r *thriftReader) skip(typ byte, depth int, inList bool) error {
 		}
 		return nil
 	case tStruct:
-		var last int16
-		for {
-			t, id, err := r.fieldHeader(last)
-			if err != nil {
-				return err
-			}
-			if t == tStop {
-				return nil
-			}
-			if err := r.skip(t, depth+1, false); err != nil {
-				return err
-			}
-			last = id
-		}
+		return r.fields(func(t byte, _ int16) error { return r.skip(t, depth+1, false) })
 	}
 	return fmt.Errorf("%w: type %d", errThrift, typ)
 }
@@ -247,16 +253,7 @@ type pageHeader struct {
 func decodePageHeader(b []byte) (pageHeader, error) {
 	h := pageHeader{typ: -1, compressed: true}
 	r := thriftReader{b: b}
-	var last int16
-	for {
-		t, id, err := r.fieldHeader(last)
-		if err != nil {
-			return h, err
-		}
-		if t == tStop {
-			break
-		}
-		last = id
+	err := r.fields(func(t byte, id int16) (err error) {
 		switch {
 		case id == 1 && t == tI32:
 			h.typ, err = r.i32()
@@ -269,9 +266,10 @@ func decodePageHeader(b []byte) (pageHeader, error) {
 		default:
 			err = r.skip(t, 1, false)
 		}
-		if err != nil {
-			return h, err
-		}
+		return err
+	})
+	if err != nil {
+		return h, err
 	}
 	h.size = r.off
 	if h.uncompressedSize < 0 || h.compressedSize < 0 || h.numValues < 0 || h.numNulls < 0 || h.numRows < 0 ||
@@ -284,16 +282,7 @@ func decodePageHeader(b []byte) (pageHeader, error) {
 // subHeader decodes a data page (5), dictionary page (7) or data page v2
 // (8) header into h.
 func (r *thriftReader) subHeader(h *pageHeader, which int16) error {
-	var last int16
-	for {
-		t, id, err := r.fieldHeader(last)
-		if err != nil {
-			return err
-		}
-		if t == tStop {
-			return nil
-		}
-		last = id
+	return r.fields(func(t byte, id int16) (err error) {
 		var dst *int32
 		switch {
 		case t != tI32:
@@ -316,18 +305,14 @@ func (r *thriftReader) subHeader(h *pageHeader, which int16) error {
 		}
 		if which == 8 && id == 7 && (t == tTrue || t == tFalse) {
 			h.compressed = t == tTrue
-			continue
+			return nil
 		}
 		if dst == nil {
-			if err := r.skip(t, 2, false); err != nil {
-				return err
-			}
-			continue
+			return r.skip(t, 2, false)
 		}
-		if *dst, err = r.i32(); err != nil {
-			return err
-		}
-	}
+		*dst, err = r.i32()
+		return err
+	})
 }
 
 // maxFooterBytes bounds a Parquet footer.
@@ -365,41 +350,20 @@ func checkFooter(ra io.ReaderAt, size int64) error {
 // header, 3: first row}).
 func decodeOffsetIndex(b []byte, dst []pageLoc) ([]pageLoc, error) {
 	r := thriftReader{b: b}
-	var last int16
-	for {
-		t, id, err := r.fieldHeader(last)
-		if err != nil {
-			return nil, err
-		}
-		if t == tStop {
-			break
-		}
-		last = id
+	err := r.fields(func(t byte, id int16) error {
 		if id != 1 || t != tList {
-			if err := r.skip(t, 1, false); err != nil {
-				return nil, err
-			}
-			continue
+			return r.skip(t, 1, false)
 		}
 		elem, n, err := r.listHeader()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if elem != tStruct {
-			return nil, fmt.Errorf("%w: page locations of type %d", errThrift, elem)
+			return fmt.Errorf("%w: page locations of type %d", errThrift, elem)
 		}
 		for i := 0; i < n; i++ {
 			var loc pageLoc
-			var flast int16
-			for {
-				ft, fid, err := r.fieldHeader(flast)
-				if err != nil {
-					return nil, err
-				}
-				if ft == tStop {
-					break
-				}
-				flast = fid
+			err := r.fields(func(ft byte, fid int16) (err error) {
 				switch {
 				case fid == 1 && ft == tI64:
 					loc.offset, err = r.varint()
@@ -410,12 +374,17 @@ func decodeOffsetIndex(b []byte, dst []pageLoc) ([]pageLoc, error) {
 				default:
 					err = r.skip(ft, 2, false)
 				}
-				if err != nil {
-					return nil, err
-				}
+				return err
+			})
+			if err != nil {
+				return err
 			}
 			dst = append(dst, loc)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if r.off != len(b) {
 		return nil, fmt.Errorf("%w: bytes after the offset index", errThrift)
@@ -428,21 +397,9 @@ func decodeOffsetIndex(b []byte, dst []pageLoc) ([]pageLoc, error) {
 // page, else it is ignored.
 func decodeNullPages(b []byte, pages []pageLoc) error {
 	r := thriftReader{b: b}
-	var last int16
-	for {
-		t, id, err := r.fieldHeader(last)
-		if err != nil {
-			return err
-		}
-		if t == tStop {
-			break
-		}
-		last = id
+	err := r.fields(func(t byte, id int16) error {
 		if id != 1 || t != tList {
-			if err := r.skip(t, 1, false); err != nil {
-				return err
-			}
-			continue
+			return r.skip(t, 1, false)
 		}
 		elem, n, err := r.listHeader()
 		if err != nil {
@@ -460,6 +417,10 @@ func decodeNullPages(b []byte, pages []pageLoc) error {
 				pages[i].allNull = c == tTrue
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if r.off != len(b) {
 		return fmt.Errorf("%w: bytes after the column index", errThrift)
