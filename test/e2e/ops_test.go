@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -45,5 +46,28 @@ func TestConfigShow(t *testing.T) {
 	bad := exec.Command(Binary(t), "--storage=floppy")
 	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "storage") {
 		t.Errorf("an invalid setting must stop clew with a message naming it: %v\n%s", err, out)
+	}
+}
+
+// TestMemoryLimit checks the soft memory limit the binary sets: from the
+// store's own limits by default, or as limits.memory says.
+func TestMemoryLimit(t *testing.T) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOMEMLIMIT is set, and wins over limits.memory")
+	}
+	for _, c := range []struct {
+		args []string
+		want float64
+	}{
+		{[]string{"--storage=local"}, 2*96<<20 + 32<<20},
+		{[]string{"--storage=local", "--local.max-head-bytes=200MiB"}, 2*200<<20 + 32<<20},
+		{[]string{"--storage=memory"}, 512<<20*3/2 + 64<<20},
+		{[]string{"--storage=local", "--limits.memory=300MiB"}, 300 << 20},
+	} {
+		s := Start(t, c.args...)
+		if got := s.Metric(t, "go_gc_gomemlimit_bytes"); got != c.want {
+			t.Errorf("clew %v: go_gc_gomemlimit_bytes %v, want %v", c.args, got, c.want)
+		}
+		s.Stop(t)
 	}
 }
