@@ -21,6 +21,7 @@ type Iterator struct {
 	pos int
 	n   int
 	b   spanBuilder
+	par parentResolver // parquet-go's rows only: the row reader resolves its own
 	err error
 }
 
@@ -79,6 +80,12 @@ func (it *Iterator) Next() (sp *model.Span) {
 				it.err = fmt.Errorf("%w: data: %v", ErrCorrupt, err)
 				return nil
 			}
+		}
+	}
+	if it.sc == nil {
+		if err := it.par.row(&it.buf[it.pos]); err != nil {
+			it.err = err
+			return nil
 		}
 	}
 	sp = it.b.ToSpan(&it.buf[it.pos])

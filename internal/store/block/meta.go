@@ -77,8 +77,8 @@ func decodeMeta(b []byte) (Meta, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("%w: meta: %v", ErrCorrupt, err)
 	}
-	if m.Version != FormatVersion {
-		return m, fmt.Errorf("block format version %d, this clew reads %d", m.Version, FormatVersion)
+	if m.Version < MinFormatVersion || m.Version > FormatVersion {
+		return m, fmt.Errorf("block format version %d, this clew reads %d to %d", m.Version, MinFormatVersion, FormatVersion)
 	}
 	if m.Spans < 0 || m.Traces < 0 || m.Traces > m.Spans || m.MinStart > m.MaxStart && m.Spans > 0 {
 		return m, fmt.Errorf("%w: meta: inconsistent counts or times", ErrCorrupt)

@@ -98,6 +98,10 @@ func Open(ctx context.Context, be Backend, id string) (*Reader, error) {
 		return nil, fmt.Errorf("%w: data: %v", ErrCorrupt, err)
 	}
 	r.file = f
+	if want := len(rowLeaves); meta.Version == 1 && len(f.Schema().Columns()) != v1Columns || meta.Version > 1 && len(f.Schema().Columns()) != want {
+		r.Close()
+		return nil, fmt.Errorf("%w: data: %d columns in a version %d block", ErrCorrupt, len(f.Schema().Columns()), meta.Version)
+	}
 	var total int64
 	for _, rg := range f.RowGroups() {
 		r.rgStarts = append(r.rgStarts, total)
@@ -217,19 +221,23 @@ func (r *Reader) rowSource() (*rowSource, error) {
 	return r.rowSrc, r.rowErr
 }
 
-// readRows reads len(rows) rows starting at row first, with the row reader
-// (rowreader.go), or parquet-go's when the block has something the row
-// reader does not handle.
+// readRows reads len(rows) rows starting at row first, the first row of a
+// trace, with the row reader (rowreader.go), or parquet-go's when the
+// block has something the row reader does not handle, and resolves their
+// parents.
 func (r *Reader) readRows(first int64, rows []Row) error {
 	src, err := r.rowSource()
 	if err == nil {
 		err = src.readRange(first, rows, nil)
 	}
-	if !errors.Is(err, errUnsupported) {
+	if errors.Is(err, errUnsupported) {
+		clear(rows)
+		err = r.readRowsGeneric(first, rows)
+	}
+	if err != nil {
 		return err
 	}
-	clear(rows)
-	return r.readRowsGeneric(first, rows)
+	return resolveParents(rows)
 }
 
 // readRowsGeneric reads rows with parquet-go's reader.
@@ -413,7 +421,18 @@ func closeCursors(cs []*columnCursor) {
 func (r *Reader) ScanRows(ctx context.Context, fn func(*Row) bool) error {
 	src, err := r.rowSource()
 	if errors.Is(err, errUnsupported) {
-		return scanRows(ctx, r, fn)
+		var par parentResolver
+		var perr error
+		err := scanRows(ctx, r, func(row *Row) bool {
+			if perr = par.row(row); perr != nil {
+				return false
+			}
+			return fn(row)
+		})
+		if err == nil {
+			err = perr
+		}
+		return err
 	}
 	if err != nil {
 		return err

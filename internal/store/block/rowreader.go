@@ -54,6 +54,16 @@ type rowLeaf struct {
 	defWidth uint
 }
 
+// v1Columns is the number of leaf columns of a version 1 block: the
+// columns of Row before ParentOffset.
+var v1Columns = func() int {
+	leaf, ok := parquet.SchemaOf(Row{}).Lookup("parent_offset")
+	if !ok {
+		panic("BUG: no parent_offset column")
+	}
+	return leaf.ColumnIndex
+}()
+
 // rowLeaves describes Row's leaf columns in column order.
 var rowLeaves = func() []rowLeaf {
 	schema := parquet.SchemaOf(Row{})
@@ -125,6 +135,7 @@ type groupInfo struct {
 // of each column chunk is.
 type rowSource struct {
 	id     string
+	leaves []rowLeaf // the block's columns: rowLeaves or, for version 1, a prefix
 	seq    uint64 // unique to this view: the dictionary cache's key
 	ra     io.ReaderAt
 	size   int64
@@ -150,17 +161,21 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 		}
 	}()
 	schema := f.Schema()
-	if len(schema.Columns()) != len(rowLeaves) {
+	// A version 1 block has the columns before version 2's.
+	leaves := rowLeaves
+	if n := len(schema.Columns()); n == v1Columns {
+		leaves = rowLeaves[:v1Columns]
+	} else if n != len(rowLeaves) {
 		return nil, fmt.Errorf("%w: data: %d columns", ErrCorrupt, len(schema.Columns()))
 	}
-	for _, l := range rowLeaves {
+	for _, l := range leaves {
 		leaf, ok := schema.Lookup(strings.Split(l.path, ".")...)
 		if !ok || leaf.ColumnIndex != l.col || leaf.MaxRepetitionLevel != l.maxRep || leaf.MaxDefinitionLevel != l.maxDef ||
 			leaf.Node.Type().Kind() != l.kind || leaf.Node.Type().Length() != l.typeLen {
 			return nil, fmt.Errorf("%w: data: column %s differs", ErrCorrupt, l.path)
 		}
 	}
-	s := &rowSource{id: id, seq: sourceSeq.Add(1), ra: f, size: f.Size()}
+	s := &rowSource{id: id, seq: sourceSeq.Add(1), ra: f, size: f.Size(), leaves: leaves}
 	md := f.Metadata()
 	// The writer puts the whole page index (every column index, then every
 	// offset index) in one region before the footer: read it at once.
@@ -183,7 +198,7 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 	}
 	for g := range md.RowGroups {
 		rg := &md.RowGroups[g]
-		if len(rg.Columns) != len(rowLeaves) || rg.NumRows < 0 {
+		if len(rg.Columns) != len(leaves) || rg.NumRows < 0 {
 			return nil, fmt.Errorf("%w: data: row group %d has %d columns", ErrCorrupt, g, len(rg.Columns))
 		}
 		gi := groupInfo{rows: rg.NumRows, chunks: make([]chunkInfo, len(rg.Columns))}
@@ -388,13 +403,13 @@ func (s *rowSource) readRange(first int64, rows []Row, scan *rowScan) (err error
 // (Decoding the columns on two goroutines was tried: on the shared 2-core
 // machine it made lookups slower.)
 func (s *rowSource) readLeaves(sc *rowScratch, scan *rowScan, g int, a, b int64, rows []Row) error {
-	for l := range rowLeaves {
+	for l := range s.leaves {
 		var lp *loadedPage
 		if scan != nil {
 			lp = &scan.pages[l]
 		}
-		if err := s.readLeaf(sc, lp, g, &rowLeaves[l], a, b, rows); err != nil {
-			return fmt.Errorf("%w: data: column %s, row group %d: %v", ErrCorrupt, rowLeaves[l].path, g, err)
+		if err := s.readLeaf(sc, lp, g, &s.leaves[l], a, b, rows); err != nil {
+			return fmt.Errorf("%w: data: column %s, row group %d: %v", ErrCorrupt, s.leaves[l].path, g, err)
 		}
 	}
 	return nil
@@ -856,6 +871,7 @@ type rowScanner struct {
 	next  int64
 	total int64
 	buf   []Row
+	par   parentResolver
 }
 
 func (s *rowSource) scanner() *rowScanner {
@@ -875,6 +891,9 @@ func (rs *rowScanner) batch() ([]Row, error) {
 		resetRow(&rows[i])
 	}
 	if err := rs.src.readRange(rs.next, rows, rs.scan); err != nil {
+		return nil, err
+	}
+	if err := rs.par.resolve(rows); err != nil {
 		return nil, err
 	}
 	rs.next += int64(n)

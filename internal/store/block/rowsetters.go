@@ -141,6 +141,7 @@ var rowSetters = func() map[string]leafSetter {
 	top("dropped_links_count", kindInt, func(r *Row, v *leafValue) { r.DroppedLinks = uint32(v.i) })
 	top("resource_dropped_attributes_count", kindInt, func(r *Row, v *leafValue) { r.ResourceDropped = uint32(v.i) })
 	top("scope_dropped_attributes_count", kindInt, func(r *Row, v *leafValue) { r.ScopeDropped = uint32(v.i) })
+	top("parent_offset", kindInt, func(r *Row, v *leafValue) { r.ParentOffset = int32(v.i) })
 
 	addList(reg, "attrs_str", func(r *Row, _ int) *[]StrAttr { return &r.AttrsStr }, nil, strFields()...)
 	addList(reg, "attrs_int", func(r *Row, _ int) *[]IntAttr { return &r.AttrsInt }, nil,

@@ -11,8 +11,13 @@ import (
 )
 
 // FormatVersion is the version of the block format this package writes. A
-// reader refuses blocks of other versions.
-const FormatVersion = 1
+// reader reads versions MinFormatVersion to FormatVersion and refuses
+// others. Version 2 added the columns after scope_schema_url; a version 1
+// block's columns are a prefix of version 2's.
+const FormatVersion = 2
+
+// MinFormatVersion is the oldest block format this package reads.
+const MinFormatVersion = 1
 
 // Row is one span as a Parquet row. Field order is the column order; see
 // FORMAT.md for the meaning of each column.
@@ -87,6 +92,14 @@ type Row struct {
 	ScopeAttrsOther []OtherAttr `parquet:"scope_attrs_other,list"`
 	ScopeDropped    uint32      `parquet:"scope_dropped_attributes_count,dict"`
 	ScopeSchemaURL  string      `parquet:"scope_schema_url,optional,dict"`
+
+	// Version 2 columns (absent from version 1 blocks, where they read as
+	// zeros).
+
+	// ParentOffset, when not 0, says the parent is the row this many rows
+	// before this one, in the same trace; ParentSpanID is then zeros in
+	// the file. Readers set ParentSpanID from it (resolveParents).
+	ParentOffset int32 `parquet:"parent_offset,dict"`
 }
 
 // StrAttr is a string attribute.

@@ -52,6 +52,8 @@ type Writer struct {
 	last    model.Span
 	hasLast bool
 	search  *searchBuilder
+	// trace is the span ids of the current trace, for parent offsets.
+	trace traceSpans
 }
 
 // NewWriter starts a block. tmpDir holds the data file until Finish.
@@ -145,6 +147,7 @@ func (w *Writer) Add(sp *model.Span) error {
 		}
 		w.index = append(w.index, IndexEntry{TraceID: sp.TraceID, FirstRow: w.rows})
 		w.ids = append(w.ids, sp.TraceID)
+		w.trace.reset()
 	}
 	w.index[len(w.index)-1].Rows++
 	w.last = model.Span{TraceID: sp.TraceID, SpanID: sp.SpanID, StartTimeUnixNano: sp.StartTimeUnixNano}
@@ -155,7 +158,12 @@ func (w *Writer) Add(sp *model.Span) error {
 	} else {
 		w.buf = append(w.buf, Row{})
 	}
-	w.enc.fill(&w.buf[len(w.buf)-1], sp)
+	row := &w.buf[len(w.buf)-1]
+	w.enc.fill(row, sp)
+	if off := w.trace.parentOffset(sp.ParentSpanID); off != 0 {
+		row.ParentOffset, row.ParentSpanID = off, [8]byte{}
+	}
+	w.trace.add(sp.SpanID)
 	w.search.add(sp, newTrace)
 	w.rows++
 	w.inGroup++
