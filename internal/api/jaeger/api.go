@@ -108,6 +108,10 @@ func (a *API) handle(h func(ctx context.Context, r *http.Request) (response, err
 			a.writeError(w, err)
 			return
 		}
+		if tl, ok := resp.Data.(traceList); ok {
+			writeResponse(w, http.StatusOK, resp, tl)
+			return
+		}
 		server.WriteJSON(w, http.StatusOK, resp)
 	}
 }
@@ -189,7 +193,7 @@ func (a *API) getTrace(ctx context.Context, r *http.Request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	return response{Data: []jTrace{toJaegerTrace(t)}, Total: 1}, nil
+	return response{Data: traceList{t}, Total: 1}, nil
 }
 
 func (a *API) findTraces(ctx context.Context, r *http.Request) (response, error) {
@@ -205,18 +209,14 @@ func (a *API) findTraces(ctx context.Context, r *http.Request) (response, error)
 	if err != nil {
 		return response{}, err
 	}
-	out := make([]jTrace, 0, len(traces))
-	for _, t := range traces {
-		out = append(out, toJaegerTrace(t))
-	}
-	return response{Data: out, Total: len(out)}, nil
+	return response{Data: traceList(traces), Total: len(traces)}, nil
 }
 
 func (a *API) tracesByID(ctx context.Context, raw []string) (response, error) {
 	if len(raw) > maxTraceIDs {
 		return response{}, badRequest("at most %d traceID parameters", maxTraceIDs)
 	}
-	out := []jTrace{}
+	out := traceList{}
 	var errs []apiError
 	seen := map[model.TraceID]bool{}
 	for _, s := range raw {
@@ -236,7 +236,7 @@ func (a *API) tracesByID(ctx context.Context, raw []string) (response, error) {
 		if err != nil {
 			return response{}, err
 		}
-		out = append(out, toJaegerTrace(t))
+		out = append(out, t)
 	}
 	return response{Data: out, Total: len(out), Errors: errs}, nil
 }
