@@ -27,11 +27,11 @@ type Iterator struct {
 
 // Iter returns an iterator over the block's spans.
 func (r *Reader) Iter() *Iterator {
-	it := &Iterator{r: r}
+	it := &Iterator{r: r, par: newParentResolver(r.slotKeys)}
 	src, err := r.rowSource()
 	switch {
 	case err == nil:
-		it.sc = src.scanner()
+		it.sc = src.scanner(r.slotKeys)
 	case errors.Is(err, errUnsupported):
 		it.buf = make([]Row, scanBatch)
 	default:

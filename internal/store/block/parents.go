@@ -80,14 +80,29 @@ func (t *traceSpans) add(id model.SpanID) {
 	t.n++
 }
 
-// parentResolver sets ParentSpanID of rows read in storage order from
-// their ParentOffset. It carries the trace being read from one batch of
-// rows to the next.
+// parentResolver completes rows read in storage order: it sets
+// ParentSpanID from ParentOffset, and the keys of the block's attribute
+// columns. It carries the trace being read from one batch of rows to the
+// next.
 type parentResolver struct {
 	trace   [16]byte
 	started bool
 	n       int
 	ids     [][8]byte
+	keys    *slotKeys // nil when the block has no attribute columns
+	nkeys   int       // attribute columns with a key
+}
+
+// newParentResolver returns a resolver for a block with attribute column
+// keys keys.
+func newParentResolver(keys *slotKeys) parentResolver {
+	p := parentResolver{keys: keys}
+	if keys != nil {
+		for p.nkeys < attrSlots && keys[p.nkeys] != "" {
+			p.nkeys++
+		}
+	}
+	return p
 }
 
 // resolve fills the parents of rows, which follow the rows given before.
@@ -118,12 +133,21 @@ func (p *parentResolver) row(r *Row) error {
 		p.ids = append(p.ids, r.SpanID)
 	}
 	p.n++
+	r.slotKeys = p.keys
+	if p.nkeys < attrSlots {
+		slots := r.slots()
+		for i := p.nkeys; i < attrSlots; i++ {
+			if *slots[i] != "" {
+				return fmt.Errorf("%w: data: attribute column %d has values but no key", ErrCorrupt, i)
+			}
+		}
+	}
 	return nil
 }
 
-// resolveParents fills the parents of rows that begin a trace (or
-// several): the rows of a lookup.
-func resolveParents(rows []Row) error {
-	var p parentResolver
+// resolveParents completes rows that begin a trace (or several), of a
+// block with attribute column keys keys: the rows of a lookup.
+func resolveParents(rows []Row, keys *slotKeys) error {
+	p := newParentResolver(keys)
 	return p.resolve(rows)
 }

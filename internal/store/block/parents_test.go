@@ -128,7 +128,7 @@ func TestParentResolverDamage(t *testing.T) {
 		for i, o := range offsets {
 			rows[i] = Row{TraceID: [16]byte{1}, SpanID: [8]byte{byte(i + 1)}, ParentOffset: o}
 		}
-		return resolveParents(rows)
+		return resolveParents(rows, nil)
 	}
 	for _, bad := range [][]int32{{1}, {0, 2}, {0, -1}, {0, 1, 3}, {0, 1 << 30}} {
 		if err := f(bad...); !errors.Is(err, ErrCorrupt) {

@@ -37,6 +37,8 @@ type Reader struct {
 	rowOnce sync.Once
 	rowSrc  *rowSource
 	rowErr  error
+	// slotKeys are the keys of the attribute columns (nil: none).
+	slotKeys *slotKeys
 }
 
 // Open opens block id: it reads the meta, the bloom filter and the index
@@ -101,6 +103,10 @@ func Open(ctx context.Context, be Backend, id string) (*Reader, error) {
 	if want := len(rowLeaves); meta.Version == 1 && len(f.Schema().Columns()) != v1Columns || meta.Version > 1 && len(f.Schema().Columns()) != want {
 		r.Close()
 		return nil, fmt.Errorf("%w: data: %d columns in a version %d block", ErrCorrupt, len(f.Schema().Columns()), meta.Version)
+	}
+	if r.slotKeys, err = decodeSlotKeys(f); err != nil {
+		r.Close()
+		return nil, err
 	}
 	var total int64
 	for _, rg := range f.RowGroups() {
@@ -237,7 +243,7 @@ func (r *Reader) readRows(first int64, rows []Row) error {
 	if err != nil {
 		return err
 	}
-	return resolveParents(rows)
+	return resolveParents(rows, r.slotKeys)
 }
 
 // readRowsGeneric reads rows with parquet-go's reader.
@@ -421,7 +427,7 @@ func closeCursors(cs []*columnCursor) {
 func (r *Reader) ScanRows(ctx context.Context, fn func(*Row) bool) error {
 	src, err := r.rowSource()
 	if errors.Is(err, errUnsupported) {
-		var par parentResolver
+		par := newParentResolver(r.slotKeys)
 		var perr error
 		err := scanRows(ctx, r, func(row *Row) bool {
 			if perr = par.row(row); perr != nil {
@@ -437,7 +443,7 @@ func (r *Reader) ScanRows(ctx context.Context, fn func(*Row) bool) error {
 	if err != nil {
 		return err
 	}
-	sc := src.scanner()
+	sc := src.scanner(r.slotKeys)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

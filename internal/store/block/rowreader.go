@@ -136,7 +136,7 @@ type groupInfo struct {
 type rowSource struct {
 	id     string
 	leaves []rowLeaf // the block's columns: rowLeaves or, for version 1, a prefix
-	seq    uint64 // unique to this view: the dictionary cache's key
+	seq    uint64    // unique to this view: the dictionary cache's key
 	ra     io.ReaderAt
 	size   int64
 	groups []groupInfo
@@ -874,12 +874,12 @@ type rowScanner struct {
 	par   parentResolver
 }
 
-func (s *rowSource) scanner() *rowScanner {
+func (s *rowSource) scanner(keys *slotKeys) *rowScanner {
 	var total int64
 	for _, g := range s.groups {
 		total += g.rows
 	}
-	return &rowScanner{src: s, scan: newRowScan(), total: total, buf: make([]Row, min(scanBatch, total))}
+	return &rowScanner{src: s, scan: newRowScan(), total: total, buf: make([]Row, min(scanBatch, total)), par: newParentResolver(keys)}
 }
 
 // batch returns the next rows (none at the end), valid until the next

@@ -1,5 +1,7 @@
 package block
 
+import "fmt"
+
 // This file maps each leaf column of Row to the code that stores its
 // values, so that the row reader fills rows without reflection.
 
@@ -142,6 +144,9 @@ var rowSetters = func() map[string]leafSetter {
 	top("resource_dropped_attributes_count", kindInt, func(r *Row, v *leafValue) { r.ResourceDropped = uint32(v.i) })
 	top("scope_dropped_attributes_count", kindInt, func(r *Row, v *leafValue) { r.ScopeDropped = uint32(v.i) })
 	top("parent_offset", kindInt, func(r *Row, v *leafValue) { r.ParentOffset = int32(v.i) })
+	for i := 0; i < attrSlots; i++ {
+		strCol(fmt.Sprintf("attr_%d", i), func(r *Row) *string { return r.slots()[i] })
+	}
 
 	addList(reg, "attrs_str", func(r *Row, _ int) *[]StrAttr { return &r.AttrsStr }, nil, strFields()...)
 	addList(reg, "attrs_int", func(r *Row, _ int) *[]IntAttr { return &r.AttrsInt }, nil,

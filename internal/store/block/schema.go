@@ -100,6 +100,35 @@ type Row struct {
 	// before this one, in the same trace; ParentSpanID is then zeros in
 	// the file. Readers set ParentSpanID from it (resolveParents).
 	ParentOffset int32 `parquet:"parent_offset,dict"`
+
+	// Attribute columns of the block: the string span attributes of the
+	// keys the writer chose for this block (the Parquet key-value
+	// metadata clew.block.attr_columns lists them, slot i first), null
+	// when the span lacks it (or it is empty).
+	Attr0 string `parquet:"attr_0,optional,dict"`
+	Attr1 string `parquet:"attr_1,optional,dict"`
+	Attr2 string `parquet:"attr_2,optional,dict"`
+	Attr3 string `parquet:"attr_3,optional,dict"`
+	Attr4 string `parquet:"attr_4,optional,dict"`
+	Attr5 string `parquet:"attr_5,optional,dict"`
+	Attr6 string `parquet:"attr_6,optional,dict"`
+	Attr7 string `parquet:"attr_7,optional,dict"`
+
+	// slotKeys are the keys of the attribute columns, set on rows a
+	// Reader gives (nil: the block has none).
+	slotKeys *slotKeys
+}
+
+// attrSlots is the number of attribute columns (Attr0 to Attr7).
+const attrSlots = 8
+
+// slotKeys are the keys of a block's attribute columns, "" for unused
+// ones.
+type slotKeys [attrSlots]string
+
+// slots returns pointers to the attribute columns.
+func (r *Row) slots() [attrSlots]*string {
+	return [...]*string{&r.Attr0, &r.Attr1, &r.Attr2, &r.Attr3, &r.Attr4, &r.Attr5, &r.Attr6, &r.Attr7}
 }
 
 // StrAttr is a string attribute.
@@ -262,6 +291,30 @@ func (r *Row) FromSpan(sp *model.Span) {
 type rowEncoder struct {
 	res   map[*model.Resource]*resFields
 	arena []byte
+	// slots are the keys of the attribute columns (none until the writer
+	// chooses them); nextSlot is where slot looks first: spans of one
+	// source list their attributes in the same order.
+	slots    []string
+	nextSlot int
+}
+
+// slot returns the attribute column of key, or -1.
+func (e *rowEncoder) slot(key string) int {
+	n := len(e.slots)
+	for k := 0; k < n; k++ {
+		i := e.nextSlot + k
+		if i >= n {
+			i -= n
+		}
+		if e.slots[i] == key {
+			e.nextSlot = i + 1
+			if e.nextSlot == n {
+				e.nextSlot = 0
+			}
+			return i
+		}
+	}
+	return -1
 }
 
 // resFields are the columns of a row that come from its resource.
@@ -396,7 +449,7 @@ func (e *rowEncoder) fill(r *Row, sp *model.Span) {
 	r.StatusMessage = sp.Status.Message
 	r.TraceState = sp.TraceState
 	r.Flags = sp.Flags
-	strs := r.spanStrs()
+	strs, slots := r.spanStrs(), r.slots()
 	for _, kv := range sp.Attributes {
 		if c, ok := e.spanCol(kv.Key); ok {
 			if c.i == httpStatusSlot {
@@ -418,6 +471,12 @@ func (e *rowEncoder) fill(r *Row, sp *model.Span) {
 		v := kv.Value
 		switch v.Type() {
 		case model.ValueString:
+			if len(e.slots) > 0 && v.Str() != "" {
+				if i := e.slot(kv.Key); i >= 0 && *slots[i] == "" {
+					*slots[i] = v.Str()
+					continue
+				}
+			}
 			r.AttrsStr = append(r.AttrsStr, StrAttr{kv.Key, v.Str()})
 		case model.ValueInt:
 			r.AttrsInt = append(r.AttrsInt, IntAttr{kv.Key, v.Int()})
@@ -613,6 +672,15 @@ func (b *spanBuilder) ToSpan(r *Row) *model.Span {
 			n++
 		}
 	}
+	var slots [attrSlots]*string
+	if r.slotKeys != nil {
+		slots = r.slots()
+		for _, p := range slots {
+			if *p != "" {
+				n++
+			}
+		}
+	}
 	if n > 0 {
 		attrs := make(model.Attributes, 0, n)
 		for i, p := range strs {
@@ -625,6 +693,11 @@ func (b *spanBuilder) ToSpan(r *Row) *model.Span {
 				attrs = append(attrs, model.KeyValue{Key: key, Value: model.IntValue(r.HTTPStatusCode)})
 			case p != nil && *p != "":
 				attrs = append(attrs, model.KeyValue{Key: key, Value: model.StringValue(*p)})
+			}
+		}
+		for i, p := range slots {
+			if p != nil && *p != "" {
+				attrs = append(attrs, model.KeyValue{Key: r.slotKeys[i], Value: model.StringValue(*p)})
 			}
 		}
 		for i := range r.AttrsStr {

@@ -54,6 +54,8 @@ type Writer struct {
 	search  *searchBuilder
 	// trace is the span ids of the current trace, for parent offsets.
 	trace traceSpans
+	// slotsChosen is set once the attribute columns are chosen (slots.go).
+	slotsChosen bool
 }
 
 // NewWriter starts a block. tmpDir holds the data file until Finish.
@@ -188,6 +190,9 @@ func (w *Writer) Add(sp *model.Span) error {
 func (w *Writer) flushRows() error {
 	if len(w.buf) == 0 {
 		return nil
+	}
+	if !w.slotsChosen {
+		w.chooseSlots()
 	}
 	if _, err := w.pw.Write(w.buf); err != nil {
 		return fmt.Errorf("write rows: %w", err)
