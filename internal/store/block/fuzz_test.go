@@ -139,6 +139,14 @@ var fuzzBlock struct {
 func fuzzBase(tb testing.TB) (*memBackend, Meta, []byte, []model.TraceID) {
 	fuzzBlock.once.Do(func() {
 		spans := richSpans(2, 1)
+		// Parents in the trace (parent_offset) and an attribute every
+		// span carries (an attribute column).
+		for i, sp := range spans {
+			if i > 0 && spans[i-1].TraceID == sp.TraceID && i%3 != 0 {
+				sp.ParentSpanID = spans[i-1].SpanID
+			}
+			sp.Attributes = append(sp.Attributes, model.KeyValue{Key: "fz", Value: model.StringValue(fmt.Sprint("v", i%3))})
+		}
 		be := newMem()
 		dir, err := os.MkdirTemp("", "clew-fuzz")
 		if err != nil {
@@ -290,7 +298,8 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	write("FuzzReadData", "footer-list", uint32(len(data)-8-footer+40), []byte{0xf9, 0xff, 0xff, 0xff, 0x0f}, uint16(0))
 	write("FuzzReadData", "truncated", uint32(0), []byte{}, uint16(100))
 	md := rd.file.Metadata()
-	for _, c := range []int{0, 5, 25, 26, 36, 38, 44} { // ids, strings, lists, events, links
+	// ids, strings, lists, events, links, parent offsets, attribute columns
+	for _, c := range []int{0, 5, 25, 26, 36, 38, 44, v1Columns, v1Columns + 1} {
 		ch := &src.groups[0].chunks[c]
 		loc := ch.pages[0]
 		name := rowLeaves[c].path
@@ -310,6 +319,14 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		ob := make([]byte, cc.OffsetIndexLength)
 		rd.file.ReadAt(ob, cc.OffsetIndexOffset)
 		write("FuzzRowReaderDecoders", "offset-index-"+name, uint8(0), ob[:min(len(ob), 256)])
+	}
+	// The attribute columns' keys in the footer's key-value metadata.
+	if k := bytes.Index(data, []byte(slotKeysMeta)); k >= 0 {
+		at := uint32(k + len(slotKeysMeta) + 2)
+		write("FuzzReadData", "attr-columns-json", at, []byte(`{"`), uint16(0))
+		write("FuzzReadData", "attr-columns-length", at-1, big, uint16(0))
+	} else {
+		t.Fatal("the base block has no attribute columns")
 	}
 	// The footer's start (its schema); the whole footer is tens of KB.
 	fb := data[len(data)-8-footer : len(data)-8-footer+min(footer, 2048)]
