@@ -360,46 +360,124 @@ type candRead struct {
 	known bool
 	from  *blockRef
 	ord   int
-	t     *model.Trace // the trace read, nil when it has no span
+	read  bool          // read by ordinal: id and spans are set
+	spans []*model.Span // its spans in block from, while reading
+	t     *model.Trace  // the trace read, nil when it has no span
 }
 
 // readWhole reads the candidates whole (from the heads and every block of
-// all), concurrently. A block error on one candidate is counted and
-// logged, and the candidate left out.
+// all), concurrently. A block's candidates taken by ordinal are read
+// together (block.Reader.TracesAt: a page shared by several is read and
+// decompressed once), in as many runs of neighbouring rows as there are
+// readers. A block error on one candidate is counted and logged, and the
+// candidate left out.
 func (s *Store) readWhole(ctx context.Context, cands []candRead, all []*blockRef) error {
+	workers := min(len(cands), runtime.GOMAXPROCS(0), 4)
+	units := s.readUnits(cands, workers)
 	var next atomic.Int64
 	work := func() {
 		for {
 			i := int(next.Add(1) - 1)
-			if i >= len(cands) || ctx.Err() != nil {
+			if i >= len(units) || ctx.Err() != nil {
 				return
 			}
-			c := &cands[i]
-			var spans []*model.Span
-			if !c.known {
-				id, got, err := c.from.r.TraceAt(ctx, c.ord)
-				if err != nil {
-					if ctx.Err() == nil {
-						s.m.blockErrors.Inc()
-						s.log.Warn("block search read failed", "block", c.from.meta.ID, "err", err)
-					}
-					continue
-				}
-				c.id, spans = id, got
+			u := units[i]
+			if u[0].from != nil && !u[0].known {
+				s.readByOrdinal(ctx, u)
 			}
-			spans, _ = s.completeTrace(ctx, c.id, spans, all, c.from)
-			if len(spans) > 0 {
-				c.t = &model.Trace{TraceID: c.id, Spans: spans}
+			for j := range u {
+				c := &u[j]
+				if !c.known && !c.read {
+					continue // failed
+				}
+				spans, _ := s.completeTrace(ctx, c.id, c.spans, all, c.from)
+				c.spans = nil
+				if len(spans) > 0 {
+					c.t = &model.Trace{TraceID: c.id, Spans: spans}
+				}
 			}
 		}
 	}
 	var wg sync.WaitGroup
-	for range min(len(cands), runtime.GOMAXPROCS(0), 4) - 1 {
+	for range workers - 1 {
 		wg.Go(work)
 	}
 	work()
 	wg.Wait()
 	return ctx.Err()
+}
+
+// readUnits sorts cands into units of work: the candidates known by id
+// one by one, and those of each block by ordinal, in ordinal order, in
+// runs of neighbours such that the blocks' runs number about workers.
+func (s *Store) readUnits(cands []candRead, workers int) [][]candRead {
+	slices.SortStableFunc(cands, func(a, b candRead) int {
+		if a.known != b.known {
+			if a.known {
+				return 1
+			}
+			return -1
+		}
+		if a.known || a.from == b.from {
+			return cmp.Compare(a.ord, b.ord)
+		}
+		return cmp.Compare(a.from.meta.ID, b.from.meta.ID)
+	})
+	byOrd := 0
+	for byOrd < len(cands) && !cands[byOrd].known {
+		byOrd++
+	}
+	var units [][]candRead
+	run := max((byOrd+workers-1)/max(workers, 1), 1)
+	for i := 0; i < byOrd; {
+		j := i + 1
+		for j < byOrd && j-i < run && cands[j].from == cands[i].from {
+			j++
+		}
+		units = append(units, cands[i:j:j])
+		i = j
+	}
+	for i := byOrd; i < len(cands); i++ {
+		units = append(units, cands[i:i+1:i+1])
+	}
+	return units
+}
+
+// readByOrdinal reads the candidates u of one block by ordinal, together,
+// or one by one after an error to tell the damaged ones.
+func (s *Store) readByOrdinal(ctx context.Context, u []candRead) {
+	b := u[0].from
+	ords := make([]int, len(u))
+	for i := range u {
+		ords[i] = u[i].ord
+	}
+	got, err := b.r.TracesAt(ctx, ords)
+	if err == nil {
+		k := 0
+		for i := range u {
+			for k < len(got) && got[k].Ordinal < u[i].ord {
+				k++
+			}
+			if k < len(got) && got[k].Ordinal == u[i].ord {
+				u[i].id, u[i].spans, u[i].read = got[k].ID, got[k].Spans, true
+			}
+		}
+		return
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	for i := range u {
+		id, spans, err := b.r.TraceAt(ctx, u[i].ord)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.m.blockErrors.Inc()
+				s.log.Warn("block search read failed", "block", b.meta.ID, "err", err)
+			}
+			continue
+		}
+		u[i].id, u[i].spans, u[i].read = id, spans, true
+	}
 }
 
 // scanNewest hands block b's candidates to emit newest first, while their
