@@ -145,6 +145,9 @@ func (s *Store) addLocked(sp *model.Span) {
 	} else if t.hasSpan(sp.SpanID) {
 		return
 	}
+	// The store keeps the span for long: a copy of its own, not one that
+	// keeps the receiver's whole request alive (Size counts only the span).
+	sp = sp.Detached()
 	t.add(sp)
 	size := int64(sp.Size())
 	t.bytes += size

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store"
@@ -87,5 +88,32 @@ func BenchmarkWriteSpans(b *testing.B) {
 		if err := s.WriteSpans(context.Background(), batch); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestKeepsOwnCopies checks that the store does not keep the memory a
+// receiver decoded the span from: overwriting the buffer the span's name
+// and attributes pointed into must not change the stored span.
+func TestKeepsOwnCopies(t *testing.T) {
+	s := New(Options{})
+	ctx := context.Background()
+	buf := []byte("checkoutuser.idu-42")
+	sp := testSpan(1, 1)
+	sp.Name = unsafe.String(&buf[0], 8)
+	sp.Attributes = model.Attributes{{Key: unsafe.String(&buf[8], 7), Value: model.StringValue(unsafe.String(&buf[15], 4))}}
+	if err := s.WriteSpans(ctx, []*model.Span{sp}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range buf {
+		buf[i] = '#'
+	}
+	sp.Attributes[0].Key = "replaced"
+	tr, err := s.GetTrace(ctx, sp.TraceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tr.Spans[0]
+	if v, ok := got.Attributes.Get("user.id"); got.Name != "checkout" || !ok || v.Str() != "u-42" {
+		t.Errorf("stored span changed with the receiver's memory: name %q, attributes %v", got.Name, got.Attributes)
 	}
 }
