@@ -14,9 +14,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
-
 	"github.com/clew-dev/clew/internal/model"
 )
 
@@ -38,7 +35,7 @@ type Writer struct {
 	meta    Meta
 	tmp     *os.File
 	crc     hash.Hash32
-	pw      *parquet.GenericWriter[Row]
+	pw      rowSink
 	buf     []Row
 	enc     rowEncoder
 	index   []IndexEntry
@@ -60,6 +57,12 @@ type Writer struct {
 
 // NewWriter starts a block. tmpDir holds the data file until Finish.
 func NewWriter(be Backend, tmpDir string, meta Meta, o WriterOptions) (*Writer, error) {
+	return newWriter(be, tmpDir, meta, o, newPQRowSink)
+}
+
+// newWriter starts a block whose rows go to the sink newSink makes (Clew's
+// Parquet writer; tests also use parquet-go's as the reference).
+func newWriter(be Backend, tmpDir string, meta Meta, o WriterOptions, newSink func(io.Writer, WriterOptions) (rowSink, error)) (*Writer, error) {
 	if o.RowGroupRows <= 0 {
 		o.RowGroupRows = 65536
 	}
@@ -75,42 +78,25 @@ func NewWriter(be Backend, tmpDir string, meta Meta, o WriterOptions) (*Writer, 
 	}
 	w := &Writer{be: be, opts: o, meta: meta, tmp: f, crc: crc32.New(castagnoli), ops: map[string]map[Operation]struct{}{}, search: newSearchBuilder()}
 	w.meta.Version = FormatVersion
-	// zstd's fastest level: its default level costs more CPU for no
-	// measurable gain on span data, its better one about 3%.
-	level := zstd.SpeedFastest
-	w.pw = parquet.NewGenericWriter[Row](io.MultiWriter(f, w.crc), append([]parquet.WriterOption{
-		parquet.Compression(&zstd.Codec{Level: level}),
-		parquet.PageBufferSize(o.PageBufferSize),
-		parquet.MaxRowsPerRowGroup(int64(o.RowGroupRows) * 64),
-		parquet.CreatedBy("clew", "block", fmt.Sprint(FormatVersion)),
-		parquet.KeyValueMetadata("clew.block.format_version", fmt.Sprint(FormatVersion)),
-		parquet.SortingWriterConfig(parquet.SortingColumns(parquet.Ascending("trace_id"), parquet.Ascending("start_unix_nano"))),
-		// Page min/max values go to the column index only, and only for
-		// the columns a query prunes pages by: computing them for every
-		// string and list column cost about 15% of a flush.
-		parquet.DataPageStatistics(false),
-	}, skipPageBounds...)...,
-	)
+	// The data file: zstd at its fastest level (its default level costs
+	// more CPU for no measurable gain on span data, its better one about
+	// 3%), data pages v2 of PageBufferSize, page min/max values in the
+	// column index only for boundedColumns, no statistics in page headers
+	// (pqwrite.go).
+	if w.pw, err = newSink(io.MultiWriter(f, w.crc), o); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
 	return w, nil
 }
 
-// boundedColumns keep page min/max values in the column index.
+// boundedColumns keep page min/max values in the column index: computing
+// them for every string and list column cost about 15% of a flush.
 var boundedColumns = map[string]bool{
 	"trace_id": true, "start_unix_nano": true, "duration_nano": true, "service_name": true,
 	"name": true, "kind": true, "status_code": true, "http_status_code": true,
 }
-
-// skipPageBounds lists every other leaf column.
-var skipPageBounds = func() []parquet.WriterOption {
-	var opts []parquet.WriterOption
-	for _, path := range parquet.SchemaOf(Row{}).Columns() {
-		if len(path) == 1 && boundedColumns[path[0]] {
-			continue
-		}
-		opts = append(opts, parquet.SkipPageBounds(path...))
-	}
-	return opts
-}()
 
 // CompareSpans orders spans as blocks store them: trace id, start, span id.
 func CompareSpans(a, b *model.Span) int {
