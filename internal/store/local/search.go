@@ -453,12 +453,10 @@ func (s *Store) readByOrdinal(ctx context.Context, u []candRead) {
 	}
 	got, err := b.r.TracesAt(ctx, ords)
 	if err == nil {
-		k := 0
+		// got is in increasing ordinal order, once each.
 		for i := range u {
-			for k < len(got) && got[k].Ordinal < u[i].ord {
-				k++
-			}
-			if k < len(got) && got[k].Ordinal == u[i].ord {
+			k, ok := slices.BinarySearchFunc(got, u[i].ord, func(r block.TraceRead, o int) int { return cmp.Compare(r.Ordinal, o) })
+			if ok {
 				u[i].id, u[i].spans, u[i].read = got[k].ID, got[k].Spans, true
 			}
 		}
