@@ -366,10 +366,9 @@ type candRead struct {
 }
 
 // readWhole reads the candidates whole (from the heads and every block of
-// all), concurrently. A block's candidates taken by ordinal are read
-// together (block.Reader.TracesAt: a page shared by several is read and
-// decompressed once), in as many runs of neighbouring rows as there are
-// readers. A block error on one candidate is counted and logged, and the
+// all), concurrently. A block's candidates taken by ordinal are read in
+// runs of neighbouring rows (block.Reader.TracesAt: the run's pages read
+// together, a page shared by several decompressed once). A block error on one candidate is counted and logged, and the
 // candidate left out.
 func (s *Store) readWhole(ctx context.Context, cands []candRead, all []*blockRef) error {
 	workers := min(len(cands), runtime.GOMAXPROCS(0), 4)
@@ -409,7 +408,9 @@ func (s *Store) readWhole(ctx context.Context, cands []candRead, all []*blockRef
 
 // readUnits sorts cands into units of work: the candidates known by id
 // one by one, and those of each block by ordinal, in ordinal order, in
-// runs of neighbours such that the blocks' runs number about workers.
+// runs of neighbours, about two per reader: few pages are shared by
+// candidates (a page holds some 8,000 rows of a column), and a reader
+// delayed by the machine's other work then holds up less of the batch.
 func (s *Store) readUnits(cands []candRead, workers int) [][]candRead {
 	slices.SortStableFunc(cands, func(a, b candRead) int {
 		if a.known != b.known {
@@ -428,7 +429,7 @@ func (s *Store) readUnits(cands []candRead, workers int) [][]candRead {
 		byOrd++
 	}
 	var units [][]candRead
-	run := max((byOrd+workers-1)/max(workers, 1), 1)
+	run := max((byOrd+2*workers-1)/max(2*workers, 1), 1)
 	for i := 0; i < byOrd; {
 		j := i + 1
 		for j < byOrd && j-i < run && cands[j].from == cands[i].from {

@@ -11,7 +11,7 @@ import (
 )
 
 // TestReadUnits checks how readWhole shares out a batch: a block's
-// candidates by ordinal in runs of neighbours (about one per reader), the
+// candidates by ordinal in runs of neighbours (about two per reader), the
 // candidates known by id one by one.
 func TestReadUnits(t *testing.T) {
 	a := &blockRef{}
@@ -40,9 +40,9 @@ func TestReadUnits(t *testing.T) {
 		}
 		got = append(got, x)
 	}
-	// 6 candidates by ordinal for 2 readers: runs of at most 3, never
+	// 6 candidates by ordinal for 2 readers: runs of at most 2, never
 	// across blocks.
-	want := []unit{{"a", []int{2, 5, 11}, 0}, {"a", []int{30}, 0}, {"b", []int{1, 7}, 0}, {"", nil, 1}, {"", nil, 1}}
+	want := []unit{{"a", []int{2, 5}, 0}, {"a", []int{11, 30}, 0}, {"b", []int{1, 7}, 0}, {"", nil, 1}, {"", nil, 1}}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(unit{})); diff != "" {
 		t.Errorf("units (-want +got):\n%s", diff)
 	}
