@@ -369,6 +369,8 @@ type pqWriter[T any] struct {
 	offsetIndexes [][]format.OffsetIndex
 	// scratch buffers of page encoding
 	levels, values, comp, data []byte
+	slabs                      [][]byte // free page buffers
+	hdr                        format.PageHeader
 	offs                       []uint32
 	hdrBuf                     bytes.Buffer
 	enc                        *thrift.Encoder
@@ -436,7 +438,7 @@ func (w *pqWriter[T]) Write(rows []T) (int, error) {
 	}
 	for i := range w.cols {
 		if d := w.cols[i].dict; d != nil {
-			d.lastPtr = nil // the caller may reuse the strings' memory
+			d.epoch++ // the caller may reuse the strings' memory
 		}
 	}
 	written := 0
@@ -447,7 +449,11 @@ func (w *pqWriter[T]) Write(rows []T) (int, error) {
 			}
 		}
 		n := min(len(rows)-written, 64, int(min(w.opts.MaxRows-w.rgRows, 64)))
-		w.shred(unsafe.Pointer(&rows[written]), n)
+		// Shredded in smaller pieces, whose rows stay in the CPU's
+		// first-level cache while each column reads them.
+		for k := 0; k < n; k += pqShredRows {
+			w.shred(unsafe.Pointer(&rows[written+k]), min(pqShredRows, n-k))
+		}
 		written += n
 		w.rgRows += int64(n)
 		for i := range w.cols {
@@ -462,17 +468,33 @@ func (w *pqWriter[T]) Write(rows []T) (int, error) {
 	return written, nil
 }
 
+// pqShredRows is the number of rows shredded column by column at once.
+var pqShredRows = 16
+
 // shred appends n rows at base to the columns.
 func (w *pqWriter[T]) shred(base unsafe.Pointer, n int) {
 	stride := w.plan.rowSize
 	for i := range w.plan.top {
 		nd := &w.plan.top[i]
-		if nd.leaf < 0 {
-			for r := 0; r < n; r++ {
-				w.shredList(nd, unsafe.Add(base, uintptr(r)*stride), 0, 0)
-			}
-		} else {
+		if nd.leaf >= 0 {
 			w.cols[nd.leaf].appendTop(unsafe.Add(base, nd.off), n, stride)
+			continue
+		}
+		for r := 0; r < n; {
+			// Runs of empty lists null every leaf at once.
+			k := r
+			for k < n && (*sliceHeader)(unsafe.Add(base, uintptr(k)*stride+nd.off)).len == 0 {
+				k++
+			}
+			if k > r {
+				for _, c := range nd.leaves {
+					w.cols[c].appendNulls(k - r)
+				}
+				r = k
+				continue
+			}
+			w.shredList(nd, unsafe.Add(base, uintptr(r)*stride), 0, 0)
+			r++
 		}
 	}
 	for i := range w.cols {
@@ -533,7 +555,8 @@ type pqColumn struct {
 	nplain int     // values in plain
 
 	// The current row group's chunk.
-	pages      []byte // data pages, header and body, compressed
+	pages      [][]byte // data pages, header and body, compressed, in slabs
+	pagesLen   int64
 	locs       []format.PageLocation
 	chunkRows  int64
 	numValues  int64
@@ -582,13 +605,30 @@ func (c *pqColumn) bufferedSize() int {
 }
 
 // appendTop appends a top-level leaf's values of n rows (no repetition,
-// definition level 0 or 1).
+// definition level 0 or 1). The common kinds have loops of their own.
 func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 	l := c.leaf
 	c.nvals += n
 	if l.optional {
-		for r := 0; r < n; r++ {
-			c.appendOptional(unsafe.Add(p, uintptr(r)*stride), 0)
+		c.defs = slices.Grow(c.defs, n)
+		switch {
+		case l.enc == format.RLEDictionary && l.kind == pqString:
+			d := c.dict
+			before := len(c.idx)
+			for r := 0; r < n; r++ {
+				s := *(*string)(unsafe.Add(p, uintptr(r)*stride))
+				if len(s) == 0 {
+					c.defs = append(c.defs, 0)
+					continue
+				}
+				c.defs = append(c.defs, 1)
+				c.idx = append(c.idx, d.str(s))
+			}
+			c.nulls += n - (len(c.idx) - before)
+		default:
+			for r := 0; r < n; r++ {
+				c.appendOptional(unsafe.Add(p, uintptr(r)*stride), 0)
+			}
 		}
 		return
 	}
@@ -598,18 +638,25 @@ func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 		for r := 0; r < n; r++ {
 			c.idx = append(c.idx, d.str(*(*string)(unsafe.Add(p, uintptr(r)*stride))))
 		}
+	case l.enc == format.RLEDictionary && l.kind == pqInt64:
+		d := c.dict
+		for r := 0; r < n; r++ {
+			c.idx = append(c.idx, d.num(*(*uint64)(unsafe.Add(p, uintptr(r)*stride))))
+		}
 	case l.enc == format.RLEDictionary:
 		d := c.dict
 		for r := 0; r < n; r++ {
-			c.idx = append(c.idx, d.num(loadNum(l.kind, unsafe.Add(p, uintptr(r)*stride))))
+			c.idx = append(c.idx, d.num(uint64(*(*uint32)(unsafe.Add(p, uintptr(r)*stride)))))
 		}
 	case l.enc == format.DeltaBinaryPacked:
 		for r := 0; r < n; r++ {
 			c.i64 = append(c.i64, *(*int64)(unsafe.Add(p, uintptr(r)*stride)))
 		}
 	case l.kind == pqFixed:
+		k := len(c.plain)
+		c.plain = slices.Grow(c.plain, n*l.size)[:k+n*l.size]
 		for r := 0; r < n; r++ {
-			c.plain = append(c.plain, unsafe.Slice((*byte)(unsafe.Add(p, uintptr(r)*stride)), l.size)...)
+			copy(c.plain[k+r*l.size:], unsafe.Slice((*byte)(unsafe.Add(p, uintptr(r)*stride)), l.size))
 		}
 		c.nplain += n
 	default:
@@ -617,6 +664,23 @@ func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 			c.appendValue(unsafe.Add(p, uintptr(r)*stride))
 		}
 	}
+}
+
+// appendNulls appends k top-level nulls (empty lists).
+func (c *pqColumn) appendNulls(k int) {
+	c.nvals += k
+	c.nulls += k
+	if c.leaf.maxRep > 0 {
+		c.reps = appendZeros(c.reps, k)
+	}
+	c.defs = appendZeros(c.defs, k)
+}
+
+func appendZeros(b []byte, k int) []byte {
+	n := len(b)
+	b = slices.Grow(b, k)[:n+k]
+	clear(b[n:])
+	return b
 }
 
 // appendOptional appends a value of an optional top-level column, or a
@@ -796,7 +860,8 @@ func (w *pqWriter[T]) flushPage(c *pqColumn) error {
 		return fmt.Errorf("compress page: %w", err)
 	}
 	crc := crc32.Update(crc32.ChecksumIEEE(w.levels), crc32.IEEETable, w.comp)
-	h := format.PageHeader{
+	h := &w.hdr
+	*h = format.PageHeader{
 		Type:                 format.DataPageV2,
 		UncompressedPageSize: int32(uncompressed),
 		CompressedPageSize:   int32(len(w.levels) + len(w.comp)),
@@ -813,14 +878,12 @@ func (w *pqWriter[T]) flushPage(c *pqColumn) error {
 		IsCompressed:               thrift.New(true),
 	}
 	w.hdrBuf.Reset()
-	if err := w.enc.Encode(&h); err != nil {
+	if err := w.enc.Encode(h); err != nil {
 		return err
 	}
 	hl := int64(w.hdrBuf.Len())
-	c.locs = append(c.locs, format.PageLocation{Offset: int64(len(c.pages)), CompressedPageSize: int32(hl) + h.CompressedPageSize, FirstRowIndex: c.chunkRows})
-	c.pages = append(c.pages, w.hdrBuf.Bytes()...)
-	c.pages = append(c.pages, w.levels...)
-	c.pages = append(c.pages, w.comp...)
+	c.locs = append(c.locs, format.PageLocation{Offset: c.pagesLen, CompressedPageSize: int32(hl) + h.CompressedPageSize, FirstRowIndex: c.chunkRows})
+	w.appendPage(c, w.hdrBuf.Bytes(), w.levels, w.comp)
 	c.uncomp += hl + int64(uncompressed)
 	c.compSize += hl + int64(h.CompressedPageSize)
 	c.dataPages++
@@ -874,15 +937,67 @@ func newHistogram(maxLevel byte) []int64 {
 	return make([]int64, maxLevel+1)
 }
 
+// pqSlabSize is the size of the buffers holding a row group's compressed
+// pages (a page larger than that gets a buffer of its own).
+const pqSlabSize = 64 << 10
+
+// pqSlabs keeps page buffers from one writer to the next.
+var pqSlabs sync.Pool
+
+// appendPage appends a page's parts to the column's chunk: to its last
+// slab when they fit, else to a new one.
+func (w *pqWriter[T]) appendPage(c *pqColumn, parts ...[]byte) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := len(c.pages) - 1
+	if k < 0 || cap(c.pages[k])-len(c.pages[k]) < n {
+		var b []byte
+		switch {
+		case n > pqSlabSize:
+			b = make([]byte, 0, n)
+		case len(w.slabs) > 0:
+			b = w.slabs[len(w.slabs)-1]
+			w.slabs = w.slabs[:len(w.slabs)-1]
+		default:
+			if v, ok := pqSlabs.Get().(*[]byte); ok {
+				b = (*v)[:0]
+			} else {
+				b = make([]byte, 0, pqSlabSize)
+			}
+		}
+		c.pages = append(c.pages, b)
+		k++
+	}
+	for _, p := range parts {
+		c.pages[k] = append(c.pages[k], p...)
+	}
+	c.pagesLen += int64(n)
+}
+
+// releaseSlabs gives the writer's free page buffers back to the pool.
+func (w *pqWriter[T]) releaseSlabs() {
+	for _, b := range w.slabs {
+		if cap(b) == pqSlabSize {
+			pqSlabs.Put(&b)
+		}
+	}
+	w.slabs = nil
+}
+
 // appendHistogram counts levels into the chunk's histogram and appends
 // the page's.
 func appendHistogram(pages, chunk []int64, levels []byte, maxLevel byte) []int64 {
 	n := len(pages)
 	pages = slices.Grow(pages, int(maxLevel)+1)[:n+int(maxLevel)+1]
-	clear(pages[n:])
-	for _, v := range levels {
-		pages[n+int(v)]++
+	rest := len(levels)
+	for v := 1; v <= int(maxLevel); v++ {
+		k := bytes.Count(levels, []byte{byte(v)})
+		pages[n+v] = int64(k)
+		rest -= k
 	}
+	pages[n] = int64(rest)
 	for i := range chunk {
 		chunk[i] += pages[n+i]
 	}
@@ -967,7 +1082,6 @@ func (c *pqColumn) compare(a, b []byte) int {
 // current page, plain encoded (byte arrays without their length).
 func (c *pqColumn) pageBounds() (minV, maxV []byte, ok bool) {
 	l := c.leaf
-	var values [][]byte // candidates, in order
 	switch {
 	case l.enc == format.RLEDictionary:
 		if len(c.idx) == 0 {
@@ -1001,9 +1115,17 @@ func (c *pqColumn) pageBounds() (minV, maxV []byte, ok bool) {
 	case l.kind == pqString || l.kind == pqBytes:
 		for b := c.plain; len(b) >= 4; {
 			n := int(binary.LittleEndian.Uint32(b))
-			values = append(values, b[4:4+n])
+			v := b[4 : 4+n]
 			b = b[4+n:]
+			if !ok || c.compare(v, minV) < 0 {
+				minV = v
+			}
+			if !ok || c.compare(v, maxV) > 0 {
+				maxV = v
+			}
+			ok = true
 		}
+		return minV, maxV, ok
 	default:
 		size := 4
 		switch {
@@ -1013,22 +1135,17 @@ func (c *pqColumn) pageBounds() (minV, maxV []byte, ok bool) {
 			size = 8
 		}
 		for b := c.plain; len(b) >= size; b = b[size:] {
-			values = append(values, b[:size])
+			v := b[:size]
+			if !ok || c.compare(v, minV) < 0 {
+				minV = v
+			}
+			if !ok || c.compare(v, maxV) > 0 {
+				maxV = v
+			}
+			ok = true
 		}
+		return minV, maxV, ok
 	}
-	if len(values) == 0 {
-		return nil, nil, false
-	}
-	minV, maxV = values[0], values[0]
-	for _, v := range values[1:] {
-		if c.compare(v, minV) < 0 {
-			minV = v
-		}
-		if c.compare(v, maxV) > 0 {
-			maxV = v
-		}
-	}
-	return minV, maxV, true
 }
 
 // boundaryOrder is the column index's boundary order of min and max
@@ -1154,7 +1271,10 @@ func (w *pqWriter[T]) writeRowGroup() error {
 		for k := range c.locs {
 			c.locs[k].Offset += w.offset
 		}
-		w.write(c.pages)
+		for _, b := range c.pages {
+			w.write(b)
+			w.slabs = append(w.slabs, b[:0])
+		}
 		md.TotalUncompressedSize += c.uncomp
 		md.TotalCompressedSize += c.compSize
 		if c.dataPages > 0 {
@@ -1207,7 +1327,8 @@ func (w *pqWriter[T]) writeDictionary(c *pqColumn) ([2]int64, error) {
 	if w.comp, err = w.zstd.Encode(w.comp[:0], d.plain); err != nil {
 		return [2]int64{}, fmt.Errorf("compress dictionary: %w", err)
 	}
-	h := format.PageHeader{
+	h := &w.hdr
+	*h = format.PageHeader{
 		Type:                 format.DictionaryPage,
 		UncompressedPageSize: int32(len(d.plain)),
 		CompressedPageSize:   int32(len(w.comp)),
@@ -1216,7 +1337,7 @@ func (w *pqWriter[T]) writeDictionary(c *pqColumn) ([2]int64, error) {
 	h.DictionaryPageHeader.Valid = true
 	h.DictionaryPageHeader.V = format.DictionaryPageHeader{NumValues: int32(d.len()), Encoding: format.Plain}
 	w.hdrBuf.Reset()
-	if err := w.enc.Encode(&h); err != nil {
+	if err := w.enc.Encode(h); err != nil {
 		return [2]int64{}, err
 	}
 	hl := int64(w.hdrBuf.Len())
@@ -1288,6 +1409,7 @@ func (w *pqWriter[T]) Close() error {
 	if err := w.out.Flush(); err != nil {
 		return err
 	}
+	w.releaseSlabs()
 	w.err = errors.New("parquet writer: closed")
 	return nil
 }
@@ -1305,13 +1427,26 @@ type pqDict struct {
 	lens   []uint32
 	hashes []uint64
 	table  []int32 // index+1, 0 for an empty slot
-	// The last string looked up, by its data pointer (valid within one
-	// Write) or its value.
-	lastPtr *byte
+	// Strings looked up in this Write (epoch), by their data pointer:
+	// the spans of a resource share its strings.
+	ptrs  [16]pqPtrSlot
+	epoch uint32
+	// The last string looked up (in the dictionary's memory), and the
+	// last number.
 	lastStr string
 	lastIdx int32
 	hasLast bool
 	lastNum uint64
+}
+
+// pqPtrSlot remembers the index of a string by its data pointer and
+// length, valid during the Write of its epoch (when the caller may not
+// reuse the memory).
+type pqPtrSlot struct {
+	ptr   *byte
+	n     uint32
+	idx   int32
+	epoch uint32
 }
 
 var pqSeed = maphash.MakeSeed()
@@ -1334,15 +1469,32 @@ func (d *pqDict) reset() {
 	} else {
 		clear(d.table)
 	}
-	d.lastPtr, d.lastStr, d.hasLast = nil, "", false
+	d.lastStr, d.hasLast = "", false
+	d.epoch++
 }
 
 // str returns the index of s, adding it.
 func (d *pqDict) str(s string) int32 {
-	if d.hasLast && len(s) == len(d.lastStr) && (unsafe.StringData(s) == d.lastPtr || s == d.lastStr) {
-		d.lastPtr = unsafe.StringData(s)
-		return d.lastIdx
+	ptr := unsafe.StringData(s)
+	slot := &d.ptrs[(uintptr(unsafe.Pointer(ptr))>>4^uintptr(unsafe.Pointer(ptr))>>10)%uintptr(len(d.ptrs))]
+	if slot.ptr == ptr && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
+		return slot.idx
 	}
+	var i int32
+	if d.hasLast && len(s) == len(d.lastStr) && s == d.lastStr {
+		i = d.lastIdx
+	} else {
+		i = d.lookup(s)
+		st := d.starts[i]
+		d.lastStr = unsafe.String(unsafe.SliceData(d.plain[st:]), d.lens[i])
+		d.lastIdx, d.hasLast = i, true
+	}
+	*slot = pqPtrSlot{ptr: ptr, n: uint32(len(s)), idx: i, epoch: d.epoch}
+	return i
+}
+
+// lookup returns the index of s in the table, adding it.
+func (d *pqDict) lookup(s string) int32 {
 	h := maphash.String(pqSeed, s)
 	mask := uint64(len(d.table) - 1)
 	for slot := h & mask; ; slot = (slot + 1) & mask {
@@ -1356,21 +1508,13 @@ func (d *pqDict) str(s string) int32 {
 			d.plain = append(d.plain, s...)
 			d.table[slot] = i + 1
 			d.grow()
-			d.remember(s, i)
 			return i
 		}
 		i := e - 1
 		if d.hashes[i] == h && d.lens[i] == uint32(len(s)) && string(d.plain[d.starts[i]:int(d.starts[i])+len(s)]) == s {
-			d.remember(s, i)
 			return i
 		}
 	}
-}
-
-func (d *pqDict) remember(s string, i int32) {
-	st := d.starts[i]
-	d.lastStr = unsafe.String(unsafe.SliceData(d.plain[st:]), d.lens[i])
-	d.lastPtr, d.lastIdx, d.hasLast = unsafe.StringData(s), i, true
 }
 
 // num returns the index of the integer v, adding it.
