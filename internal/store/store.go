@@ -27,9 +27,13 @@ var ErrFull = errors.New("store full")
 // WriteSpans is safe for concurrent use. When it returns nil the spans are as
 // durable as the engine promises — for memstore, visible to every Reader; for
 // the durable engine, in the fsynced write-ahead log — and visible to every
-// Reader. The store takes ownership of spans and of everything they point to
-// (resources, scopes, attribute slices): the caller must not modify them after
-// the call, whatever its result. A non-nil error means none or only some of
+// Reader. The store borrows the spans for the call only: once it returns,
+// whatever its result, the caller may reuse their memory (receivers decode
+// into pooled memory, and span strings may point into a request buffer), so
+// a store copies what it keeps of a span — its fields, strings and
+// attribute, event and link slices. Resources and scopes are handed over: a
+// store may keep pointers to them, and the caller must not modify them
+// after the call. A non-nil error means none or only some of
 // the spans were stored; the caller may retry the whole batch, and readers
 // then see each span id at most once per trace.
 type Writer interface {

@@ -93,12 +93,13 @@ func (r *GRPC) Shutdown(ctx context.Context) error {
 
 // exportRaw decodes and handles one Export call.
 func (r *GRPC) exportRaw(ctx context.Context, in []byte) ([]byte, error) {
-	spans, err := decodeProto(in)
+	spans, arena, err := decodeProtoPooled(in)
 	if err != nil {
 		r.consumer.Refuse(NameGRPC, ReasonMalformed, 0)
 		return nil, status.Errorf(codes.InvalidArgument, "decode ExportTraceServiceRequest: %s", shortErr(err))
 	}
 	out := export(ctx, r.consumer, NameGRPC, spans)
+	arena.release()
 	if out.err != nil {
 		if isOverload(out.err) {
 			st := status.New(codes.ResourceExhausted, "server overloaded, retry later: "+shortErr(out.err))

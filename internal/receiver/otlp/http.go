@@ -80,13 +80,14 @@ func (h *HTTPHandler) serveTraces(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	spans, err := decode(body, mediaType == contentJSON)
+	spans, arena, err := decode(body, mediaType == contentJSON)
 	if err != nil {
 		h.consumer.Refuse(NameHTTP, ReasonMalformed, 0)
 		h.fail(w, mediaType, http.StatusBadRequest, codes.InvalidArgument, "decode ExportTraceServiceRequest: "+shortErr(err))
 		return
 	}
 	out := export(r.Context(), h.consumer, NameHTTP, spans)
+	arena.release()
 	if out.err != nil {
 		if isOverload(out.err) {
 			w.Header().Set("Retry-After", "1")

@@ -45,17 +45,18 @@ type outcome struct {
 	err  error
 }
 
-// decode turns a request body into spans: protobuf with the wire decoder,
-// JSON with pdata's OTLP/JSON decoder.
-func decode(body []byte, json bool) ([]*model.Span, error) {
+// decode turns a request body into spans: protobuf with the wire decoder
+// (into pooled memory: release the arena, nil-safe, once the spans are
+// consumed), JSON with pdata's OTLP/JSON decoder.
+func decode(body []byte, json bool) ([]*model.Span, *decodeArena, error) {
 	if !json {
-		return decodeProto(body)
+		return decodeProtoPooled(body)
 	}
 	req := ptraceotlp.NewExportRequest()
 	if err := req.UnmarshalJSON(body); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return pdataconv.ToModel(req.Traces()), nil
+	return pdataconv.ToModel(req.Traces()), nil, nil
 }
 
 // export passes decoded spans to the consumer and builds the OTLP response,

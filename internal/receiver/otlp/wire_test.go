@@ -118,3 +118,43 @@ func TestDecodeProtoResourcesOwnTheirStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeArenaReuse checks that pooled decoding gives what pdata does
+// request after request, with the arena released in between (its memory
+// cleared and reused), for requests smaller and larger than its chunks.
+func TestDecodeArenaReuse(t *testing.T) {
+	for round, n := range []int{50, 1000, 3, 600, 50} {
+		b := mustProto(t, benchRequest(n))
+		want, err := viaPdata(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, arena, err := decodeProtoPooled(b)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if diff := cmp.Diff(asJSON(t, want), asJSON(t, got)); diff != "" {
+			t.Fatalf("round %d (%d spans): pooled decoding differs from pdata (-pdata +wire):\n%s", round, n, diff)
+		}
+		arena.release()
+		if _, arena, err = decodeProtoPooled([]byte{0x0a, 0xff}); err == nil || arena != nil {
+			t.Fatalf("malformed request: error %v, arena %v", err, arena)
+		}
+	}
+}
+
+// BenchmarkDecodeWirePooled is BenchmarkDecodeWire as the receivers decode:
+// into the pooled arena, released after each request.
+func BenchmarkDecodeWirePooled(b *testing.B) {
+	body := mustProto(b, benchRequest(500))
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_, arena, err := decodeProtoPooled(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		arena.release()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*500), "ns/span")
+}

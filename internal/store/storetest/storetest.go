@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -51,6 +52,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"FindLimitAndOrder", testFindLimitAndOrder},
 		{"Dependencies", testDependencies},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"CallerReusesSpanMemory", testCallerReusesSpanMemory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -511,5 +513,47 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 				t.Fatalf("trace %d/%d has %d spans, want %d", w, b, len(tr.Spans), perBatch)
 			}
 		}
+	}
+}
+
+// testCallerReusesSpanMemory checks the store.Writer contract that spans are
+// borrowed: after WriteSpans returns, the caller overwrites the buffer the
+// spans' strings point into (as a receiver reuses its request buffer) and
+// the spans' own fields and slices; the store must answer with what was
+// written.
+func testCallerReusesSpanMemory(t *testing.T, s store.Store) {
+	buf := []byte("checkoutuser.idu-42exceptionboom")
+	str := func(i, n int) string { return unsafe.String(&buf[i], n) }
+	sp := span(resource("shop"), 1, 1, 0, str(0, 8), 0, time.Millisecond)
+	sp.Attributes = model.Attributes{{Key: str(8, 7), Value: model.StringValue(str(15, 4))}}
+	sp.Events = []model.Event{{TimeUnixNano: ns(0), Name: str(19, 9), Attributes: model.Attributes{{Key: "k", Value: model.StringValue(str(28, 4))}}}}
+	sp.Status = model.Status{Code: model.StatusError, Message: str(28, 4)}
+	want := sp.Detached()
+	write(t, s, sp)
+	for i := range buf {
+		buf[i] = '#'
+	}
+	sp.Name = "overwritten"
+	sp.Attributes[0] = model.KeyValue{Key: "other", Value: model.IntValue(1)}
+	sp.Events[0].Name = "overwritten"
+	sp.SpanID = sid(99)
+
+	tr, err := s.GetTrace(context.Background(), tid(1))
+	if err != nil {
+		t.Fatalf("GetTrace: %v", err)
+	}
+	if len(tr.Spans) != 1 {
+		t.Fatalf("got %d spans, want 1", len(tr.Spans))
+	}
+	if diff := diffSpan(want, tr.Spans[0]); diff != "" {
+		t.Errorf("stored span changed with the caller's memory (-want +got):\n%s", diff)
+	}
+	wantTraces(t, s, store.TraceQuery{Service: "shop", Operation: "checkout", Tags: map[string]string{"user.id": "u-42"}}, 1)
+	ops, err := s.GetOperations(context.Background(), store.OperationQuery{Service: "shop"})
+	if err != nil {
+		t.Fatalf("GetOperations: %v", err)
+	}
+	if len(ops) != 1 || ops[0].Name != "checkout" {
+		t.Errorf("operations %v, want checkout", ops)
 	}
 }
