@@ -129,15 +129,18 @@ var traceServiceDesc = grpc.ServiceDesc{
 	Methods: []grpc.MethodDesc{{
 		MethodName: "Export",
 		Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-			var in []byte
+			var in pooledRequest
 			if err := dec(&in); err != nil {
 				return nil, err
 			}
+			// Spans decoded from the request point into its bytes; they
+			// are done with once exportRaw returns (store.Writer borrows).
+			defer in.free()
 			if interceptor == nil {
-				return srv.(*GRPC).exportRaw(ctx, in)
+				return srv.(*GRPC).exportRaw(ctx, in.bytes())
 			}
 			info := &grpc.UnaryServerInfo{Server: srv, FullMethod: "/opentelemetry.proto.collector.trace.v1.TraceService/Export"}
-			return interceptor(ctx, in, info, func(ctx context.Context, req any) (any, error) {
+			return interceptor(ctx, in.bytes(), info, func(ctx context.Context, req any) (any, error) {
 				return srv.(*GRPC).exportRaw(ctx, req.([]byte))
 			})
 		},
@@ -161,10 +164,32 @@ func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	p, ok := v.(*[]byte)
-	if !ok {
+	switch p := v.(type) {
+	case *[]byte:
+		*p = data.Materialize()
+	case *pooledRequest:
+		// One contiguous buffer from gRPC's pool instead of a fresh
+		// allocation per request (a third of what ingestion allocated).
+		p.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
+	default:
 		return fmt.Errorf("BUG: raw codec cannot unmarshal into %T", v)
 	}
-	*p = data.Materialize()
 	return nil
+}
+
+// pooledRequest is a request's bytes in a buffer of gRPC's pool.
+type pooledRequest struct{ buf mem.Buffer }
+
+func (r *pooledRequest) bytes() []byte {
+	if r.buf == nil {
+		return nil
+	}
+	return r.buf.ReadOnlyData()
+}
+
+func (r *pooledRequest) free() {
+	if r.buf != nil {
+		r.buf.Free()
+		r.buf = nil
+	}
 }
