@@ -59,7 +59,7 @@ disk_compacted=$(du -sb "$work/data" | awk '{print $1}')
 echo "compacted: blocks $(metric clew_local_blocks), cpu ${cpu_compacted}s, peak RSS ${hwm_compacted_kb} kB, disk ${disk_compacted} bytes" >&2
 
 if [ -z "${SKIP_QUERIES:-}" ]; then
-  go run ./test/benchstore -query "http://127.0.0.1:$qport" -ids "$work/ids.txt" -spans-per-trace 10 ${BENCHSTORE_FLAGS:-} >"$work/query.json" || true
+  go run ./test/benchstore -query "http://127.0.0.1:$qport" -ids "$work/ids.txt" -spans-per-trace 10 -server-pid "$pid" ${BENCHSTORE_FLAGS:-} >"$work/query.json" || true
 fi
 
 python3 - "$work/gen.json" "$work/query.json" "$cpu0" "$cpu_ingest" "$cpu_flushed" "$hwm_kb" "$disk" "$OUT" "$cpu_compacted" "$hwm_compacted_kb" "$disk_compacted" <<'PY'

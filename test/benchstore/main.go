@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,10 +49,15 @@ type Result struct {
 	TagP50Ms           float64 `json:"search_by_tag_p50_ms"`
 	ServiceDecodeP50Ms float64 `json:"search_by_service_client_decode_p50_ms"`
 	TagDecodeP50Ms     float64 `json:"search_by_tag_client_decode_p50_ms"`
-	SearchResults      int     `json:"search_results"`
-	TagResults         int     `json:"search_by_tag_results"`
-	TraceQLP50Ms       float64 `json:"tempo_traceql_search_p50_ms"`
-	TraceQLResults     int     `json:"tempo_traceql_search_results"`
+	// The server's CPU time per search (user and system, from
+	// /proc/PID/stat with -server-pid): a figure the machine's other load
+	// changes less than the latency.
+	ServiceCPUMs   float64 `json:"search_by_service_server_cpu_ms,omitempty"`
+	TagCPUMs       float64 `json:"search_by_tag_server_cpu_ms,omitempty"`
+	SearchResults  int     `json:"search_results"`
+	TagResults     int     `json:"search_by_tag_results"`
+	TraceQLP50Ms   float64 `json:"tempo_traceql_search_p50_ms"`
+	TraceQLResults int     `json:"tempo_traceql_search_results"`
 }
 
 func main() {
@@ -66,6 +72,8 @@ func main() {
 	// derives the code from the span id), so 503 matches about 1 trace in 20.
 	tag := flag.String("tag", `{"http.response.status_code":"503"}`, "tags (Jaeger JSON) to search for, with -service")
 	traceql := flag.String("traceql", `{ resource.service.name = "frontend" && span.http.response.status_code = 503 }`, "TraceQL search timed through the Tempo API (/tempo/api/search)")
+	serverPID := flag.Int("server-pid", 0, "process id of the server, to report its CPU time per search (0: not reported)")
+	cpuSearches := flag.Int("cpu-searches", 100, "searches of each kind run, after the timed ones, to measure the server's CPU time per search (with -server-pid)")
 	flag.Parse()
 	ids, err := readIDs(*idsFile)
 	if err != nil {
@@ -122,6 +130,13 @@ func main() {
 	tagURL := svcURL + "&tags=" + url.QueryEscape(*tag)
 	res.ServiceP50Ms, res.SearchResults, res.ServiceDecodeP50Ms = timeSearch(client, svcURL, *searches)
 	res.TagP50Ms, res.TagResults, res.TagDecodeP50Ms = timeSearch(client, tagURL, *searches)
+	if *serverPID > 0 && *cpuSearches > 0 {
+		// /proc counts CPU time in ticks of 10 ms: enough searches for a
+		// figure to a tenth of a millisecond.
+		res.ServiceCPUMs = serverCPUPerSearch(client, svcURL, *cpuSearches, *serverPID)
+		res.TagCPUMs = serverCPUPerSearch(client, tagURL, *cpuSearches, *serverPID)
+		fmt.Fprintf(os.Stderr, "server CPU per search (%d searches of each): service %.2f ms, tag %.2f ms\n", *cpuSearches, res.ServiceCPUMs, res.TagCPUMs)
+	}
 	now := time.Now()
 	tempoURL := fmt.Sprintf("%s/tempo/api/search?limit=20&start=%d&end=%d&q=%s", *query, now.Add(-time.Hour).Unix(), now.Unix()+1, url.QueryEscape(*traceql))
 	res.TraceQLP50Ms, res.TraceQLResults, _ = timeTempoSearch(client, tempoURL, *searches)
@@ -228,6 +243,56 @@ func timeGet(c *http.Client, u string, n int, results func(io.Reader) (int, erro
 
 // maxResponseBytes bounds a search response read.
 const maxResponseBytes = 256 << 20
+
+// serverCPUPerSearch runs n searches u one at a time and returns the
+// CPU time process pid spent per search, in milliseconds (0 when it
+// cannot be read).
+func serverCPUPerSearch(c *http.Client, u string, n, pid int) float64 {
+	c0 := cpuMs(pid)
+	for i := 0; i < n; i++ {
+		resp, err := c.Get(u)
+		if err != nil {
+			fail(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	c1 := cpuMs(pid)
+	if c0 < 0 || c1 < 0 {
+		return 0
+	}
+	return (c1 - c0) / float64(n)
+}
+
+// cpuMs returns the user and system CPU time of process pid in
+// milliseconds, or -1 when it cannot be read.
+func cpuMs(pid int) float64 {
+	if pid <= 0 {
+		return -1
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The fields after the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return float64(utime+stime) * 1000 / clockTicks
+}
+
+// clockTicks is the kernel's USER_HZ (getconf CLK_TCK), 100 on Linux.
+const clockTicks = 100
 
 func pct(d []time.Duration, p int) float64 {
 	if len(d) == 0 {
