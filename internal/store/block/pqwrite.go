@@ -1089,10 +1089,18 @@ func (c *pqColumn) pageBounds() (minV, maxV []byte, ok bool) {
 		}
 		lo, hi := c.idx[0], c.idx[0]
 		d := c.dict
+		// Each value of the page is compared once: marks[i] is the page
+		// that compared value i last.
+		d.page++
+		if len(d.marks) < d.len() {
+			d.marks = append(d.marks, make([]uint32, d.len()-len(d.marks))...)
+		}
+		marks, page := d.marks, d.page
 		for _, i := range c.idx[1:] {
-			if i == lo || i == hi {
+			if marks[i] == page {
 				continue
 			}
+			marks[i] = page
 			if d.less(c, i, lo) {
 				lo = i
 			}
@@ -1437,6 +1445,9 @@ type pqDict struct {
 	lastIdx int32
 	hasLast bool
 	lastNum uint64
+	// marks and page serve pageBounds.
+	marks []uint32
+	page  uint32
 }
 
 // pqPtrSlot remembers the index of a string by its data pointer and
@@ -1450,6 +1461,33 @@ type pqPtrSlot struct {
 }
 
 var pqSeed = maphash.MakeSeed()
+
+// pqSeed64 seeds strHash.
+var pqSeed64 = maphash.Comparable(pqSeed, 0) | 1
+
+// strHash hashes s: strings of at most 16 bytes (most dictionary values)
+// by their whole content in two words, cheaper than maphash, longer ones
+// by maphash.
+func strHash(s string) uint64 {
+	n := len(s)
+	if n > 16 {
+		return maphash.String(pqSeed, s)
+	}
+	var a, b uint64
+	p := unsafe.Pointer(unsafe.StringData(s))
+	switch {
+	case n >= 8:
+		a = *(*uint64)(p)
+		b = *(*uint64)(unsafe.Add(p, n-8))
+	case n >= 4:
+		a = uint64(*(*uint32)(p))
+		b = uint64(*(*uint32)(unsafe.Add(p, n-4)))
+	case n > 0:
+		a = uint64(*(*byte)(p)) | uint64(*(*byte)(unsafe.Add(p, n/2)))<<8 | uint64(*(*byte)(unsafe.Add(p, n-1)))<<16
+	}
+	hi, lo := bits.Mul64(a^pqSeed64, b^uint64(n)^0x9E3779B97F4A7C15)
+	return hi ^ lo
+}
 
 func newPQDict(l *pqLeaf) *pqDict {
 	d := &pqDict{kind: l.kind, width: 4, table: make([]int32, 64)}
@@ -1476,7 +1514,7 @@ func (d *pqDict) reset() {
 // str returns the index of s, adding it.
 func (d *pqDict) str(s string) int32 {
 	ptr := unsafe.StringData(s)
-	slot := &d.ptrs[(uintptr(unsafe.Pointer(ptr))>>4^uintptr(unsafe.Pointer(ptr))>>10)%uintptr(len(d.ptrs))]
+	slot := &d.ptrs[(uint64(uintptr(unsafe.Pointer(ptr)))*0x9E3779B97F4A7C15)>>60]
 	if slot.ptr == ptr && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
 		return slot.idx
 	}
@@ -1495,7 +1533,7 @@ func (d *pqDict) str(s string) int32 {
 
 // lookup returns the index of s in the table, adding it.
 func (d *pqDict) lookup(s string) int32 {
-	h := maphash.String(pqSeed, s)
+	h := strHash(s)
 	mask := uint64(len(d.table) - 1)
 	for slot := h & mask; ; slot = (slot + 1) & mask {
 		e := d.table[slot]
