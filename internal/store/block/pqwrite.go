@@ -140,6 +140,8 @@ type pqPlan struct {
 	schema       []format.SchemaElement
 	columnOrders []format.ColumnOrder
 	colIndex     map[string]int
+	// cols keeps the columns of closed writers (*[]pqColumn).
+	cols sync.Pool
 }
 
 var pqPlans sync.Map // reflect.Type -> *pqPlan or error
@@ -404,18 +406,50 @@ func newPQWriter[T any](out io.Writer, o pqOptions) (*pqWriter[T], error) {
 		}
 		w.sorting = append(w.sorting, format.SortingColumn{ColumnIdx: int32(c)})
 	}
-	w.cols = make([]pqColumn, len(plan.leaves))
-	for i := range w.cols {
-		l := &plan.leaves[i]
-		c := &w.cols[i]
-		c.leaf = l
-		c.bounded = o.Bounded != nil && o.Bounded(l.path)
-		if l.enc == format.RLEDictionary {
-			c.dict = newPQDict(l)
+	// The columns' page buffers and dictionaries of a closed writer
+	// serve the next one.
+	if v, ok := plan.cols.Get().(*[]pqColumn); ok {
+		w.cols = *v
+	} else {
+		w.cols = make([]pqColumn, len(plan.leaves))
+		for i := range w.cols {
+			l := &plan.leaves[i]
+			c := &w.cols[i]
+			c.leaf = l
+			if l.enc == format.RLEDictionary {
+				c.dict = newPQDict(l)
+			}
+			c.repHist, c.defHist = newHistogram(l.maxRep), newHistogram(l.maxDef)
 		}
-		c.repHist, c.defHist = newHistogram(l.maxRep), newHistogram(l.maxDef)
+	}
+	for i := range w.cols {
+		w.cols[i].bounded = o.Bounded != nil && o.Bounded(plan.leaves[i].path)
 	}
 	return w, nil
+}
+
+// Limits of what a closed writer's columns keep for the next writer.
+const (
+	pqKeepPageBytes = 1 << 20 // a page buffer
+	pqKeepDictBytes = 1 << 20 // a dictionary's values
+)
+
+// release gives the columns of a closed writer to the next one, without
+// their large buffers.
+func (w *pqWriter[T]) release() {
+	for i := range w.cols {
+		c := &w.cols[i]
+		c.resetChunk()
+		if cap(c.plain) > pqKeepPageBytes || cap(c.idx) > pqKeepPageBytes/4 || cap(c.defs) > pqKeepPageBytes || cap(c.reps) > pqKeepPageBytes {
+			c.plain, c.idx, c.defs, c.reps, c.i64, c.bools = nil, nil, nil, nil, nil, nil
+		}
+		if d := c.dict; d != nil && (cap(d.plain) > pqKeepDictBytes || len(d.table) > pqKeepDictBytes/8) {
+			c.dict = newPQDict(c.leaf)
+		}
+	}
+	cols := w.cols
+	w.cols = nil
+	w.plan.cols.Put(&cols)
 }
 
 // SetKeyValueMetadata sets a key-value pair of the footer.
@@ -1418,6 +1452,7 @@ func (w *pqWriter[T]) Close() error {
 		return err
 	}
 	w.releaseSlabs()
+	w.release()
 	w.err = errors.New("parquet writer: closed")
 	return nil
 }
