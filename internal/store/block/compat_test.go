@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -110,6 +111,25 @@ func TestReadV1Block(t *testing.T) {
 			same(t, "ScanRows", want, all)
 			if err := rd.Verify(ctx); err != nil {
 				t.Fatal(err)
+			}
+			// parquet-go's reader (the fallback) reads the same rows.
+			src, err := rd.rowSource()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ours, theirs := make([]Row, rd.Meta().Spans), make([]Row, rd.Meta().Spans)
+			if err := src.readRange(0, ours, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := rd.readRowsGeneric(0, theirs); err != nil {
+				t.Fatal(err)
+			}
+			for i := range ours {
+				normalizeRow(&ours[i])
+				normalizeRow(&theirs[i])
+				if !reflect.DeepEqual(ours[i], theirs[i]) {
+					t.Fatalf("row %d: row reader %+v, parquet-go %+v", i, ours[i], theirs[i])
+				}
 			}
 		})
 	}
