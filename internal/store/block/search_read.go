@@ -52,17 +52,12 @@ func (r *Reader) TracesAt(ctx context.Context, ordinals []int) ([]TraceRead, err
 	ords = slices.Compact(ords)
 	out := make([]TraceRead, len(ords))
 	spans := make([][2]int64, len(ords)) // rows [lo, hi) of each
+	if err := r.entriesRows(ctx, ords, out, spans); err != nil {
+		return nil, err
+	}
 	var rows int64
-	for i, o := range ords {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		id, lo, hi, err := r.entryRows(ctx, o)
-		if err != nil {
-			return nil, err
-		}
-		out[i].Ordinal, out[i].ID, spans[i] = o, id, [2]int64{lo, hi}
-		if rows += hi - lo; rows > 1<<20 {
+	for _, sp := range spans {
+		if rows += sp[1] - sp[0]; rows > 1<<20 {
 			return nil, fmt.Errorf("%d rows in one read", rows)
 		}
 	}
@@ -115,29 +110,52 @@ func (r *Reader) finishRows(rows []Row) error {
 	return resolveParents(rows, r.slotKeys)
 }
 
-// entryRows returns the trace id of index entry ordinal and its rows
-// [lo, hi): one range read of two index entries.
-func (r *Reader) entryRows(ctx context.Context, ordinal int) (id model.TraceID, lo, hi int64, err error) {
-	if ordinal < 0 || ordinal >= r.nIndex {
-		return id, 0, 0, fmt.Errorf("%w: index entry %d of %d", ErrCorrupt, ordinal, r.nIndex)
+// maxIndexRun bounds the bytes of index entries TracesAt reads at once:
+// entries of ordinals less than this apart are read with one read.
+const maxIndexRun = 64 << 10
+
+// entriesRows sets the trace id of index entries ords (increasing) in
+// out and their rows [lo, hi) in spans, with one range read of the index
+// per run of entries less than maxIndexRun bytes apart.
+func (r *Reader) entriesRows(ctx context.Context, ords []int, out []TraceRead, spans [][2]int64) error {
+	if len(ords) == 0 {
+		return nil
 	}
-	var buf [2 * IndexEntrySize]byte
-	n := IndexEntrySize
-	if ordinal+1 < r.nIndex {
-		n = 2 * IndexEntrySize
+	if ords[0] < 0 || ords[len(ords)-1] >= r.nIndex {
+		return fmt.Errorf("%w: index entries %d to %d of %d", ErrCorrupt, ords[0], ords[len(ords)-1], r.nIndex)
 	}
-	if err := r.be.ReadRange(ctx, r.meta.ID, IndexName, int64(len(indexMagic)+ordinal*IndexEntrySize), buf[:n]); err != nil {
-		return id, 0, 0, fmt.Errorf("read index: %w", err)
+	var buf []byte
+	for i := 0; i < len(ords); {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		first := ords[i]
+		j := i + 1
+		for j < len(ords) && (ords[j]-first+2)*IndexEntrySize <= maxIndexRun {
+			j++
+		}
+		// The entries first to ords[j-1], and the one after it for its end.
+		end := min(ords[j-1]+2, r.nIndex)
+		buf = grow(buf, (end-first)*IndexEntrySize)
+		if err := r.be.ReadRange(ctx, r.meta.ID, IndexName, int64(len(indexMagic)+first*IndexEntrySize), buf); err != nil {
+			return fmt.Errorf("read index: %w", err)
+		}
+		for ; i < j; i++ {
+			o := ords[i]
+			e := buf[(o-first)*IndexEntrySize:]
+			var id model.TraceID
+			copy(id[:], e[:16])
+			lo, hi := int64(binary.LittleEndian.Uint32(e[16:])), r.meta.Spans
+			if o+1 < r.nIndex {
+				hi = int64(binary.LittleEndian.Uint32(e[IndexEntrySize+16:]))
+			}
+			if hi > r.meta.Spans || lo >= hi || hi-lo > 1<<20 {
+				return fmt.Errorf("%w: index entry [%d, %d) outside the data", ErrCorrupt, lo, hi)
+			}
+			out[i].Ordinal, out[i].ID, spans[i] = o, id, [2]int64{lo, hi}
+		}
 	}
-	copy(id[:], buf[:16])
-	lo, hi = int64(binary.LittleEndian.Uint32(buf[16:])), r.meta.Spans
-	if n > IndexEntrySize {
-		hi = int64(binary.LittleEndian.Uint32(buf[IndexEntrySize+16:]))
-	}
-	if hi > r.meta.Spans || lo >= hi || hi-lo > 1<<20 {
-		return id, 0, 0, fmt.Errorf("%w: index entry [%d, %d) outside the data", ErrCorrupt, lo, hi)
-	}
-	return id, lo, hi, nil
+	return nil
 }
 
 // scanPool keeps the page buffers of TracesAt's row scans between calls;

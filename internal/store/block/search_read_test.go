@@ -55,9 +55,13 @@ func genBlock(t testing.TB, traces int, o WriterOptions) *Reader {
 
 func TestTracesAt(t *testing.T) {
 	ctx := context.Background()
-	// Small row groups, so that traces cross them, and the default pages.
-	rd := genBlock(t, 3000, WriterOptions{RowGroupRows: 2500})
+	// Small row groups, so that traces cross them, the default pages, and
+	// an index of more than maxIndexRun bytes.
+	rd := genBlock(t, 4000, WriterOptions{RowGroupRows: 2500})
 	n := rd.nIndex
+	if n*IndexEntrySize <= maxIndexRun {
+		t.Fatalf("index of %d entries: want more than one run", n)
+	}
 	rng := rand.New(rand.NewSource(1))
 	check := func(name string, ords []int) {
 		t.Helper()
@@ -75,6 +79,7 @@ func TestTracesAt(t *testing.T) {
 	check("last", []int{n - 1})
 	check("neighbours", []int{10, 11, 12, 13, 14})
 	check("unsorted with duplicates", []int{900, 3, 900, 17, 2, 3, n - 1})
+	check("runs of the index", []int{0, 1, maxIndexRun/IndexEntrySize - 2, maxIndexRun/IndexEntrySize - 1, n / 2, n - 2, n - 1})
 	var random []int
 	for range 20 {
 		random = append(random, rng.Intn(n))
@@ -119,12 +124,13 @@ func TestTracesAtManyPages(t *testing.T) {
 	var bytes int64
 	for len(ords) < maxTracesAt {
 		o := rng.Intn(rd.nIndex)
-		_, lo, hi, err := rd.entryRows(context.Background(), o)
-		if err != nil {
+		var tr [1]TraceRead
+		var rows [1][2]int64
+		if err := rd.entriesRows(context.Background(), []int{o}, tr[:], rows[:]); err != nil {
 			t.Fatal(err)
 		}
 		var add int64
-		_, add = src.planPages(nil, seen, lo, hi)
+		_, add = src.planPages(nil, seen, rows[0][0], rows[0][1])
 		bytes += add
 		ords = append(ords, o)
 	}
