@@ -133,6 +133,12 @@ func (p *parentResolver) row(r *Row) error {
 		p.ids = append(p.ids, r.SpanID)
 	}
 	p.n++
+	return p.checkSlots(r)
+}
+
+// checkSlots sets the keys of r's attribute columns, and checks that the
+// columns without a key are null.
+func (p *parentResolver) checkSlots(r *Row) error {
 	r.slotKeys = p.keys
 	if p.nkeys < attrSlots {
 		slots := r.slots()
@@ -146,8 +152,26 @@ func (p *parentResolver) row(r *Row) error {
 }
 
 // resolveParents completes rows that begin a trace (or several), of a
-// block with attribute column keys keys: the rows of a lookup.
+// block with attribute column keys keys: the rows of a lookup. It resolves
+// offsets within rows, without parentResolver's copy of the span ids.
 func resolveParents(rows []Row, keys *slotKeys) error {
 	p := newParentResolver(keys)
-	return p.resolve(rows)
+	first := 0 // the current trace's first row in rows
+	for i := range rows {
+		r := &rows[i]
+		if r.TraceID != rows[first].TraceID {
+			first = i
+		}
+		if off := r.ParentOffset; off != 0 {
+			at := i - int(off)
+			if off < 0 || at < first || at-first >= maxParentRows {
+				return fmt.Errorf("%w: data: parent offset %d of row %d of its trace", ErrCorrupt, off, i-first)
+			}
+			r.ParentSpanID = rows[at].SpanID
+		}
+		if err := p.checkSlots(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

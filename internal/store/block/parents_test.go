@@ -121,21 +121,45 @@ func TestParentOffsets(t *testing.T) {
 }
 
 // TestParentResolverDamage checks that offsets out of the trace are
-// ErrCorrupt.
+// ErrCorrupt, for lookups (resolveParents) and scans (parentResolver).
 func TestParentResolverDamage(t *testing.T) {
-	f := func(offsets ...int32) error {
+	rowsOf := func(offsets []int32) []Row {
 		rows := make([]Row, len(offsets))
 		for i, o := range offsets {
 			rows[i] = Row{TraceID: [16]byte{1}, SpanID: [8]byte{byte(i + 1)}, ParentOffset: o}
 		}
-		return resolveParents(rows, nil)
+		return rows
 	}
-	for _, bad := range [][]int32{{1}, {0, 2}, {0, -1}, {0, 1, 3}, {0, 1 << 30}} {
-		if err := f(bad...); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("offsets %v: %v, want ErrCorrupt", bad, err)
+	resolvers := map[string]func([]Row) error{
+		"lookup": func(rows []Row) error { return resolveParents(rows, nil) },
+		"scan": func(rows []Row) error {
+			p := newParentResolver(nil)
+			for i := range rows { // one row per batch
+				if err := p.resolve(rows[i : i+1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	for name, resolve := range resolvers {
+		for _, bad := range [][]int32{{1}, {0, 2}, {0, -1}, {0, 1, 3}, {0, 1 << 30}} {
+			if err := resolve(rowsOf(bad)); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("%s: offsets %v: %v, want ErrCorrupt", name, bad, err)
+			}
 		}
-	}
-	if err := f(0, 1, 2, 1); err != nil {
-		t.Errorf("valid offsets: %v", err)
+		rows := rowsOf([]int32{0, 1, 2, 1})
+		rows[3].TraceID = [16]byte{2} // a new trace: its offset points before it
+		if err := resolve(rows); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: offset into the previous trace: %v, want ErrCorrupt", name, err)
+		}
+		rows = rowsOf([]int32{0, 1, 2, 1})
+		if err := resolve(rows); err != nil {
+			t.Errorf("%s: valid offsets: %v", name, err)
+		}
+		if want := [...][8]byte{{}, {1}, {1}, {3}}; rows[0].ParentSpanID != want[0] || rows[1].ParentSpanID != want[1] ||
+			rows[2].ParentSpanID != want[2] || rows[3].ParentSpanID != want[3] {
+			t.Errorf("%s: parents %v, want %v", name, []model.SpanID{rows[0].ParentSpanID, rows[1].ParentSpanID, rows[2].ParentSpanID, rows[3].ParentSpanID}, want)
+		}
 	}
 }
