@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"syscall"
@@ -750,4 +752,78 @@ func TestPQPlanRefusesUnsupported(t *testing.T) {
 	if _, err := newPQWriter[pqBadRow](io.Discard, pqOptions{}); err == nil {
 		t.Fatal("a map field compiled")
 	}
+}
+
+// BenchmarkWriterPeakHeap writes 100,000 spans of the benchmark load as
+// one block with each Parquet writer and reports the peak of the heap's
+// objects during the write above the heap before it (the spans), sampled
+// every 200 µs (garbage included, so it depends on GOGC), and the heap
+// the writer holds after a collection before Finish (its compressed
+// pages, dictionaries, buffers, index and search builders).
+func BenchmarkWriterPeakHeap(b *testing.B) {
+	spans := genSpansLoad(b, 10000)
+	slices.SortFunc(spans, CompareSpans)
+	for _, sink := range []struct {
+		name string
+		new  func(io.Writer, WriterOptions) (rowSink, error)
+	}{{"clew", newPQRowSink}, {"parquet-go", newParquetGoRowSink}} {
+		b.Run(sink.name, func(b *testing.B) {
+			dir := b.TempDir()
+			be, _ := NewDir(filepath.Join(dir, "blocks"))
+			var peak, held uint64
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+				base := heapObjects()
+				stop := make(chan struct{})
+				done := make(chan uint64)
+				go func() {
+					var p uint64
+					t := time.NewTicker(200 * time.Microsecond)
+					defer t.Stop()
+					for {
+						if h := heapObjects(); h > p {
+							p = h
+						}
+						select {
+						case <-stop:
+							done <- p
+							return
+						case <-t.C:
+						}
+					}
+				}()
+				w, err := newWriter(be, filepath.Join(dir, "tmp"), Meta{}, WriterOptions{}, sink.new)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, sp := range spans {
+					if err := w.Add(sp); err != nil {
+						b.Fatal(err)
+					}
+				}
+				runtime.GC()
+				if h := heapObjects(); h > base {
+					held = max(held, h-base)
+				}
+				m, err := w.Finish(context.Background(), time.Now())
+				if err != nil {
+					b.Fatal(err)
+				}
+				close(stop)
+				if p := <-done; p > base {
+					peak = max(peak, p-base)
+				}
+				be.DeleteBlock(context.Background(), m.ID)
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(held)/(1<<20), "held-MiB")
+		})
+	}
+}
+
+// heapObjects returns the bytes of heap objects, live or not yet swept.
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
