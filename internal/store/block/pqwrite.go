@@ -643,23 +643,32 @@ func (c *pqColumn) bufferedSize() int {
 func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 	l := c.leaf
 	c.nvals += n
+	// The loops keep the page's slices in locals: the compiler keeps
+	// them in registers.
 	if l.optional {
-		c.defs = slices.Grow(c.defs, n)
 		switch {
 		case l.enc == format.RLEDictionary && l.kind == pqString:
 			d := c.dict
-			before := len(c.idx)
+			defs, idx := slices.Grow(c.defs, n), slices.Grow(c.idx, n)
+			before := len(idx)
 			for r := 0; r < n; r++ {
 				s := *(*string)(unsafe.Add(p, uintptr(r)*stride))
 				if len(s) == 0 {
-					c.defs = append(c.defs, 0)
+					defs = append(defs, 0)
 					continue
 				}
-				c.defs = append(c.defs, 1)
-				c.idx = append(c.idx, d.str(s))
+				defs = append(defs, 1)
+				slot := d.slot(s)
+				if slot.ptr == unsafe.StringData(s) && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
+					idx = append(idx, slot.idx)
+				} else {
+					idx = append(idx, d.strMiss(s, slot))
+				}
 			}
-			c.nulls += n - (len(c.idx) - before)
+			c.nulls += n - (len(idx) - before)
+			c.defs, c.idx = defs, idx
 		default:
+			c.defs = slices.Grow(c.defs, n)
 			for r := 0; r < n; r++ {
 				c.appendOptional(unsafe.Add(p, uintptr(r)*stride), 0)
 			}
@@ -669,23 +678,42 @@ func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 	switch {
 	case l.enc == format.RLEDictionary && l.kind == pqString:
 		d := c.dict
+		idx := slices.Grow(c.idx, n)
 		for r := 0; r < n; r++ {
-			c.idx = append(c.idx, d.str(*(*string)(unsafe.Add(p, uintptr(r)*stride))))
+			s := *(*string)(unsafe.Add(p, uintptr(r)*stride))
+			slot := d.slot(s)
+			if slot.ptr == unsafe.StringData(s) && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
+				idx = append(idx, slot.idx)
+			} else {
+				idx = append(idx, d.strMiss(s, slot))
+			}
 		}
+		c.idx = idx
 	case l.enc == format.RLEDictionary && l.kind == pqInt64:
 		d := c.dict
+		idx := slices.Grow(c.idx, n)
 		for r := 0; r < n; r++ {
-			c.idx = append(c.idx, d.num(*(*uint64)(unsafe.Add(p, uintptr(r)*stride))))
+			idx = append(idx, d.num(*(*uint64)(unsafe.Add(p, uintptr(r)*stride))))
 		}
+		c.idx = idx
 	case l.enc == format.RLEDictionary:
 		d := c.dict
+		idx := slices.Grow(c.idx, n)
 		for r := 0; r < n; r++ {
-			c.idx = append(c.idx, d.num(uint64(*(*uint32)(unsafe.Add(p, uintptr(r)*stride)))))
+			v := uint64(*(*uint32)(unsafe.Add(p, uintptr(r)*stride)))
+			if d.hasLast && v == d.lastNum {
+				idx = append(idx, d.lastIdx)
+			} else {
+				idx = append(idx, d.num(v))
+			}
 		}
+		c.idx = idx
 	case l.enc == format.DeltaBinaryPacked:
+		i64 := slices.Grow(c.i64, n)
 		for r := 0; r < n; r++ {
-			c.i64 = append(c.i64, *(*int64)(unsafe.Add(p, uintptr(r)*stride)))
+			i64 = append(i64, *(*int64)(unsafe.Add(p, uintptr(r)*stride)))
 		}
+		c.i64 = i64
 	case l.kind == pqFixed:
 		k := len(c.plain)
 		c.plain = slices.Grow(c.plain, n*l.size)[:k+n*l.size]
@@ -1546,13 +1574,23 @@ func (d *pqDict) reset() {
 	d.epoch++
 }
 
+// slot returns the pointer cache slot of s.
+func (d *pqDict) slot(s string) *pqPtrSlot {
+	return &d.ptrs[(uint64(uintptr(unsafe.Pointer(unsafe.StringData(s))))*0x9E3779B97F4A7C15)>>60]
+}
+
 // str returns the index of s, adding it.
 func (d *pqDict) str(s string) int32 {
-	ptr := unsafe.StringData(s)
-	slot := &d.ptrs[(uint64(uintptr(unsafe.Pointer(ptr)))*0x9E3779B97F4A7C15)>>60]
-	if slot.ptr == ptr && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
+	slot := d.slot(s)
+	if slot.ptr == unsafe.StringData(s) && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
 		return slot.idx
 	}
+	return d.strMiss(s, slot)
+}
+
+// strMiss returns the index of s, missing from its pointer cache slot,
+// and fills the slot.
+func (d *pqDict) strMiss(s string, slot *pqPtrSlot) int32 {
 	var i int32
 	if d.hasLast && len(s) == len(d.lastStr) && s == d.lastStr {
 		i = d.lastIdx
@@ -1562,7 +1600,7 @@ func (d *pqDict) str(s string) int32 {
 		d.lastStr = unsafe.String(unsafe.SliceData(d.plain[st:]), d.lens[i])
 		d.lastIdx, d.hasLast = i, true
 	}
-	*slot = pqPtrSlot{ptr: ptr, n: uint32(len(s)), idx: i, epoch: d.epoch}
+	*slot = pqPtrSlot{ptr: unsafe.StringData(s), n: uint32(len(s)), idx: i, epoch: d.epoch}
 	return i
 }
 
