@@ -1502,9 +1502,7 @@ type pqDict struct {
 	// the spans of a resource share its strings.
 	ptrs  [16]pqPtrSlot
 	epoch uint32
-	// The last string looked up (in the dictionary's memory), and the
-	// last number.
-	lastStr string
+	// The last number looked up.
 	lastIdx int32
 	hasLast bool
 	lastNum uint64
@@ -1570,7 +1568,7 @@ func (d *pqDict) reset() {
 	} else {
 		clear(d.table)
 	}
-	d.lastStr, d.hasLast = "", false
+	d.hasLast = false
 	d.epoch++
 }
 
@@ -1591,15 +1589,7 @@ func (d *pqDict) str(s string) int32 {
 // strMiss returns the index of s, missing from its pointer cache slot,
 // and fills the slot.
 func (d *pqDict) strMiss(s string, slot *pqPtrSlot) int32 {
-	var i int32
-	if d.hasLast && len(s) == len(d.lastStr) && s == d.lastStr {
-		i = d.lastIdx
-	} else {
-		i = d.lookup(s)
-		st := d.starts[i]
-		d.lastStr = unsafe.String(unsafe.SliceData(d.plain[st:]), d.lens[i])
-		d.lastIdx, d.hasLast = i, true
-	}
+	i := d.lookup(s)
 	*slot = pqPtrSlot{ptr: unsafe.StringData(s), n: uint32(len(s)), idx: i, epoch: d.epoch}
 	return i
 }
@@ -1622,9 +1612,26 @@ func (d *pqDict) lookup(s string) int32 {
 			return i
 		}
 		i := e - 1
-		if d.hashes[i] == h && d.lens[i] == uint32(len(s)) && string(d.plain[d.starts[i]:int(d.starts[i])+len(s)]) == s {
+		if d.hashes[i] == h && d.lens[i] == uint32(len(s)) && equalAt(d.plain[d.starts[i]:], s) {
 			return i
 		}
+	}
+}
+
+// equalAt says whether b starts with s (len(b) >= len(s)); short strings
+// are compared by two loads of each instead of a call.
+func equalAt(b []byte, s string) bool {
+	n := len(s)
+	p, q := unsafe.Pointer(unsafe.SliceData(b)), unsafe.Pointer(unsafe.StringData(s))
+	switch {
+	case n > 16:
+		return string(b[:n]) == s
+	case n >= 8:
+		return *(*uint64)(p) == *(*uint64)(q) && *(*uint64)(unsafe.Add(p, n-8)) == *(*uint64)(unsafe.Add(q, n-8))
+	case n >= 4:
+		return *(*uint32)(p) == *(*uint32)(q) && *(*uint32)(unsafe.Add(p, n-4)) == *(*uint32)(unsafe.Add(q, n-4))
+	default:
+		return string(b[:n]) == s
 	}
 }
 
