@@ -643,71 +643,22 @@ func (c *pqColumn) bufferedSize() int {
 func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 	l := c.leaf
 	c.nvals += n
-	// The loops keep the page's slices in locals: the compiler keeps
-	// them in registers.
-	if l.optional {
-		switch {
-		case l.enc == format.RLEDictionary && l.kind == pqString:
-			d := c.dict
-			defs, idx := slices.Grow(c.defs, n), slices.Grow(c.idx, n)
-			before := len(idx)
-			for r := 0; r < n; r++ {
-				s := *(*string)(unsafe.Add(p, uintptr(r)*stride))
-				if len(s) == 0 {
-					defs = append(defs, 0)
-					continue
-				}
-				defs = append(defs, 1)
-				slot := d.slot(s)
-				if slot.ptr == unsafe.StringData(s) && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
-					idx = append(idx, slot.idx)
-				} else {
-					idx = append(idx, d.strMiss(s, slot))
-				}
-			}
-			c.nulls += n - (len(idx) - before)
-			c.defs, c.idx = defs, idx
-		default:
-			c.defs = slices.Grow(c.defs, n)
-			for r := 0; r < n; r++ {
-				c.appendOptional(unsafe.Add(p, uintptr(r)*stride), 0)
-			}
-		}
-		return
-	}
+	// A loop per kind, each in a function of its own: small functions
+	// keep the loop's values in registers.
 	switch {
+	case l.optional && l.enc == format.RLEDictionary && l.kind == pqString:
+		c.appendOptStrings(p, n, stride)
+	case l.optional:
+		c.defs = slices.Grow(c.defs, n)
+		for r := 0; r < n; r++ {
+			c.appendOptional(unsafe.Add(p, uintptr(r)*stride), 0)
+		}
 	case l.enc == format.RLEDictionary && l.kind == pqString:
-		d := c.dict
-		idx := slices.Grow(c.idx, n)
-		for r := 0; r < n; r++ {
-			s := *(*string)(unsafe.Add(p, uintptr(r)*stride))
-			slot := d.slot(s)
-			if slot.ptr == unsafe.StringData(s) && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
-				idx = append(idx, slot.idx)
-			} else {
-				idx = append(idx, d.strMiss(s, slot))
-			}
-		}
-		c.idx = idx
+		c.appendStrings(p, n, stride)
 	case l.enc == format.RLEDictionary && l.kind == pqInt64:
-		d := c.dict
-		idx := slices.Grow(c.idx, n)
-		for r := 0; r < n; r++ {
-			idx = append(idx, d.num(*(*uint64)(unsafe.Add(p, uintptr(r)*stride))))
-		}
-		c.idx = idx
+		c.appendNums64(p, n, stride)
 	case l.enc == format.RLEDictionary:
-		d := c.dict
-		idx := slices.Grow(c.idx, n)
-		for r := 0; r < n; r++ {
-			v := uint64(*(*uint32)(unsafe.Add(p, uintptr(r)*stride)))
-			if d.hasLast && v == d.lastNum {
-				idx = append(idx, d.lastIdx)
-			} else {
-				idx = append(idx, d.num(v))
-			}
-		}
-		c.idx = idx
+		c.appendNums32(p, n, stride)
 	case l.enc == format.DeltaBinaryPacked:
 		i64 := slices.Grow(c.i64, n)
 		for r := 0; r < n; r++ {
@@ -726,6 +677,72 @@ func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 			c.appendValue(unsafe.Add(p, uintptr(r)*stride))
 		}
 	}
+}
+
+// appendOptStrings appends the values of an optional dictionary string
+// column: empty strings are nulls.
+func (c *pqColumn) appendOptStrings(p unsafe.Pointer, n int, stride uintptr) {
+	d := c.dict
+	defs, idx := slices.Grow(c.defs, n), slices.Grow(c.idx, n)
+	before := len(idx)
+	for r := 0; r < n; r++ {
+		s := *(*string)(unsafe.Add(p, uintptr(r)*stride))
+		if len(s) == 0 {
+			defs = append(defs, 0)
+			continue
+		}
+		defs = append(defs, 1)
+		slot := d.slot(s)
+		if slot.ptr == unsafe.StringData(s) && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
+			idx = append(idx, slot.idx)
+		} else {
+			idx = append(idx, d.strMiss(s, slot))
+		}
+	}
+	c.nulls += n - (len(idx) - before)
+	c.defs, c.idx = defs, idx
+}
+
+// appendStrings appends the values of a required dictionary string column.
+func (c *pqColumn) appendStrings(p unsafe.Pointer, n int, stride uintptr) {
+	d := c.dict
+	idx := slices.Grow(c.idx, n)
+	for r := 0; r < n; r++ {
+		s := *(*string)(unsafe.Add(p, uintptr(r)*stride))
+		slot := d.slot(s)
+		if slot.ptr == unsafe.StringData(s) && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
+			idx = append(idx, slot.idx)
+		} else {
+			idx = append(idx, d.strMiss(s, slot))
+		}
+	}
+	c.idx = idx
+}
+
+// appendNums64 appends the values of a required dictionary int64 column.
+func (c *pqColumn) appendNums64(p unsafe.Pointer, n int, stride uintptr) {
+	d := c.dict
+	idx := slices.Grow(c.idx, n)
+	for r := 0; r < n; r++ {
+		idx = append(idx, d.num(*(*uint64)(unsafe.Add(p, uintptr(r)*stride))))
+	}
+	c.idx = idx
+}
+
+// appendNums32 appends the values of a required dictionary 32-bit
+// integer column.
+func (c *pqColumn) appendNums32(p unsafe.Pointer, n int, stride uintptr) {
+	d := c.dict
+	idx := slices.Grow(c.idx, n)
+	for r := 0; r < n; r++ {
+		v := uint64(*(*uint32)(unsafe.Add(p, uintptr(r)*stride)))
+		if d.hasLast && v == d.lastNum {
+			idx = append(idx, d.lastIdx)
+		} else {
+			idx = append(idx, d.num(v))
+		}
+	}
+	c.idx = idx
 }
 
 // appendNulls appends k top-level nulls (empty lists).
@@ -1526,17 +1543,21 @@ var pqSeed = maphash.MakeSeed()
 // pqSeed64 seeds strHash.
 var pqSeed64 = maphash.Comparable(pqSeed, 0) | 1
 
-// strHash hashes s: strings of at most 16 bytes (most dictionary values)
-// by their whole content in two words, cheaper than maphash, longer ones
-// by maphash.
+// strHash hashes s: strings of at most 32 bytes (most dictionary values)
+// by their whole content in two or four words, cheaper than maphash,
+// longer ones by maphash.
 func strHash(s string) uint64 {
 	n := len(s)
-	if n > 16 {
+	if n > 32 {
 		return maphash.String(pqSeed, s)
 	}
 	var a, b uint64
 	p := unsafe.Pointer(unsafe.StringData(s))
 	switch {
+	case n > 16:
+		h1, l1 := bits.Mul64(*(*uint64)(p)^pqSeed64, *(*uint64)(unsafe.Add(p, 8))^0x9E3779B97F4A7C15)
+		h2, l2 := bits.Mul64(*(*uint64)(unsafe.Add(p, n-16))^uint64(n), *(*uint64)(unsafe.Add(p, n-8))^pqSeed64)
+		a, b = h1^l1, h2^l2
 	case n >= 8:
 		a = *(*uint64)(p)
 		b = *(*uint64)(unsafe.Add(p, n-8))
@@ -1618,14 +1639,17 @@ func (d *pqDict) lookup(s string) int32 {
 	}
 }
 
-// equalAt says whether b starts with s (len(b) >= len(s)); short strings
-// are compared by two loads of each instead of a call.
+// equalAt says whether b starts with s (len(b) >= len(s)); strings of up
+// to 32 bytes are compared by loads of words instead of a call.
 func equalAt(b []byte, s string) bool {
 	n := len(s)
 	p, q := unsafe.Pointer(unsafe.SliceData(b)), unsafe.Pointer(unsafe.StringData(s))
 	switch {
-	case n > 16:
+	case n > 32:
 		return string(b[:n]) == s
+	case n > 16:
+		return *(*uint64)(p) == *(*uint64)(q) && *(*uint64)(unsafe.Add(p, 8)) == *(*uint64)(unsafe.Add(q, 8)) &&
+			*(*uint64)(unsafe.Add(p, n-16)) == *(*uint64)(unsafe.Add(q, n-16)) && *(*uint64)(unsafe.Add(p, n-8)) == *(*uint64)(unsafe.Add(q, n-8))
 	case n >= 8:
 		return *(*uint64)(p) == *(*uint64)(q) && *(*uint64)(unsafe.Add(p, n-8)) == *(*uint64)(unsafe.Add(q, n-8))
 	case n >= 4:

@@ -840,3 +840,45 @@ func heapObjects() uint64 {
 	metrics.Read(s)
 	return s[0].Value.Uint64()
 }
+
+// TestPQDictStrings checks the string dictionary against a map: strings
+// of 0 to 70 bytes over two letters (many share lengths, prefixes and
+// suffixes), looked up by value and by pointer, across Writes (epochs)
+// and a reset.
+func TestPQDictStrings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	d := newPQDict(&pqLeaf{kind: pqString})
+	for round := 0; round < 2; round++ {
+		want := map[string]int32{}
+		var values []string
+		for i := 0; i < 20000; i++ {
+			if i%1000 == 0 {
+				d.epoch++
+			}
+			var s string
+			if len(values) > 0 && rng.IntN(3) == 0 {
+				s = values[rng.IntN(len(values))] // the same pointer
+			} else {
+				b := make([]byte, rng.IntN(71))
+				for k := range b {
+					b[k] = "ab"[rng.IntN(2)]
+				}
+				s = string(b)
+			}
+			got := d.str(s)
+			if w, ok := want[s]; ok && got != w {
+				t.Fatalf("%q: index %d, first given %d", s, got, w)
+			} else if !ok {
+				if int(got) != len(want) {
+					t.Fatalf("%q: new value has index %d, want %d", s, got, len(want))
+				}
+				want[s] = got
+				values = append(values, s)
+			}
+			if v := string(d.value(got)); v != s {
+				t.Fatalf("value %d is %q, want %q", got, v, s)
+			}
+		}
+		d.reset()
+	}
+}
