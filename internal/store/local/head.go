@@ -58,6 +58,11 @@ func newHead() *head {
 // add inserts sp, encoded as enc, unless a span with its id is already in
 // its trace.
 func (h *head) add(sp *model.Span, enc []byte, now int64) {
+	h.addWithService(sp, sp.ServiceName(), enc, now)
+}
+
+// addWithService is add with the span's service name already looked up.
+func (h *head) addWithService(sp *model.Span, svc string, enc []byte, now int64) {
 	t := h.traces[sp.TraceID]
 	if t == nil {
 		t = &headTrace{start: sp.StartTimeUnixNano}
@@ -86,7 +91,6 @@ func (h *head) add(sp *model.Span, enc []byte, now int64) {
 	h.maxStart = max(h.maxStart, sp.StartTimeUnixNano)
 	h.spans++
 	h.bytes += int64(len(enc)) + headSpanOverhead
-	svc := sp.ServiceName()
 	m := h.ops[svc]
 	if m == nil {
 		m = map[opKey]struct{}{}
@@ -108,8 +112,15 @@ func hasOp(m map[opKey]struct{}, k opKey) bool {
 
 // addBatch adds spans whose encodings are rec[bounds[2i]:bounds[2i+1]].
 func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64) {
+	var res *model.Resource
+	var svc string
 	for i, sp := range spans {
-		h.add(sp, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now)
+		// Spans of a request come grouped by resource: look its service
+		// name up once per group.
+		if sp.Resource != res || res == nil {
+			res, svc = sp.Resource, sp.ServiceName()
+		}
+		h.addWithService(sp, svc, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now)
 	}
 }
 

@@ -336,8 +336,7 @@ func (s *Store) WriteSpans(ctx context.Context, spans []*model.Span) error {
 		s.m.refusedFull.Inc()
 		return fmt.Errorf("local store: head holds %d bytes, limit %d: %w", inMem, s.opts.MaxHeadBytes, store.ErrFull)
 	}
-	rec := make([]byte, len(enc))
-	copy(rec, enc)
+	rec := bytes.Clone(enc) // not make and copy: that clears the bytes first
 	s.appendMu.RLock()
 	err := s.wal.Append(ctx, rec)
 	if err != nil {
