@@ -393,7 +393,7 @@ func newPQWriter[T any](out io.Writer, o pqOptions) (*pqWriter[T], error) {
 		o.MaxRows = math.MaxInt64
 	}
 	w := &pqWriter[T]{plan: plan, opts: o, out: bufio.NewWriterSize(out, parquet.DefaultWriteBufferSize),
-		limit: int(float64(o.PageBufferSize) * 0.98), zstd: &zstd.Codec{Level: zstd.SpeedFastest}}
+		limit: int(float64(o.PageBufferSize) * 0.98), zstd: pqZstd}
 	w.enc = thrift.NewEncoder(w.proto.NewWriter(&w.hdrBuf))
 	for k, v := range o.Metadata {
 		w.metadata = append(w.metadata, format.KeyValue{Key: k, Value: v})
@@ -1015,6 +1015,12 @@ func newHistogram(maxLevel byte) []int64 {
 	}
 	return make([]int64, maxLevel+1)
 }
+
+// pqZstd compresses pages at zstd's fastest level (the level the block
+// writer has always used: its default level costs more CPU for no
+// measurable gain on span data, its better one about 3%). Its encoders
+// are pooled: writers share them.
+var pqZstd = &zstd.Codec{Level: zstd.SpeedFastest}
 
 // pqSlabSize is the size of the buffers holding a row group's compressed
 // pages (a page larger than that gets a buffer of its own).

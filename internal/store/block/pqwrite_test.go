@@ -882,3 +882,44 @@ func TestPQDictStrings(t *testing.T) {
 		d.reset()
 	}
 }
+
+// FuzzPQWriter writes rows of pqTestRow made from the input (a seed, a
+// row count, a page size, bounds or not) with Clew's Parquet writer and
+// checks that parquet-go reads them back as written
+// (TestPQWriterGenericStruct compares the files with parquet-go's).
+func FuzzPQWriter(f *testing.F) {
+	f.Add(uint64(1), uint8(1), uint16(64), true)
+	f.Add(uint64(2), uint8(200), uint16(100), false)
+	f.Add(uint64(3), uint8(65), uint16(4096), true)
+	f.Fuzz(func(t *testing.T, seed uint64, n uint8, pageSize uint16, bounded bool) {
+		n %= 48 // fast execs: small files
+		rows := pqTestRows(int(n), seed)
+		var got bytes.Buffer
+		w, err := newPQWriter[pqTestRow](&got, pqOptions{PageBufferSize: int(pageSize%4096) + 256, Bounded: func([]string) bool { return bounded }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(rows) > 0 {
+			k := min(len(rows), int(seed%97)+1)
+			if _, err := w.Write(rows[:k]); err != nil {
+				t.Fatal(err)
+			}
+			rows = rows[k:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f, err := parquet.OpenFile(bytes.NewReader(got.Bytes()), int64(got.Len()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := make([]pqTestRow, f.NumRows())
+		r := parquet.NewGenericReader[pqTestRow](f)
+		if k, err := r.Read(back); k != len(back) || (err != nil && err != io.EOF) {
+			t.Fatalf("read %d of %d rows: %v", k, len(back), err)
+		}
+		if d := cmp.Diff(pqTestRows(int(n), seed), back, cmpopts.IgnoreUnexported(pqTestRow{}), cmpopts.EquateEmpty()); d != "" {
+			t.Fatalf("rows read back (-written +read):\n%s", d)
+		}
+	})
+}
