@@ -126,6 +126,14 @@ func printBlock(w io.Writer, r *block.Reader) {
 	for _, s := range svcs {
 		fmt.Fprintf(w, "    %s (%d operations)\n", s, len(m.Services[s]))
 	}
+	if keys := r.AttrColumns(); len(keys) > 0 {
+		fmt.Fprintf(w, "  attribute columns\n")
+		for i, k := range keys {
+			if k != "" {
+				fmt.Fprintf(w, "    attr_%d  %s\n", i, k)
+			}
+		}
+	}
 	groups, cols := r.Stats()
 	fmt.Fprintf(w, "  row groups      %d\n", groups)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)

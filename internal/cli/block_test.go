@@ -24,7 +24,8 @@ func TestBlockInspectAndVerify(t *testing.T) {
 	for i := uint64(1); i <= 20; i++ {
 		st := uint64(time.Now().UnixNano())
 		spans = append(spans, &model.Span{Resource: r, Scope: &model.Scope{}, TraceID: model.TraceIDFromUint64s(0, i/4+1),
-			SpanID: model.SpanIDFromUint64(i), Name: "GET /", StartTimeUnixNano: st, EndTimeUnixNano: st + 10})
+			SpanID: model.SpanIDFromUint64(i), Name: "GET /", StartTimeUnixNano: st, EndTimeUnixNano: st + 10,
+			Attributes: model.Attributes{{Key: "user.id", Value: model.StringValue("u" + string(rune('a'+i)))}}})
 	}
 	m, err := block.Write(context.Background(), be, filepath.Join(dir, "tmp"), block.Meta{}, block.WriterOptions{}, spans, time.Now())
 	if err != nil {
@@ -37,7 +38,7 @@ func TestBlockInspectAndVerify(t *testing.T) {
 	}
 	for _, path := range []string{dir, filepath.Join(dir, "blocks"), filepath.Join(dir, "blocks", m.ID)} {
 		code, out := run("inspect", path)
-		if code != 0 || !strings.Contains(out, "spans / traces  20 / 6") || !strings.Contains(out, "checkout (1 operations)") || !strings.Contains(out, "trace_id") {
+		if code != 0 || !strings.Contains(out, "spans / traces  20 / 6") || !strings.Contains(out, "checkout (1 operations)") || !strings.Contains(out, "trace_id") || !strings.Contains(out, "attr_0  user.id") {
 			t.Errorf("inspect %s: exit %d\n%s", path, code, out)
 		}
 		if code, out := run("verify", path); code != 0 || !strings.Contains(out, ": ok") {

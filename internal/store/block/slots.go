@@ -112,3 +112,16 @@ func decodeSlotKeys(f *parquet.File) (*slotKeys, error) {
 	}
 	return &out, nil
 }
+
+// AttrColumns returns the keys of the block's attribute columns, attr_0
+// first ("" for an unused column; nil when the block has none).
+func (r *Reader) AttrColumns() []string {
+	if r.slotKeys == nil {
+		return nil
+	}
+	keys := r.slotKeys[:]
+	for len(keys) > 0 && keys[len(keys)-1] == "" {
+		keys = keys[:len(keys)-1]
+	}
+	return slices.Clone(keys)
+}
