@@ -14,13 +14,14 @@ import (
 
 // Reading several search candidates of a block at once. A search reads
 // its candidates whole, about twenty at a time; read one by one, each
-// decompresses the ~45 pages holding its rows, though the pages of the
-// small columns (service, span name, kind, most attributes) hold tens of
-// thousands of rows and so the rows of many candidates. TracesAt reads a
-// block's candidates in row order through one rowScan, which keeps each
-// column's last page: a page is read and decompressed once for all the
-// candidates of the call whose rows it holds. Nothing is kept after the
-// call.
+// makes an open and a read of the index for its entry, and reads and
+// decompresses the ~50 pages holding its rows. TracesAt reads a block's
+// candidates in row order: their index entries with one read per run of
+// the index, their pages with one read per run of nearby pages, and
+// through one rowScan, which keeps each column's last page, so that a
+// page holding rows of several candidates (a column's page holds some
+// thousands of rows: neighbouring candidates share them) is decompressed
+// once. Nothing is kept after the call.
 
 // maxTracesAt bounds the candidates of one TracesAt call.
 const maxTracesAt = 1024
@@ -56,7 +57,10 @@ func (r *Reader) TracesAt(ctx context.Context, ordinals []int) ([]TraceRead, err
 		return nil, err
 	}
 	var rows int64
-	for _, sp := range spans {
+	for i, sp := range spans {
+		if i > 0 && sp[0] < spans[i-1][1] {
+			return nil, fmt.Errorf("%w: index entries %d and %d overlap", ErrCorrupt, out[i-1].Ordinal, out[i].Ordinal)
+		}
 		if rows += sp[1] - sp[0]; rows > 1<<20 {
 			return nil, fmt.Errorf("%d rows in one read", rows)
 		}
@@ -197,7 +201,7 @@ func (s *rowSource) readTraces(ranges [][2]int64, rows [][]Row) (err error) {
 	}()
 	for i := 1; i < len(ranges); i++ {
 		if ranges[i][0] < ranges[i-1][1] {
-			return fmt.Errorf("BUG: readTraces: ranges out of order")
+			return fmt.Errorf("%w: rows %d and %d overlap", ErrCorrupt, ranges[i-1][0], ranges[i][0])
 		}
 	}
 	sc := scratchPool.Get().(*rowScratch)

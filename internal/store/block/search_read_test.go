@@ -2,10 +2,12 @@ package block
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"hash/crc32"
 	"math/rand"
+	"os"
 	"sync"
 	"testing"
 
@@ -104,6 +106,48 @@ func TestTracesAt(t *testing.T) {
 	cancel()
 	if _, err := rd.TracesAt(cctx, []int{1}); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled: %v", err)
+	}
+}
+
+// TestTracesAtDamagedIndex gives TracesAt an index whose entries are out
+// of order (with a valid checksum): overlapping or empty row ranges must
+// be reported as damage, not read.
+func TestTracesAtDamagedIndex(t *testing.T) {
+	be, m := writeBlock(t, genSpansLoad(t, 50), WriterOptions{})
+	p, err := be.path(m.ID, IndexName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Swap the first rows of entries 5 and 6, and fix the checksum.
+	e5, e6 := b[len(indexMagic)+5*IndexEntrySize+16:][:4], b[len(indexMagic)+6*IndexEntrySize+16:][:4]
+	var tmp [4]byte
+	copy(tmp[:], e5)
+	copy(e5, e6)
+	copy(e6, tmp[:])
+	binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], castagnoli))
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := Open(context.Background(), be, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	for _, ords := range [][]int{{5}, {4, 6}, {5, 6}, {3, 4, 5, 6, 7}} {
+		if _, err := rd.TracesAt(context.Background(), ords); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("TracesAt(%v): %v, want ErrCorrupt", ords, err)
+		}
+	}
+	got, err := rd.TracesAt(context.Background(), []int{0, 1, 2, 3, 8, 9})
+	if err != nil {
+		t.Fatalf("entries the damage does not touch: %v", err)
+	}
+	if diff := cmp.Diff(oneByOne(t, rd, []int{0, 1, 2, 3, 8, 9}), got); diff != "" {
+		t.Errorf("TracesAt differs from TraceAt one by one (-want +got):\n%s", diff)
 	}
 }
 
