@@ -41,6 +41,7 @@ type traceEncoder struct {
 	keys     []byte
 	keyEnds  []int
 	procKeys map[string]int
+	big      bool // its maps grew past maxPooledProcs: not pooled again
 }
 
 // linearProcs is the number of processes up to which a trace's process
@@ -109,7 +110,7 @@ func writeResponse(w http.ResponseWriter, code int, resp response, traces traceL
 
 // release returns e to the pool unless it grew too big to keep.
 func (e *traceEncoder) release() {
-	if len(e.procs) > maxPooledProcs || cap(e.keys) > maxPooledOutBuf {
+	if e.big || len(e.procOf) > maxPooledProcs || cap(e.keys) > maxPooledOutBuf {
 		return
 	}
 	e.reset()
@@ -117,6 +118,7 @@ func (e *traceEncoder) release() {
 }
 
 func (e *traceEncoder) reset() {
+	e.big = e.big || len(e.procOf) > maxPooledProcs
 	clear(e.procOf)
 	clear(e.procKeys)
 	clear(e.procs) // drop the resources
