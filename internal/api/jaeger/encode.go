@@ -31,10 +31,10 @@ type traceList []*model.Trace
 // buffers are reused from trace to trace; it is not safe for concurrent
 // use.
 type traceEncoder struct {
-	procOf   map[*model.Resource]int // resource → process number (1-based)
-	procs    []*model.Resource       // process n's resource at n-1
-	order    []int                   // process numbers in the order of their ids as strings
-	key      []byte
+	procOf map[*model.Resource]int // resource → process number (1-based)
+	procs  []*model.Resource       // process n's resource at n-1
+	order  []int                   // process numbers in the order of their ids as strings
+	key    []byte
 	// The processes' keys (appendProcessKey): process n's is
 	// keys[keyEnds[n-2]:keyEnds[n-1]], searched one by one up to
 	// linearProcs processes, then through procKeys.
