@@ -1520,7 +1520,7 @@ type pqDict struct {
 	starts []uint32
 	lens   []uint32
 	hashes []uint64
-	table  []int32 // index+1, 0 for an empty slot
+	table  []pqEntry
 	// Strings looked up in this Write (epoch), by their data pointer:
 	// the spans of a resource share its strings.
 	ptrs  [16]pqPtrSlot
@@ -1542,6 +1542,14 @@ type pqPtrSlot struct {
 	n     uint32
 	idx   int32
 	epoch uint32
+}
+
+// pqEntry is a slot of a dictionary's hash table: the value's index+1 (0
+// for an empty slot) and the high half of its hash, so that a probe reads
+// the value only when that matches.
+type pqEntry struct {
+	tag uint32
+	e   int32
 }
 
 var pqSeed = maphash.MakeSeed()
@@ -1578,7 +1586,7 @@ func strHash(s string) uint64 {
 }
 
 func newPQDict(l *pqLeaf) *pqDict {
-	d := &pqDict{kind: l.kind, width: 4, table: make([]int32, 64)}
+	d := &pqDict{kind: l.kind, width: 4, table: make([]pqEntry, 64)}
 	if l.kind == pqInt64 {
 		d.width = 8
 	}
@@ -1591,7 +1599,7 @@ func (d *pqDict) reset() {
 	d.plain = d.plain[:0]
 	d.starts, d.lens, d.hashes = d.starts[:0], d.lens[:0], d.hashes[:0]
 	if len(d.table) > 4096 {
-		d.table = make([]int32, 64)
+		d.table = make([]pqEntry, 64)
 	} else {
 		clear(d.table)
 	}
@@ -1624,22 +1632,22 @@ func (d *pqDict) strMiss(s string, slot *pqPtrSlot) int32 {
 // lookup returns the index of s in the table, adding it.
 func (d *pqDict) lookup(s string) int32 {
 	h := strHash(s)
+	tag := uint32(h >> 32)
 	mask := uint64(len(d.table) - 1)
 	for slot := h & mask; ; slot = (slot + 1) & mask {
 		e := d.table[slot]
-		if e == 0 {
+		if e.e == 0 {
 			i := int32(len(d.starts))
 			d.plain = binary.LittleEndian.AppendUint32(d.plain, uint32(len(s)))
 			d.starts = append(d.starts, uint32(len(d.plain)))
 			d.lens = append(d.lens, uint32(len(s)))
 			d.hashes = append(d.hashes, h)
 			d.plain = append(d.plain, s...)
-			d.table[slot] = i + 1
+			d.table[slot] = pqEntry{tag, i + 1}
 			d.grow()
 			return i
 		}
-		i := e - 1
-		if d.hashes[i] == h && d.lens[i] == uint32(len(s)) && equalAt(d.plain[d.starts[i]:], s) {
+		if i := e.e - 1; e.tag == tag && d.lens[i] == uint32(len(s)) && equalAt(d.plain[d.starts[i]:], s) {
 			return i
 		}
 	}
@@ -1672,10 +1680,11 @@ func (d *pqDict) num(v uint64) int32 {
 	}
 	h := v * 0x9E3779B97F4A7C15
 	h ^= h >> 29
+	tag := uint32(h >> 32)
 	mask := uint64(len(d.table) - 1)
 	for slot := h & mask; ; slot = (slot + 1) & mask {
 		e := d.table[slot]
-		if e == 0 {
+		if e.e == 0 {
 			i := int32(len(d.starts))
 			d.starts = append(d.starts, uint32(len(d.plain)))
 			if d.width == 8 {
@@ -1684,13 +1693,12 @@ func (d *pqDict) num(v uint64) int32 {
 				d.plain = binary.LittleEndian.AppendUint32(d.plain, uint32(v))
 			}
 			d.hashes = append(d.hashes, h)
-			d.table[slot] = i + 1
+			d.table[slot] = pqEntry{tag, i + 1}
 			d.grow()
 			d.lastNum, d.lastIdx, d.hasLast = v, i, true
 			return i
 		}
-		i := e - 1
-		if d.numAt(i) == v {
+		if i := e.e - 1; e.tag == tag && d.numAt(i) == v {
 			d.lastNum, d.lastIdx, d.hasLast = v, i, true
 			return i
 		}
@@ -1709,14 +1717,14 @@ func (d *pqDict) grow() {
 	if 2*len(d.starts) <= len(d.table) {
 		return
 	}
-	d.table = make([]int32, 2*len(d.table))
+	d.table = make([]pqEntry, 2*len(d.table))
 	mask := uint64(len(d.table) - 1)
 	for i, h := range d.hashes {
 		slot := h & mask
-		for d.table[slot] != 0 {
+		for d.table[slot].e != 0 {
 			slot = (slot + 1) & mask
 		}
-		d.table[slot] = int32(i) + 1
+		d.table[slot] = pqEntry{uint32(h >> 32), int32(i) + 1}
 	}
 }
 
