@@ -403,6 +403,12 @@ func BenchmarkWriteGenParquetGo(b *testing.B) {
 	benchWriteSink(b, genSpansLoad(b, 5000), newParquetGoRowSink)
 }
 
+// BenchmarkWriteGenClew is BenchmarkWriteGen measured as
+// BenchmarkWriteGenParquetGo is (with the process's CPU time per span).
+func BenchmarkWriteGenClew(b *testing.B) {
+	benchWriteSink(b, genSpansLoad(b, 5000), newPQRowSink)
+}
+
 // benchWriteSink is benchWrite with the sink newSink makes.
 func benchWriteSink(b *testing.B, spans []*model.Span, newSink func(io.Writer, WriterOptions) (rowSink, error)) {
 	dir := b.TempDir()
