@@ -489,11 +489,7 @@ func (w *pqWriter[T]) Write(rows []T) (int, error) {
 			}
 		}
 		n := min(len(rows)-written, 64, int(min(w.opts.MaxRows-w.rgRows, 64)))
-		// Shredded in smaller pieces, whose rows stay in the CPU's
-		// first-level cache while each column reads them.
-		for k := 0; k < n; k += pqShredRows {
-			w.shred(unsafe.Pointer(&rows[written+k]), min(pqShredRows, n-k))
-		}
+		w.shred(unsafe.Pointer(&rows[written]), n)
 		written += n
 		w.rgRows += int64(n)
 		for i := range w.cols {
@@ -507,9 +503,6 @@ func (w *pqWriter[T]) Write(rows []T) (int, error) {
 	}
 	return written, nil
 }
-
-// pqShredRows is the number of rows shredded column by column at once.
-var pqShredRows = 16
 
 // shred appends n rows at base to the columns.
 func (w *pqWriter[T]) shred(base unsafe.Pointer, n int) {
