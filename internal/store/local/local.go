@@ -503,7 +503,8 @@ func (s *Store) flushHead(ctx context.Context, h *head, walSeg int) error {
 		for j := range t.spans {
 			hs := &t.spans[j]
 			sp := &buf[j]
-			*sp = model.Span{Resource: hs.res, Scope: hs.scope}
+			// Decode sets every other field: no need to clear the span.
+			sp.Resource, sp.Scope = hs.res, hs.scope
 			if err := dec.Decode(hs.enc, sp); err != nil {
 				s.m.blockErrors.Inc()
 				s.log.Warn("head span undecodable", "span", hs.id, "err", err)

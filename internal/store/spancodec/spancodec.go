@@ -254,6 +254,11 @@ func (d *decoder) byte1() byte {
 }
 
 func (d *decoder) string() string {
+	if d.alias {
+		if s, ok := d.shortString(); ok {
+			return s
+		}
+	}
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		d.fail("string of %d bytes, %d left", n, len(d.b))
@@ -292,10 +297,55 @@ func (d *decoder) attributes(depth int) model.Attributes {
 		attrs = make(model.Attributes, n)
 	}
 	for i := range attrs {
-		attrs[i].Key = d.string()
-		attrs[i].Value = d.value(depth)
+		kv := &attrs[i]
+		if d.alias {
+			// The flush's case: short keys, and string and int values,
+			// read inline.
+			if k, ok := d.shortString(); ok {
+				kv.Key = k
+			} else {
+				kv.Key = d.string()
+			}
+			if len(d.b) > 0 {
+				switch model.ValueType(d.b[0]) {
+				case model.ValueString:
+					d.b = d.b[1:]
+					s, ok := d.shortString()
+					if !ok {
+						s = d.string()
+					}
+					kv.Value = model.StringValue(s)
+					continue
+				case model.ValueInt:
+					if v, n := binary.Varint(d.b[1:]); n > 0 {
+						d.b = d.b[1+n:]
+						kv.Value = model.IntValue(v)
+						continue
+					}
+				}
+			}
+		} else {
+			kv.Key = d.string()
+		}
+		kv.Value = d.value(depth)
 	}
 	return attrs
+}
+
+// shortString reads, for an aliasing decoder, a string of fewer than 128
+// bytes (a one-byte length) that fits the input, sharing the input's
+// bytes; ok is false, and nothing read, for any other.
+func (d *decoder) shortString() (s string, ok bool) {
+	b := d.b
+	if len(b) == 0 || b[0] >= 0x80 || int(b[0]) >= len(b) {
+		return "", false
+	}
+	n := int(b[0])
+	d.b = b[1+n:]
+	if n == 0 {
+		return "", true
+	}
+	return unsafe.String(&b[1], n), true
 }
 
 func (d *decoder) value(depth int) model.Value {
@@ -353,6 +403,7 @@ func (d *decoder) span(s *model.Span) {
 	s.EndTimeUnixNano = s.StartTimeUnixNano + uint64(d.varint())
 	s.Attributes = d.attributes(0)
 	s.DroppedAttributesCount = d.uint32()
+	s.Events, s.Links = nil, nil
 	if n := d.count(4); n > 0 {
 		if d.slab != nil {
 			s.Events = d.slab.events(n)
@@ -441,8 +492,9 @@ func (sd *SpanDecoder) events(n int) []model.Event {
 }
 
 // Decode decodes into s the span fields that AppendSpan wrote, which must
-// fill b; s's resource and scope are left as they are. Strings share b's
-// bytes, so b must never change afterwards.
+// fill b; s's resource and scope are left as they are, every other field
+// is set (s need not be cleared first). Strings share b's bytes, so b must
+// never change afterwards.
 func (sd *SpanDecoder) Decode(b []byte, s *model.Span) error {
 	return decodeSpan(&decoder{b: b, alias: true, slab: sd}, s)
 }

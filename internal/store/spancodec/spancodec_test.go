@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -280,4 +281,28 @@ func BenchmarkSpanDecoder(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
+}
+
+// TestSpanDecoderOverwrites checks that Decode sets every field but the
+// resource and scope, so that the flush may decode into a used span
+// without clearing it: each span is decoded over the one before it.
+func TestSpanDecoderOverwrites(t *testing.T) {
+	// The sample spans, the first full (with events and links), the
+	// others bare, follow long strings and the benchmark's spans.
+	long := *sampleSpans()[0]
+	long.Name, long.Attributes = strings.Repeat("n", 300), model.Attributes{{Key: strings.Repeat("k", 200), Value: model.StringValue(strings.Repeat("v", 1000))}}
+	in := append(sampleSpans(), &long)
+	in = append(in, benchSpans(30)...)
+	b, bounds := AppendBatchBounds(nil, in, nil)
+	var sd SpanDecoder
+	var sp model.Span
+	for i := len(in) - 1; i >= 0; i-- {
+		sp.Resource, sp.Scope = in[i].Resource, in[i].Scope
+		if err := sd.Decode(b[bounds[2*i]:bounds[2*i+1]], &sp); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(in[i], &sp, valueCmp, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("span %d (-want +got):\n%s", i, diff)
+		}
+	}
 }
