@@ -929,3 +929,58 @@ func FuzzPQWriter(f *testing.F) {
 		}
 	})
 }
+
+// pqID16 is a row of a FIXED_LEN_BYTE_ARRAY(16) column, as trace_id.
+type pqID16 struct {
+	ID [16]byte `parquet:"id"`
+}
+
+// TestPQWriterPageBoundsFixed16 checks each page's min and max of a
+// 16-byte column against its rows, for ids of 64 bits (the high half
+// zero, as Jaeger and Zipkin ids are stored). parquet-go v0.32.0 gets
+// most of these pages' bounds wrong (45 of its 47 pages of this load): its
+// blocks' trace_id column index cannot be trusted to prune pages.
+func TestPQWriterPageBoundsFixed16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(64, 1))
+	rows := make([]pqID16, 3000)
+	for i := range rows {
+		rows[i].ID[8+rng.IntN(8)] = byte(rng.IntN(256))
+	}
+	var buf bytes.Buffer
+	w, err := newPQWriter[pqID16](&buf, pqOptions{PageBufferSize: 64, Bounded: func([]string) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, oi := f.ColumnIndexes()[0], f.OffsetIndexes()[0]
+	if len(oi.PageLocations) < 10 {
+		t.Fatalf("%d pages", len(oi.PageLocations))
+	}
+	for p, loc := range oi.PageLocations {
+		end := int64(len(rows))
+		if p+1 < len(oi.PageLocations) {
+			end = oi.PageLocations[p+1].FirstRowIndex
+		}
+		lo, hi := rows[loc.FirstRowIndex].ID, rows[loc.FirstRowIndex].ID
+		for _, r := range rows[loc.FirstRowIndex:end] {
+			if bytes.Compare(r.ID[:], lo[:]) < 0 {
+				lo = r.ID
+			}
+			if bytes.Compare(r.ID[:], hi[:]) > 0 {
+				hi = r.ID
+			}
+		}
+		if !bytes.Equal(lo[:], ci.MinValues[p]) || !bytes.Equal(hi[:], ci.MaxValues[p]) {
+			t.Errorf("page %d (rows %d-%d): min % x max % x, want % x and % x", p, loc.FirstRowIndex, end, ci.MinValues[p], ci.MaxValues[p], lo, hi)
+		}
+	}
+}
