@@ -13,6 +13,7 @@ import (
 	"runtime/metrics"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -983,4 +984,42 @@ func TestPQWriterPageBoundsFixed16(t *testing.T) {
 			t.Errorf("page %d (rows %d-%d): min % x max % x, want % x and % x", p, loc.FirstRowIndex, end, ci.MinValues[p], ci.MaxValues[p], lo, hi)
 		}
 	}
+}
+
+// TestPQWriterReuse writes the same rows again and again, from several
+// goroutines at once: writers reusing the columns of closed ones (their
+// buffers, dictionaries and caches) write the same bytes as the first.
+func TestPQWriterReuse(t *testing.T) {
+	batches := genRows(t, 300)
+	write := func() []byte {
+		var buf bytes.Buffer
+		w, err := newPQRowSink(&buf, WriterOptions{RowGroupRows: 1000, PageBufferSize: 4096})
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		for _, b := range batches {
+			if _, err := w.Write(b); err != nil {
+				t.Error(err)
+			}
+		}
+		if err := errors.Join(w.Flush(), w.Close()); err != nil {
+			t.Error(err)
+		}
+		return buf.Bytes()
+	}
+	want := write()
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 3; i++ {
+				if got := write(); !bytes.Equal(got, want) {
+					t.Errorf("write %d: %d bytes differ from the first write's %d", i, len(got), len(want))
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
