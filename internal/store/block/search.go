@@ -158,14 +158,26 @@ type svcKey struct {
 
 // svcState is the terms of one service.
 type svcState struct {
-	term     *termBuilder
-	keys     map[string]*svcKey
-	slots    []*svcKey  // the key of each span attribute position, as last seen
-	evSlots  []*svcKey  // the same for event attributes
-	derived  [4]*svcKey // span.kind, error, otel.status_code, otel.status_description
+	term    *termBuilder
+	keys    map[string]*svcKey
+	slots   []slotWays // the keys last seen at each span attribute position
+	evSlots []slotWays // the same for event attributes
+	derived [4]*svcKey // span.kind, error, otel.status_code, otel.status_description
+	// kinds are the span.kind terms by span kind, once made.
+	kinds    [8]*termBuilder
 	names    map[string]*termBuilder
 	lastName string
 	lastN    *termBuilder
+}
+
+// slotWays are the keys last seen at one attribute position, most recent
+// first: a service's spans of different kinds (server, client, internal)
+// carry different keys at the same position.
+type slotWays [4]slotWay
+
+type slotWay struct {
+	name string // sk.key.name, kept here to compare without loads
+	sk   *svcKey
 }
 
 type resScope struct {
@@ -257,8 +269,16 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 		}
 	}
 	// The tags store.SpanHasTag derives from span fields.
-	if k := sp.Kind.String(); k != "" {
-		b.value(b.derivedKey(s, 0, "span.kind"), model.StringValue(k), nil)
+	if k := sp.Kind; uint(k) < uint(len(s.kinds)) && s.kinds[k] != nil {
+		b.mark(s.kinds[k])
+	} else if str := k.String(); str != "" {
+		sk := b.derivedKey(s, 0, "span.kind")
+		b.value(sk, model.StringValue(str), nil)
+		if uint(k) < uint(len(s.kinds)) && sk != nil && !sk.key.dropped {
+			// The term value just marked: the same for every span of
+			// this kind (mark skips it once its key is dropped).
+			s.kinds[k] = sk.lastS
+		}
 	}
 	switch sp.Status.Code {
 	case model.StatusError:
@@ -272,18 +292,23 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 
 // slotKey returns svcKey(s, key), remembered by attribute position in
 // slots: spans of a service mostly carry the same keys in the same order.
-func (b *searchBuilder) slotKey(s *svcState, slots *[]*svcKey, i int, key string) *svcKey {
+func (b *searchBuilder) slotKey(s *svcState, slots *[]slotWays, i int, key string) *svcKey {
 	if i < len(*slots) {
-		if sk := (*slots)[i]; sk != nil && sk.key.name == key {
-			return sk
+		ws := &(*slots)[i]
+		for j := range ws {
+			if w := &ws[j]; w.sk != nil && w.name == key {
+				return w.sk
+			}
 		}
 	}
 	sk := b.svcKey(s, key)
-	if i < 64 {
+	if i < 64 && sk != nil {
 		for len(*slots) <= i {
-			*slots = append(*slots, nil)
+			*slots = append(*slots, slotWays{})
 		}
-		(*slots)[i] = sk
+		ws := &(*slots)[i]
+		copy(ws[1:], ws[:len(ws)-1])
+		ws[0] = slotWay{sk.key.name, sk}
 	}
 	return sk
 }

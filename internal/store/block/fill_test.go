@@ -1,0 +1,101 @@
+package block
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+// fillSpans returns spans that between them set every column of Row: the
+// first has every dedicated span and resource column (under their keys or
+// their older aliases), attribute-column keys, values of every type,
+// events, links and a scope; the others have fewer and fewer.
+func fillSpans() []*model.Span {
+	var out []*model.Span
+	for v := 0; v < 4; v++ {
+		res := &model.Resource{DroppedAttributesCount: uint32(v), SchemaURL: fmt.Sprint("u", v)}
+		if v < 3 {
+			res.Attributes = append(res.Attributes, model.KeyValue{Key: "service.name", Value: model.StringValue(fmt.Sprint("svc", v))})
+		}
+		for i, c := range resCols {
+			key := c.key
+			if v == 1 && c.alias != "" {
+				key = c.alias
+			}
+			if v < 2 || i%2 == 0 {
+				res.Attributes = append(res.Attributes, model.KeyValue{Key: key, Value: model.StringValue(fmt.Sprint("r", i, v))})
+			}
+		}
+		res.Attributes = append(res.Attributes, model.KeyValue{Key: "ro", Value: model.IntValue(int64(v))}, model.KeyValue{Key: "rs", Value: model.StringValue("x")})
+		sp := &model.Span{Resource: res, TraceID: model.TraceIDFromUint64s(1, uint64(v)), SpanID: model.SpanIDFromUint64(uint64(v + 1)),
+			ParentSpanID: model.SpanIDFromUint64(uint64(v)), TraceState: fmt.Sprint("t", v), Flags: uint32(v), Name: fmt.Sprint("n", v),
+			Kind: model.SpanKind(v), StartTimeUnixNano: uint64(100 + v), EndTimeUnixNano: uint64(200 + v),
+			Status:                 model.Status{Code: model.StatusCode(v % 3), Message: fmt.Sprint("m", v)},
+			DroppedAttributesCount: uint32(v), DroppedEventsCount: uint32(v), DroppedLinksCount: uint32(v)}
+		for i, c := range spanCols {
+			key := c.key
+			if v == 1 && c.alias != "" {
+				key = c.alias
+			}
+			if v >= 2 && i%2 == 1 {
+				continue
+			}
+			val := model.StringValue(fmt.Sprint("s", i, v))
+			if c.isInt {
+				val = model.IntValue(int64(200 + v))
+			}
+			sp.Attributes = append(sp.Attributes, model.KeyValue{Key: key, Value: val})
+		}
+		for i := 0; i < attrSlots-v; i++ {
+			sp.Attributes = append(sp.Attributes, model.KeyValue{Key: fmt.Sprint("slot", i), Value: model.StringValue(fmt.Sprint("v", i))})
+		}
+		if v < 3 {
+			sp.Attributes = append(sp.Attributes,
+				model.KeyValue{Key: "s", Value: model.StringValue("x")}, model.KeyValue{Key: "i", Value: model.IntValue(1)},
+				model.KeyValue{Key: "d", Value: model.DoubleValue(1.5)}, model.KeyValue{Key: "b", Value: model.BoolValue(true)},
+				model.KeyValue{Key: "x", Value: model.BytesValue([]byte{1})})
+			sp.Scope = &model.Scope{Name: "sc", Version: "1", SchemaURL: "su", DroppedAttributesCount: 1,
+				Attributes: model.Attributes{{Key: "a", Value: model.StringValue("b")}, {Key: "n", Value: model.IntValue(2)}}}
+		}
+		for e := 0; e < 2-v/2; e++ {
+			sp.Events = append(sp.Events, model.Event{TimeUnixNano: uint64(150 + e), Name: "e", DroppedAttributesCount: 1,
+				Attributes: model.Attributes{{Key: "a", Value: model.StringValue("b")}, {Key: "n", Value: model.IntValue(2)}}})
+		}
+		if v < 2 {
+			sp.Links = []model.Link{{TraceID: sp.TraceID, SpanID: sp.SpanID, TraceState: "t", Flags: 1, DroppedAttributesCount: 1,
+				Attributes: model.Attributes{{Key: "a", Value: model.StringValue("b")}, {Key: "n", Value: model.IntValue(2)}}}}
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+// TestFillResets checks that a row the writer reuses is filled exactly as
+// a new one: fill clears only the fields it may leave unset (Row.reset),
+// so a field it forgets would keep the previous span's value.
+func TestFillResets(t *testing.T) {
+	spans := fillSpans()
+	slots := []string{"slot0", "slot1", "slot2", "slot3", "slot4", "slot5", "slot6", "slot7"}
+	full := &Row{}
+	(&rowEncoder{slots: slots}).fill(full, spans[0])
+	if full.Attr7 == "" || full.RPCMethod == "" || full.CloudRegion == "" || full.HTTPStatusCode == 0 || full.ScopeName == "" || len(full.Links) == 0 {
+		t.Fatalf("the first span does not fill every column: %+v", full)
+	}
+	for i, prev := range spans {
+		for j, sp := range spans {
+			var want, got Row
+			(&rowEncoder{slots: slots}).fill(&want, sp)
+			e := &rowEncoder{slots: slots}
+			e.fill(&got, prev)
+			got.ParentOffset, got.slotKeys = 3, &slotKeys{} // as the writer and reader set them
+			e.fill(&got, sp)
+			if diff := cmp.Diff(want, got, cmp.AllowUnexported(Row{}), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("span %d filled over span %d (-new row +reused row):\n%s", j, i, diff)
+			}
+		}
+	}
+}

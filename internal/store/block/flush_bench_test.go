@@ -1,0 +1,100 @@
+package block
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/store/spancodec"
+)
+
+// discardSink is a rowSink that drops its rows: the block writer's work
+// without the Parquet encoder's.
+type discardSink struct{ rows int }
+
+func (s *discardSink) Write(rows []Row) (int, error)   { s.rows += len(rows); return len(rows), nil }
+func (s *discardSink) Flush() error                    { return nil }
+func (s *discardSink) SetKeyValueMetadata(_, _ string) {}
+func (s *discardSink) Close() error                    { return nil }
+
+// headSpans returns the spans of the benchmark load as a flush of the head
+// sees them: each span's own fields in spancodec's encoding (in one
+// buffer, as WAL records hold them), its resource and scope as pointers.
+func headSpans(tb testing.TB, traces int) (enc [][]byte, res []*model.Resource, scopes []*model.Scope) {
+	spans := genSpansLoad(tb, traces)
+	slices.SortFunc(spans, CompareSpans)
+	var buf []byte
+	var bounds []int
+	for _, sp := range spans {
+		bounds = append(bounds, len(buf))
+		buf = spancodec.AppendSpan(buf, sp)
+		res = append(res, sp.Resource)
+		scopes = append(scopes, sp.Scope)
+	}
+	bounds = append(bounds, len(buf))
+	for i := range spans {
+		enc = append(enc, buf[bounds[i]:bounds[i+1]:bounds[i+1]])
+	}
+	return enc, res, scopes
+}
+
+// BenchmarkFlushAdd is a flush's per-span work outside the Parquet
+// encoder: decoding the head's spans (one trace at a time, into reused
+// spans, as local.flushHead does), the block writer's Add (rows, index,
+// search index) and Finish, with the rows dropped instead of encoded. It
+// reports the process's CPU time per span (getrusage), steadier than wall
+// time on a shared machine.
+func BenchmarkFlushAdd(b *testing.B) {
+	enc, res, scopes := headSpans(b, 5000)
+	dir := b.TempDir()
+	be, _ := NewDir(filepath.Join(dir, "blocks"))
+	discard := func(_ io.Writer, _ WriterOptions) (rowSink, error) { return &discardSink{}, nil }
+	b.ReportAllocs()
+	b.ResetTimer()
+	c0 := rusageCPU()
+	var dec spancodec.SpanDecoder
+	buf := make([]model.Span, 64)
+	for i := 0; i < b.N; i++ {
+		w, err := newWriter(be, filepath.Join(dir, "tmp"), Meta{}, WriterOptions{}, discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		k := 0
+		for j := range enc {
+			if j > 0 && model.TraceID(enc[j][:16]) != model.TraceID(enc[j-1][:16]) {
+				dec.Reset()
+				k = 0
+			}
+			sp := &buf[k%len(buf)]
+			k++
+			sp.Resource, sp.Scope = res[j], scopes[j]
+			if err := dec.Decode(enc[j], sp); err != nil {
+				b.Fatal(err)
+			}
+			if err := w.Add(sp); err != nil {
+				b.Fatal(err)
+			}
+		}
+		m, err := w.Finish(context.Background(), time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		be.DeleteBlock(context.Background(), m.ID)
+	}
+	b.ReportMetric(float64(rusageCPU()-c0)/float64(b.N*len(enc)), "cpu-ns/span")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(enc)), "ns/span")
+}
+
+// rusageCPU returns the process's user and system CPU time in nanoseconds.
+func rusageCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
