@@ -334,7 +334,7 @@ func (p *pqPlan) leaf(schema *parquet.Schema, path []string, t reflect.Type, off
 			return pqNode{}, fmt.Errorf("parquet plan: %s: dictionary of %v not supported", strings.Join(path, "."), t)
 		}
 	case format.DeltaBinaryPacked:
-		if l.kind != pqInt64 {
+		if l.kind != pqInt64 && l.kind != pqInt32 && l.kind != pqUint32 {
 			return pqNode{}, fmt.Errorf("parquet plan: %s: delta encoding of %v not supported", strings.Join(path, "."), t)
 		}
 	default:
@@ -622,7 +622,7 @@ func (c *pqColumn) bufferedSize() int {
 	case l.enc == format.RLEDictionary:
 		n = 4 * len(c.idx)
 	case l.enc == format.DeltaBinaryPacked:
-		n = 8 * len(c.i64)
+		n = 8*len(c.i64) + 4*len(c.idx) // int64 values, or 32-bit ones
 	case l.kind == pqBool:
 		n = (len(c.bools) + 7) / 8
 	default:
@@ -658,7 +658,7 @@ func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 		c.appendNums64(p, n, stride)
 	case l.enc == format.RLEDictionary:
 		c.appendNums32(p, n, stride)
-	case l.enc == format.DeltaBinaryPacked:
+	case l.enc == format.DeltaBinaryPacked && l.kind == pqInt64:
 		i64 := slices.Grow(c.i64, n)
 		for r := 0; r < n; r++ {
 			i64 = append(i64, *(*int64)(unsafe.Add(p, uintptr(r)*stride)))
@@ -805,7 +805,11 @@ func (c *pqColumn) appendValue(p unsafe.Pointer) {
 		}
 		return
 	case format.DeltaBinaryPacked:
-		c.i64 = append(c.i64, *(*int64)(p))
+		if l.kind == pqInt64 {
+			c.i64 = append(c.i64, *(*int64)(p))
+		} else {
+			c.idx = append(c.idx, *(*int32)(p)) // 32-bit values
+		}
 		return
 	}
 	switch l.kind {
@@ -904,7 +908,12 @@ func (w *pqWriter[T]) flushPage(c *pqColumn) error {
 		values = w.values
 	case l.enc == format.DeltaBinaryPacked:
 		var enc delta.BinaryPackedEncoding
-		if w.values, err = enc.EncodeInt64(w.values[:0], c.i64); err != nil {
+		if l.kind == pqInt64 {
+			w.values, err = enc.EncodeInt64(w.values[:0], c.i64)
+		} else {
+			w.values, err = enc.EncodeInt32(w.values[:0], c.idx)
+		}
+		if err != nil {
 			return err
 		}
 		values = w.values
@@ -1196,12 +1205,26 @@ func (c *pqColumn) pageBounds() (minV, maxV []byte, ok bool) {
 			}
 		}
 		return d.value(lo), d.value(hi), true
-	case l.enc == format.DeltaBinaryPacked:
+	case l.enc == format.DeltaBinaryPacked && l.kind == pqInt64:
 		if len(c.i64) == 0 {
 			return nil, nil, false
 		}
 		lo, hi := slices.Min(c.i64), slices.Max(c.i64)
 		return binary.LittleEndian.AppendUint64(nil, uint64(lo)), binary.LittleEndian.AppendUint64(nil, uint64(hi)), true
+	case l.enc == format.DeltaBinaryPacked:
+		if len(c.idx) == 0 {
+			return nil, nil, false
+		}
+		lo, hi := c.idx[0], c.idx[0]
+		for _, v := range c.idx[1:] {
+			if (l.kind == pqInt32 && v < lo) || (l.kind == pqUint32 && uint32(v) < uint32(lo)) {
+				lo = v
+			}
+			if (l.kind == pqInt32 && v > hi) || (l.kind == pqUint32 && uint32(v) > uint32(hi)) {
+				hi = v
+			}
+		}
+		return binary.LittleEndian.AppendUint32(nil, uint32(lo)), binary.LittleEndian.AppendUint32(nil, uint32(hi)), true
 	case l.kind == pqBool:
 		if len(c.bools) == 0 {
 			return nil, nil, false

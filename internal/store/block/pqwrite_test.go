@@ -602,6 +602,10 @@ func (w *countWriter) Write(p []byte) (int, error) {
 type pqTestRow struct {
 	ID     [12]byte    `parquet:"id"`
 	N      int64       `parquet:"n,delta"`
+	D32    int32       `parquet:"d32,delta"`
+	DU32   uint32      `parquet:"du32,delta"`
+	PlainS string      `parquet:"plain_s,plain"`
+	OptD   int64       `parquet:"opt_d,optional,delta"`
 	I32    int32       `parquet:"i32"`
 	U32    uint32      `parquet:"u32,dict"`
 	OptI   int64       `parquet:"opt_i,optional,dict"`
@@ -633,6 +637,12 @@ func pqTestRows(n int, seed uint64) []pqTestRow {
 		r.ID[rng.IntN(12)] = byte(rng.IntN(256))
 		r.N = int64(i)*1000 + rng.Int64N(100)
 		r.I32 = int32(rng.IntN(100)) - 50
+		r.D32 = int32(i) - int32(rng.IntN(1000))
+		r.DU32 = uint32(rng.Uint64())
+		r.PlainS = fmt.Sprint(rng.IntN(1000))
+		if rng.IntN(3) == 0 {
+			r.OptD = rng.Int64N(1e9) - 5e8
+		}
 		r.U32 = uint32(rng.IntN(5)) << 30
 		if rng.IntN(2) == 0 {
 			r.OptI = rng.Int64N(10) - 5
