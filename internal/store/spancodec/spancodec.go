@@ -194,7 +194,17 @@ func (d *decoder) fail(format string, args ...any) {
 	d.b = nil
 }
 
+// uvarint reads a uvarint; one of a single byte (most counts, flags and
+// lengths) inline.
 func (d *decoder) uvarint() uint64 {
+	if b := d.b; len(b) > 0 && b[0] < 0x80 {
+		d.b = b[1:]
+		return uint64(b[0])
+	}
+	return d.uvarintLong()
+}
+
+func (d *decoder) uvarintLong() uint64 {
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		d.fail("bad uvarint")
@@ -204,7 +214,16 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
+// varint reads a varint; one of a single byte inline.
 func (d *decoder) varint() int64 {
+	if b := d.b; len(b) > 0 && b[0] < 0x80 {
+		d.b = b[1:]
+		return int64(b[0]>>1) ^ -int64(b[0]&1)
+	}
+	return d.varintLong()
+}
+
+func (d *decoder) varintLong() int64 {
 	v, n := binary.Varint(d.b)
 	if n <= 0 {
 		d.fail("bad varint")
