@@ -330,7 +330,7 @@ func (p *pqPlan) leaf(schema *parquet.Schema, path []string, t reflect.Type, off
 		}
 	case format.PlainDictionary, format.RLEDictionary:
 		l.enc = format.RLEDictionary
-		if l.kind == pqBool || l.kind == pqDouble || l.kind == pqFixed || l.kind == pqBytes {
+		if l.kind == pqBool || l.kind == pqDouble || l.kind == pqFixed {
 			return pqNode{}, fmt.Errorf("parquet plan: %s: dictionary of %v not supported", strings.Join(path, "."), t)
 		}
 	case format.DeltaBinaryPacked:
@@ -656,7 +656,7 @@ func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 		c.appendStrings(p, n, stride)
 	case l.enc == format.RLEDictionary && l.kind == pqInt64:
 		c.appendNums64(p, n, stride)
-	case l.enc == format.RLEDictionary:
+	case l.enc == format.RLEDictionary && (l.kind == pqInt32 || l.kind == pqUint32):
 		c.appendNums32(p, n, stride)
 	case l.enc == format.DeltaBinaryPacked && l.kind == pqInt64:
 		i64 := slices.Grow(c.i64, n)
@@ -798,9 +798,13 @@ func (c *pqColumn) appendValue(p unsafe.Pointer) {
 	l := c.leaf
 	switch l.enc {
 	case format.RLEDictionary:
-		if l.kind == pqString {
+		switch l.kind {
+		case pqString:
 			c.idx = append(c.idx, c.dict.str(*(*string)(p)))
-		} else {
+		case pqBytes:
+			b := *(*[]byte)(p)
+			c.idx = append(c.idx, c.dict.str(unsafe.String(unsafe.SliceData(b), len(b))))
+		default:
 			c.idx = append(c.idx, c.dict.num(loadNum(l.kind, p)))
 		}
 		return
@@ -859,7 +863,7 @@ func isZero(l *pqLeaf, p unsafe.Pointer) bool {
 	case pqString:
 		return len(*(*string)(p)) == 0
 	case pqBytes:
-		return len(*(*[]byte)(p)) == 0
+		return (*sliceHeader)(p).data == nil // as parquet-go: empty is not null
 	default:
 		for _, b := range unsafe.Slice((*byte)(p), l.size) {
 			if b != 0 {
@@ -1757,7 +1761,7 @@ func (d *pqDict) grow() {
 // length).
 func (d *pqDict) value(i int32) []byte {
 	st := d.starts[i]
-	if d.kind == pqString {
+	if d.kind == pqString || d.kind == pqBytes {
 		return d.plain[st : st+d.lens[i]]
 	}
 	return d.plain[st : int(st)+d.width]

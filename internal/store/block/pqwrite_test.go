@@ -606,6 +606,8 @@ type pqTestRow struct {
 	DU32   uint32      `parquet:"du32,delta"`
 	PlainS string      `parquet:"plain_s,plain"`
 	OptD   int64       `parquet:"opt_d,optional,delta"`
+	DB     []byte      `parquet:"db,dict"`
+	OptRaw []byte      `parquet:"opt_raw,optional"`
 	I32    int32       `parquet:"i32"`
 	U32    uint32      `parquet:"u32,dict"`
 	OptI   int64       `parquet:"opt_i,optional,dict"`
@@ -642,6 +644,13 @@ func pqTestRows(n int, seed uint64) []pqTestRow {
 		r.PlainS = fmt.Sprint(rng.IntN(1000))
 		if rng.IntN(3) == 0 {
 			r.OptD = rng.Int64N(1e9) - 5e8
+		}
+		r.DB = []byte(fmt.Sprint("b", rng.IntN(9)))
+		switch rng.IntN(3) {
+		case 0:
+			r.OptRaw = []byte{} // present, empty
+		case 1:
+			r.OptRaw = []byte{byte(i)}
 		}
 		r.U32 = uint32(rng.IntN(5)) << 30
 		if rng.IntN(2) == 0 {
