@@ -2,6 +2,8 @@ package block
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -97,5 +99,44 @@ func TestFillResets(t *testing.T) {
 				t.Errorf("span %d filled over span %d (-new row +reused row):\n%s", j, i, diff)
 			}
 		}
+	}
+}
+
+// TestMetaServices checks the meta's services and operations against the
+// spans written: every (service, name, kind) once, sorted by name then
+// kind, with unknown kinds named "" like unspecified ones.
+func TestMetaServices(t *testing.T) {
+	spans := genSpans(300, 7)
+	for i, sp := range spans {
+		sp.Kind = model.SpanKind(i % 9) // 6 to 8 are unknown
+		if i%5 == 0 {
+			sp.Name = fmt.Sprint("op-", i%11)
+		}
+	}
+	spans = append(spans, fillSpans()...)
+	_, m := writeBlock(t, spans, WriterOptions{})
+	want := map[string][]Operation{}
+	seen := map[string]map[Operation]bool{}
+	for _, sp := range spans {
+		svc := sp.ServiceName()
+		op := Operation{Name: sp.Name, Kind: sp.Kind.String()}
+		if seen[svc] == nil {
+			seen[svc] = map[Operation]bool{}
+		}
+		if !seen[svc][op] {
+			seen[svc][op] = true
+			want[svc] = append(want[svc], op)
+		}
+	}
+	for _, ops := range want {
+		slices.SortFunc(ops, func(a, b Operation) int {
+			if c := strings.Compare(a.Name, b.Name); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Kind, b.Kind)
+		})
+	}
+	if diff := cmp.Diff(want, m.Services); diff != "" {
+		t.Errorf("services (-want +got):\n%s", diff)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/clew-dev/clew/internal/model"
@@ -40,7 +41,11 @@ type Writer struct {
 	enc     rowEncoder
 	index   []IndexEntry
 	ids     []model.TraceID
-	ops     map[string]map[Operation]struct{}
+	// ops are the span names of each service, with a bit per kind
+	// (opKindBit); lastSvc and lastOps are the last service's.
+	ops     map[string]map[string]uint8
+	lastSvc string
+	lastOps map[string]uint8
 	rows    uint32
 	inGroup int
 	// last holds the order fields (trace, start, span id) of the span
@@ -76,7 +81,7 @@ func newWriter(be Backend, tmpDir string, meta Meta, o WriterOptions, newSink fu
 	if err != nil {
 		return nil, fmt.Errorf("create block temp file: %w", err)
 	}
-	w := &Writer{be: be, opts: o, meta: meta, tmp: f, crc: crc32.New(castagnoli), ops: map[string]map[Operation]struct{}{}, search: newSearchBuilder()}
+	w := &Writer{be: be, opts: o, meta: meta, tmp: f, crc: crc32.New(castagnoli), ops: map[string]map[string]uint8{}, search: newSearchBuilder()}
 	w.meta.Version = FormatVersion
 	// The data file: zstd at its fastest level (its default level costs
 	// more CPU for no measurable gain on span data, its better one about
@@ -96,6 +101,19 @@ func newWriter(be Backend, tmpDir string, meta Meta, o WriterOptions, newSink fu
 var boundedColumns = map[string]bool{
 	"trace_id": true, "start_unix_nano": true, "duration_nano": true, "service_name": true,
 	"name": true, "kind": true, "status_code": true, "http_status_code": true,
+}
+
+// spanKinds is the number of span kinds with a name (model.SpanKind's
+// String); every other kind is named "" like kind 0.
+const spanKinds = 6
+
+// opKindBit returns the bit of kind k in Writer.ops: 1<<k, and bit 0 for
+// the kinds String names "" (0 and unknown kinds).
+func opKindBit(k model.SpanKind) uint8 {
+	if k < 0 || k >= spanKinds {
+		return 1
+	}
+	return 1 << k
 }
 
 // CompareSpans orders spans as blocks store them: trace id, start, span id.
@@ -160,13 +178,21 @@ func (w *Writer) Add(sp *model.Span) error {
 	}
 	w.meta.MaxStart = max(w.meta.MaxStart, sp.StartTimeUnixNano)
 	w.meta.Spans++
-	svc := sp.ServiceName()
-	m := w.ops[svc]
-	if m == nil {
-		m = map[Operation]struct{}{}
-		w.ops[svc] = m
+	// The row's service is sp.ServiceName(), from the encoder's cache;
+	// spans of a service mostly follow each other, and its strings are
+	// shared, which makes the comparison cheap.
+	if svc := row.ServiceName; w.lastOps == nil || svc != w.lastSvc {
+		m := w.ops[svc]
+		if m == nil {
+			m = map[string]uint8{}
+			w.ops[svc] = m
+		}
+		w.lastSvc, w.lastOps = svc, m
 	}
-	m[Operation{Name: sp.Name, Kind: sp.Kind.String()}] = struct{}{}
+	bit := opKindBit(sp.Kind)
+	if k, ok := w.lastOps[sp.Name]; !ok || k&bit == 0 {
+		w.lastOps[strings.Clone(sp.Name)] = k | bit
+	}
 	if len(w.buf) >= 1024 {
 		return w.flushRows()
 	}
@@ -223,9 +249,13 @@ func (w *Writer) Finish(ctx context.Context, now time.Time) (Meta, error) {
 	m.DataCRC32C = w.crc.Sum32()
 	m.Services = map[string][]Operation{}
 	for svc, ops := range w.ops {
-		list := make([]Operation, 0, len(ops))
-		for op := range ops {
-			list = append(list, op)
+		var list []Operation
+		for name, kinds := range ops {
+			for k := range spanKinds {
+				if kinds&(1<<k) != 0 {
+					list = append(list, Operation{Name: name, Kind: model.SpanKind(k).String()})
+				}
+			}
 		}
 		slices.SortFunc(list, func(a, b Operation) int {
 			if c := cmp.Compare(a.Name, b.Name); c != 0 {
