@@ -31,16 +31,16 @@ type WriterOptions struct {
 // Writer writes one block from spans added in order (trace id, then start
 // time, then span id). Memory is bounded by one row group's column buffers.
 type Writer struct {
-	be      Backend
-	opts    WriterOptions
-	meta    Meta
-	tmp     *os.File
-	crc     hash.Hash32
-	pw      rowSink
-	buf     []Row
-	enc     rowEncoder
-	index   []IndexEntry
-	ids     []model.TraceID
+	be    Backend
+	opts  WriterOptions
+	meta  Meta
+	tmp   *os.File
+	crc   hash.Hash32
+	pw    rowSink
+	buf   []Row
+	enc   rowEncoder
+	index []IndexEntry
+	ids   []model.TraceID
 	// ops are the span names of each service, with a bit per kind
 	// (opKindBit); lastSvc and lastOps are the last service's.
 	ops     map[string]map[string]uint8
