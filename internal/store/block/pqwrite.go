@@ -97,6 +97,7 @@ const (
 	pqInt32
 	pqUint32
 	pqInt64
+	pqUint64 // also INT64
 	pqDouble
 	pqString // Go string, BYTE_ARRAY
 	pqBytes  // Go []byte, BYTE_ARRAY
@@ -289,8 +290,13 @@ func (p *pqPlan) leaf(schema *parquet.Schema, path []string, t reflect.Type, off
 		l.kind, l.physical = pqInt32, format.Int32
 	case reflect.Uint32:
 		l.kind, l.physical = pqUint32, format.Int32
-	case reflect.Int64:
+	case reflect.Int64, reflect.Int:
+		if t.Size() != 8 {
+			return pqNode{}, fmt.Errorf("parquet plan: %s: type %v not supported", strings.Join(path, "."), t)
+		}
 		l.kind, l.physical = pqInt64, format.Int64
+	case reflect.Uint64:
+		l.kind, l.physical = pqUint64, format.Int64
 	case reflect.Float64:
 		l.kind, l.physical = pqDouble, format.Double
 	case reflect.String:
@@ -334,7 +340,7 @@ func (p *pqPlan) leaf(schema *parquet.Schema, path []string, t reflect.Type, off
 			return pqNode{}, fmt.Errorf("parquet plan: %s: dictionary of %v not supported", strings.Join(path, "."), t)
 		}
 	case format.DeltaBinaryPacked:
-		if l.kind != pqInt64 && l.kind != pqInt32 && l.kind != pqUint32 {
+		if l.kind != pqInt64 && l.kind != pqUint64 && l.kind != pqInt32 && l.kind != pqUint32 {
 			return pqNode{}, fmt.Errorf("parquet plan: %s: delta encoding of %v not supported", strings.Join(path, "."), t)
 		}
 	default:
@@ -654,11 +660,11 @@ func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 		}
 	case l.enc == format.RLEDictionary && l.kind == pqString:
 		c.appendStrings(p, n, stride)
-	case l.enc == format.RLEDictionary && l.kind == pqInt64:
+	case l.enc == format.RLEDictionary && is64(l.kind):
 		c.appendNums64(p, n, stride)
 	case l.enc == format.RLEDictionary && (l.kind == pqInt32 || l.kind == pqUint32):
 		c.appendNums32(p, n, stride)
-	case l.enc == format.DeltaBinaryPacked && l.kind == pqInt64:
+	case l.enc == format.DeltaBinaryPacked && is64(l.kind):
 		i64 := slices.Grow(c.i64, n)
 		for r := 0; r < n; r++ {
 			i64 = append(i64, *(*int64)(unsafe.Add(p, uintptr(r)*stride)))
@@ -809,7 +815,7 @@ func (c *pqColumn) appendValue(p unsafe.Pointer) {
 		}
 		return
 	case format.DeltaBinaryPacked:
-		if l.kind == pqInt64 {
+		if is64(l.kind) {
 			c.i64 = append(c.i64, *(*int64)(p))
 		} else {
 			c.idx = append(c.idx, *(*int32)(p)) // 32-bit values
@@ -825,7 +831,7 @@ func (c *pqColumn) appendValue(p unsafe.Pointer) {
 		c.bools = append(c.bools, b)
 	case pqInt32, pqUint32:
 		c.plain = binary.LittleEndian.AppendUint32(c.plain, *(*uint32)(p))
-	case pqInt64, pqDouble:
+	case pqInt64, pqUint64, pqDouble:
 		c.plain = binary.LittleEndian.AppendUint64(c.plain, *(*uint64)(p))
 	case pqString:
 		s := *(*string)(p)
@@ -843,9 +849,12 @@ func (c *pqColumn) appendValue(p unsafe.Pointer) {
 	}
 }
 
+// is64 says whether kind is a 64-bit integer.
+func is64(kind uint8) bool { return kind == pqInt64 || kind == pqUint64 }
+
 // loadNum loads an integer of a dictionary column as its key.
 func loadNum(kind uint8, p unsafe.Pointer) uint64 {
-	if kind == pqInt64 {
+	if is64(kind) {
 		return *(*uint64)(p)
 	}
 	return uint64(*(*uint32)(p))
@@ -858,7 +867,7 @@ func isZero(l *pqLeaf, p unsafe.Pointer) bool {
 		return !*(*bool)(p)
 	case pqInt32, pqUint32:
 		return *(*uint32)(p) == 0
-	case pqInt64, pqDouble:
+	case pqInt64, pqUint64, pqDouble:
 		return *(*uint64)(p) == 0
 	case pqString:
 		return len(*(*string)(p)) == 0
@@ -912,7 +921,7 @@ func (w *pqWriter[T]) flushPage(c *pqColumn) error {
 		values = w.values
 	case l.enc == format.DeltaBinaryPacked:
 		var enc delta.BinaryPackedEncoding
-		if l.kind == pqInt64 {
+		if is64(l.kind) {
 			w.values, err = enc.EncodeInt64(w.values[:0], c.i64)
 		} else {
 			w.values, err = enc.EncodeInt32(w.values[:0], c.idx)
@@ -1112,7 +1121,7 @@ func (c *pqColumn) nullBound() []byte {
 		return []byte{0}
 	case pqInt32, pqUint32:
 		return []byte{0, 0, 0, 0}
-	case pqInt64, pqDouble:
+	case pqInt64, pqUint64, pqDouble:
 		return make([]byte, 8)
 	case pqFixed:
 		return nil
@@ -1169,6 +1178,8 @@ func (c *pqColumn) compare(a, b []byte) int {
 		return cmp.Compare(binary.LittleEndian.Uint32(a), binary.LittleEndian.Uint32(b))
 	case pqInt64:
 		return cmp.Compare(int64(binary.LittleEndian.Uint64(a)), int64(binary.LittleEndian.Uint64(b)))
+	case pqUint64:
+		return cmp.Compare(binary.LittleEndian.Uint64(a), binary.LittleEndian.Uint64(b))
 	case pqDouble:
 		return cmp.Compare(math.Float64frombits(binary.LittleEndian.Uint64(a)), math.Float64frombits(binary.LittleEndian.Uint64(b)))
 	case pqBool:
@@ -1209,11 +1220,17 @@ func (c *pqColumn) pageBounds() (minV, maxV []byte, ok bool) {
 			}
 		}
 		return d.value(lo), d.value(hi), true
-	case l.enc == format.DeltaBinaryPacked && l.kind == pqInt64:
+	case l.enc == format.DeltaBinaryPacked && is64(l.kind):
 		if len(c.i64) == 0 {
 			return nil, nil, false
 		}
 		lo, hi := slices.Min(c.i64), slices.Max(c.i64)
+		if l.kind == pqUint64 {
+			lo, hi = c.i64[0], c.i64[0]
+			for _, v := range c.i64[1:] {
+				lo, hi = int64(min(uint64(lo), uint64(v))), int64(max(uint64(hi), uint64(v)))
+			}
+		}
 		return binary.LittleEndian.AppendUint64(nil, uint64(lo)), binary.LittleEndian.AppendUint64(nil, uint64(hi)), true
 	case l.enc == format.DeltaBinaryPacked:
 		if len(c.idx) == 0 {
@@ -1253,7 +1270,7 @@ func (c *pqColumn) pageBounds() (minV, maxV []byte, ok bool) {
 		switch {
 		case l.kind == pqFixed:
 			size = l.size
-		case l.kind == pqInt64 || l.kind == pqDouble:
+		case l.kind == pqInt64 || l.kind == pqUint64 || l.kind == pqDouble:
 			size = 8
 		}
 		for b := c.plain; len(b) >= size; b = b[size:] {
@@ -1616,7 +1633,7 @@ func strHash(s string) uint64 {
 
 func newPQDict(l *pqLeaf) *pqDict {
 	d := &pqDict{kind: l.kind, width: 4, table: make([]pqEntry, 64)}
-	if l.kind == pqInt64 {
+	if is64(l.kind) {
 		d.width = 8
 	}
 	return d

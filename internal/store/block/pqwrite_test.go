@@ -607,6 +607,10 @@ type pqTestRow struct {
 	PlainS string      `parquet:"plain_s,plain"`
 	OptD   int64       `parquet:"opt_d,optional,delta"`
 	DB     []byte      `parquet:"db,dict"`
+	U64    uint64      `parquet:"u64"`
+	U64D   uint64      `parquet:"u64d,dict"`
+	U64Dt  uint64      `parquet:"u64dt,delta"`
+	I      int         `parquet:"i,delta"`
 	OptRaw []byte      `parquet:"opt_raw,optional"`
 	I32    int32       `parquet:"i32"`
 	U32    uint32      `parquet:"u32,dict"`
@@ -646,6 +650,10 @@ func pqTestRows(n int, seed uint64) []pqTestRow {
 			r.OptD = rng.Int64N(1e9) - 5e8
 		}
 		r.DB = []byte(fmt.Sprint("b", rng.IntN(9)))
+		r.U64 = rng.Uint64()
+		r.U64D = uint64(rng.IntN(3)) << 62
+		r.U64Dt = uint64(i) << 50
+		r.I = i - rng.IntN(50)
 		switch rng.IntN(3) {
 		case 0:
 			r.OptRaw = []byte{} // present, empty
