@@ -188,6 +188,9 @@ type resScope struct {
 type resTerms struct {
 	svc   *svcState
 	terms []*termBuilder
+	// marked is one past the fragment whose terms were marked last:
+	// marking them again in the same fragment changes nothing.
+	marked uint32
 }
 
 // searchBuilder builds a block's search index from its spans, added in
@@ -205,7 +208,10 @@ type searchBuilder struct {
 	// cache holds the service and the terms a (resource, scope) pair gives
 	// every span of it; its keys keep the pointers alive, so they cannot
 	// be reused by other resources.
-	cache map[resScope]resTerms
+	cache map[resScope]*resTerms
+	// last is the cache's last hit.
+	lastRS resScope
+	lastRT *resTerms
 	ord   uint32
 }
 
@@ -215,7 +221,7 @@ func newSearchBuilder() *searchBuilder {
 		keys:     map[string]*keyBuilder{},
 		services: keyBuilder{maxValues: maxSearchServices},
 		names:    keyBuilder{maxValues: maxSearchNames},
-		cache:    map[resScope]resTerms{},
+		cache:    map[resScope]*resTerms{},
 	}
 }
 
@@ -233,16 +239,22 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 		f.maxDur = max(f.maxDur, dur)
 	}
 	rs := resScope{sp.Resource, sp.Scope}
-	rt, ok := b.cache[rs]
-	if !ok {
-		rt = b.resourceTerms(sp)
-		if len(b.cache) >= 4096 {
-			clear(b.cache)
+	rt := b.lastRT
+	if rt == nil || b.lastRS != rs {
+		if rt = b.cache[rs]; rt == nil {
+			rt = b.resourceTerms(sp)
+			if len(b.cache) >= 4096 {
+				clear(b.cache)
+			}
+			b.cache[rs] = rt
 		}
-		b.cache[rs] = rt
+		b.lastRS, b.lastRT = rs, rt
 	}
-	for _, t := range rt.terms {
-		b.mark(t)
+	if rt.marked != b.ord+1 {
+		for _, t := range rt.terms {
+			b.mark(t)
+		}
+		rt.marked = b.ord + 1
 	}
 	s := rt.svc
 	if s.lastN == nil || s.lastName != sp.Name {
@@ -324,7 +336,7 @@ func (b *searchBuilder) derivedKey(s *svcState, i int, key string) *svcKey {
 // resourceTerms returns the service of sp and the terms every span of its
 // resource and scope has: the service, the resource and scope attributes,
 // the scope's name and version.
-func (b *searchBuilder) resourceTerms(sp *model.Span) resTerms {
+func (b *searchBuilder) resourceTerms(sp *model.Span) *resTerms {
 	name := sp.ServiceName()
 	s := b.svcs[name]
 	if s == nil {
@@ -332,7 +344,7 @@ func (b *searchBuilder) resourceTerms(sp *model.Span) resTerms {
 		s.term = b.newTerm(&b.services, false)
 		b.svcs[strings.Clone(name)] = s
 	}
-	rt := resTerms{svc: s}
+	rt := &resTerms{svc: s}
 	if s.term != nil {
 		rt.terms = append(rt.terms, s.term)
 	}
