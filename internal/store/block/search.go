@@ -212,7 +212,7 @@ type searchBuilder struct {
 	// last is the cache's last hit.
 	lastRS resScope
 	lastRT *resTerms
-	ord   uint32
+	ord    uint32
 }
 
 func newSearchBuilder() *searchBuilder {
