@@ -3,7 +3,7 @@
 # and flush to blocks, for comparing two builds on a noisy machine (CPU
 # time, from /proc/PID/stat, not wall time). Starts BINARY fresh on local
 # storage in a temporary data dir (only the OTLP receivers on, every
-# listener on a free port, local.flush_interval=2s), sends TRACES traces
+# listener on a free port, local.flush_interval=2s, no compaction), sends TRACES traces
 # (default 30,000: 300,000 spans) of the storage benchmark's load with
 # bin/clew gen, waits until the head is in blocks and prints one line:
 # CPU µs per span, accepted spans/s and the load average. Alternate two
@@ -27,7 +27,7 @@ q=$(fp); g=$(fp); h=$(fp); sp=$(fp); tp=$(fp)
   --receivers.jaeger.agent-compact.enabled=false --receivers.jaeger.agent-binary.enabled=false \
   --receivers.jaeger.collector-http.enabled=false --receivers.jaeger.collector-grpc.enabled=false \
   --receivers.zipkin.enabled=false --receivers.datadog.enabled=false --receivers.xray.enabled=false \
-  --local.flush-interval=2s >"$work/log" 2>&1 &
+  --local.flush-interval=2s --local.compaction-interval=0 >"$work/log" 2>  --local.flush-interval=2s >"$work/log" 2>&1 &1 &
 pid=$!
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$q/readyz" >/dev/null && break; sleep 0.05; done
 ticks=$(getconf CLK_TCK)
