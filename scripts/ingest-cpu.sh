@@ -27,7 +27,7 @@ q=$(fp); g=$(fp); h=$(fp); sp=$(fp); tp=$(fp)
   --receivers.jaeger.agent-compact.enabled=false --receivers.jaeger.agent-binary.enabled=false \
   --receivers.jaeger.collector-http.enabled=false --receivers.jaeger.collector-grpc.enabled=false \
   --receivers.zipkin.enabled=false --receivers.datadog.enabled=false --receivers.xray.enabled=false \
-  --local.flush-interval=2s --local.compaction-interval=0 >"$work/log" 2>  --local.flush-interval=2s >"$work/log" 2>&1 &1 &
+  --local.flush-interval=2s --local.compaction-interval=0 >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$q/readyz" >/dev/null && break; sleep 0.05; done
 ticks=$(getconf CLK_TCK)
