@@ -256,6 +256,18 @@ func FuzzRowReaderDecoders(f *testing.F) {
 		if err == nil && len(ints) > n {
 			t.Fatalf("%d delta values past the limit %d", len(ints), n)
 		}
+		// A zstd frame the row reader decodes itself must read as the
+		// decoder reads it.
+		if raw, v, ok := zstdSingleBlock(b, int(width)*8); ok {
+			want, err := zstdDecoder.DecodeAll(b, make([]byte, 0, int(width)*8))
+			got := raw
+			if raw == nil {
+				got = bytes.Repeat([]byte{v}, int(width)*8)
+			}
+			if err == nil && !bytes.Equal(got, want) {
+				t.Fatalf("single-block frame: %x, decoder %x", got, want)
+			}
+		}
 	})
 }
 

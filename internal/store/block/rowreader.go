@@ -312,6 +312,11 @@ var zstdDecoder = func() *zstd.Decoder {
 	return d
 }()
 
+// zstdSlack is the room the zstd decoder needs past a frame's content to
+// use its fast copies (klauspost/compress's compressedBlockOverAlloc is 16;
+// without it the decoder takes its bounds-exact path, about twice as slow).
+const zstdSlack = 64
+
 // decompress decompresses src into *dst, which must end up n bytes.
 func decompress(dst *[]byte, codec format.CompressionCodec, src []byte, n int) ([]byte, error) {
 	if n < 0 || n > maxPageBytes {
@@ -324,7 +329,17 @@ func decompress(dst *[]byte, codec format.CompressionCodec, src []byte, n int) (
 		}
 		return src, nil
 	case format.Zstd:
-		*dst = grow(*dst, n)
+		if b, v, ok := zstdSingleBlock(src, n); ok {
+			if b != nil {
+				return b, nil // a raw block: the bytes as they are
+			}
+			*dst = grow(*dst, n)
+			fillBytes(*dst, v)
+			return *dst, nil
+		}
+		// The slack past n lets the decoder use its faster copies, which
+		// may write up to zstdSlack bytes past the output.
+		*dst = grow(*dst, n+zstdSlack)
 		out, err := zstdDecoder.DecodeAll(src, (*dst)[:0])
 		if err != nil {
 			return nil, err
@@ -335,6 +350,73 @@ func decompress(dst *[]byte, codec format.CompressionCodec, src []byte, n int) (
 		return out, nil
 	}
 	return nil, fmt.Errorf("%w: codec %v", errUnsupported, codec)
+}
+
+// zstdSingleBlock recognises a zstd frame (RFC 8878) of n bytes of
+// content made of one raw block (returned as raw, a part of src) or one
+// RLE block (n copies of v): the encoder writes those for incompressible
+// pages (random ids) and for constant ones (a column of zeros), and the
+// general decoder is slow on them. ok is false for anything else, which is
+// left to the decoder: a dictionary, a checksum, several blocks, a
+// compressed block, or sizes that disagree.
+func zstdSingleBlock(src []byte, n int) (raw []byte, v byte, ok bool) {
+	if len(src) < 5 || binary.LittleEndian.Uint32(src) != 0xFD2FB528 {
+		return nil, 0, false
+	}
+	fhd := src[4]
+	fcsFlag, single := fhd>>6, fhd>>5&1
+	if fhd&0x0f != 0 { // reserved bit, checksum, dictionary id
+		return nil, 0, false
+	}
+	pos := 5
+	if single == 0 {
+		pos++ // window descriptor
+	}
+	fcsLen := [4]int{0, 2, 4, 8}[fcsFlag]
+	if fcsFlag == 0 && single == 1 {
+		fcsLen = 1
+	}
+	if len(src) < pos+fcsLen+3 {
+		return nil, 0, false
+	}
+	if fcsLen > 0 {
+		var fcs uint64
+		for i := fcsLen - 1; i >= 0; i-- {
+			fcs = fcs<<8 | uint64(src[pos+i])
+		}
+		if fcsLen == 2 {
+			fcs += 256
+		}
+		if fcs != uint64(n) {
+			return nil, 0, false
+		}
+	}
+	pos += fcsLen
+	bh := uint32(src[pos]) | uint32(src[pos+1])<<8 | uint32(src[pos+2])<<16
+	pos += 3
+	last, typ, size := bh&1, bh>>1&3, int(bh>>3)
+	if last != 1 || size != n {
+		return nil, 0, false
+	}
+	switch {
+	case typ == 0 && len(src)-pos == n: // raw
+		return src[pos:len(src):len(src)], 0, true
+	case typ == 1 && len(src)-pos == 1: // RLE
+		return nil, src[pos], true
+	}
+	return nil, 0, false
+}
+
+// fillBytes sets every byte of b to v.
+func fillBytes(b []byte, v byte) {
+	if v == 0 || len(b) == 0 {
+		clear(b)
+		return
+	}
+	b[0] = v
+	for i := 1; i < len(b); i *= 2 {
+		copy(b[i:], b[:i])
+	}
 }
 
 // loadedPage is a data page read and split into its sections.

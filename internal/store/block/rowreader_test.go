@@ -12,8 +12,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	kzstd "github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/clew-dev/clew/internal/model"
 )
@@ -515,6 +517,54 @@ func TestRowReaderConcurrent(t *testing.T) {
 	for w := 0; w < 4; w++ {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestDecompressSingleBlock checks decompress on frames of the writer's
+// codec and of the zstd encoder with other options: constant pages (one
+// RLE block), random ones (one raw block), compressible ones, with a
+// checksum (left to the decoder), and that the writer's constant and
+// random pages take the single-block path.
+func TestDecompressSingleBlock(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	random := make([]byte, 3000)
+	rng.Read(random)
+	text := bytes.Repeat([]byte("GET /api/v1/orders/{id} 200 "), 100)
+	inputs := map[string][]byte{
+		"empty": {}, "one": {7}, "zeros": make([]byte, 8000), "sevens": bytes.Repeat([]byte{7}, 5000),
+		"random": random, "text": text, "zeros-big": make([]byte, 300<<10),
+	}
+	crc, err := kzstd.NewWriter(nil, kzstd.WithEncoderCRC(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer crc.Close()
+	for name, in := range inputs {
+		for _, enc := range []string{"writer", "crc"} {
+			var frame []byte
+			if enc == "writer" {
+				if frame, err = pqZstd.Encode(nil, in); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				frame = crc.EncodeAll(in, nil)
+			}
+			var dst []byte
+			got, err := decompress(&dst, format.Zstd, frame, len(in))
+			if err != nil || !bytes.Equal(got, in) {
+				t.Errorf("%s/%s: decompress differs (err %v)", name, enc, err)
+			}
+			_, _, ok := zstdSingleBlock(frame, len(in))
+			if enc == "crc" && ok && len(in) > 0 { // (the encoder writes no checksum for no content)
+				t.Errorf("%s/%s: a frame with a checksum taken as a single block", name, enc)
+			}
+			if enc == "writer" && (name == "zeros" || name == "sevens" || name == "random") && !ok {
+				t.Errorf("%s/%s: not taken as a single block", name, enc)
+			}
+			if _, err := decompress(&dst, format.Zstd, frame, len(in)+1); err == nil {
+				t.Errorf("%s/%s: a wrong size is not an error", name, enc)
+			}
 		}
 	}
 }
