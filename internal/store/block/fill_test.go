@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/store/spancodec"
 )
 
 // fillSpans returns spans that between them set every column of Row: the
@@ -138,5 +139,17 @@ func TestMetaServices(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, m.Services); diff != "" {
 		t.Errorf("services (-want +got):\n%s", diff)
+	}
+}
+
+// TestEncoderValue checks the row encoder's own encoding of int values
+// against spancodec's.
+func TestEncoderValue(t *testing.T) {
+	var e rowEncoder
+	for _, v := range []model.Value{model.IntValue(0), model.IntValue(-1), model.IntValue(1 << 62), model.IntValue(-1 << 63),
+		model.StringValue("s"), model.DoubleValue(2), model.BoolValue(true), model.BytesValue([]byte{1})} {
+		if got, want := e.value(v), spancodec.AppendValue(nil, v); string(got) != string(want) {
+			t.Errorf("value %v: %x, want %x", v, got, want)
+		}
 	}
 }

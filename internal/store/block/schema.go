@@ -6,6 +6,8 @@
 package block
 
 import (
+	"encoding/binary"
+
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store/spancodec"
 )
@@ -428,7 +430,13 @@ func (e *rowEncoder) resource(res *model.Resource) *resFields {
 // value encodes v into the arena.
 func (e *rowEncoder) value(v model.Value) []byte {
 	n := len(e.arena)
-	e.arena = spancodec.AppendValue(e.arena, v)
+	if v.Type() == model.ValueInt {
+		// spancodec.AppendValue's encoding of the most common kind
+		// (TestEncoderValue), without its call.
+		e.arena = binary.AppendVarint(append(e.arena, byte(model.ValueInt)), v.Int())
+	} else {
+		e.arena = spancodec.AppendValue(e.arena, v)
+	}
 	return e.arena[n:len(e.arena):len(e.arena)]
 }
 

@@ -499,7 +499,16 @@ func (b *searchBuilder) newTerm(k *keyBuilder, long bool) *termBuilder {
 
 // mark records that the current fragment has term t.
 func (b *searchBuilder) mark(t *termBuilder) {
-	if t == nil || (t.n > 0 && t.next == b.ord+1) || t.key.dropped {
+	// Inlined: most marks find the term marked already in this fragment.
+	if t == nil || (t.n > 0 && t.next == b.ord+1) {
+		return
+	}
+	b.markNew(t)
+}
+
+// markNew is mark of a term not yet marked in the current fragment.
+func (b *searchBuilder) markNew(t *termBuilder) {
+	if t.key.dropped {
 		return
 	}
 	before := t.size()
