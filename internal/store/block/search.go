@@ -448,6 +448,10 @@ func (b *searchBuilder) value(sk *svcKey, v model.Value, out *[]*termBuilder) {
 	default:
 		t = b.strTerm(sk, v.AsString())
 	}
+	if out == nil {
+		b.mark(t) // collect, with mark's check inlined
+		return
+	}
 	b.collect(t, out)
 }
 
