@@ -69,10 +69,10 @@ func (h *hybrid) run() error {
 		return fmt.Errorf("%w: bit-packed run", errEncoding)
 	}
 	// The last run may be cut short: take the values whose bits are there.
-	nb := min(groups*uint64(h.width), uint64(len(h.src)))
-	left := groups * 8
-	if h.width > 0 {
-		left = min(left, nb*8/uint64(h.width))
+	nb, left := groups*uint64(h.width), groups*8
+	if nb > uint64(len(h.src)) {
+		nb = uint64(len(h.src))
+		left = min(left, nb*8/uint64(h.width)) // width > 0 here
 	}
 	h.rle, h.packed, h.idx, h.left = false, h.src[:nb], 0, int(left)
 	h.src = h.src[nb:]
@@ -119,7 +119,7 @@ func (h *hybrid) skip(n int) error {
 }
 
 // countEq passes n values and returns how many of them equal v. Bit-packed
-// values of width 1 are counted a byte at a time.
+// values of width 1 to 8 are counted eight at a time (a group).
 func (h *hybrid) countEq(n int, v uint32) (int, error) {
 	c := 0
 	for n > 0 {
@@ -129,24 +129,20 @@ func (h *hybrid) countEq(n int, v uint32) (int, error) {
 			}
 		}
 		k := min(n, h.left)
-		switch {
-		case h.rle:
+		if h.rle {
 			if h.val == v {
 				c += k
 			}
-		case h.width == 1:
+		} else {
 			i, end := h.idx, h.idx+k
-			for ; i < end && i%8 != 0; i++ {
-				if h.packedAt(i) == v {
-					c++
+			if h.width >= 1 && h.width <= 8 && v>>h.width == 0 {
+				for ; i < end && i%8 != 0; i++ {
+					if h.packedAt(i) == v {
+						c++
+					}
 				}
-			}
-			for ; i+8 <= end; i += 8 {
-				ones := bits.OnesCount8(h.packed[i/8])
-				if v == 1 {
-					c += ones
-				} else if v == 0 {
-					c += 8 - ones
+				for ; i+8 <= end; i += 8 {
+					c += eqCount8(h.group(i/8), h.width, v)
 				}
 			}
 			for ; i < end; i++ {
@@ -154,20 +150,52 @@ func (h *hybrid) countEq(n int, v uint32) (int, error) {
 					c++
 				}
 			}
-		default:
-			for i := h.idx; i < h.idx+k; i++ {
-				if h.packedAt(i) == v {
-					c++
-				}
-			}
-		}
-		h.left -= k
-		if !h.rle {
 			h.idx += k
 		}
+		h.left -= k
 		n -= k
 	}
 	return c, nil
+}
+
+// groupOnes[w] has the lowest bit of each of 8 fields of w bits set.
+var groupOnes = func() (o [9]uint64) {
+	for w := 1; w <= 8; w++ {
+		for i := 0; i < 8; i++ {
+			o[w] |= 1 << (i * w)
+		}
+	}
+	return o
+}()
+
+// group returns the 8 values of group g (of width 1 to 8) of the current
+// bit-packed run in the low 8×width bits; bits past the run read as zeros.
+func (h *hybrid) group(g int) uint64 {
+	off, w := g*int(h.width), int(h.width)
+	var x uint64
+	if off+8 <= len(h.packed) {
+		x = binary.LittleEndian.Uint64(h.packed[off:])
+	} else {
+		for k := 0; k < w && off+k < len(h.packed); k++ {
+			x |= uint64(h.packed[off+k]) << (8 * k)
+		}
+	}
+	if w < 8 {
+		x &= 1<<(8*w) - 1
+	}
+	return x
+}
+
+// eqCount8 returns how many of the 8 fields of w bits (1 to 8) of x equal
+// v (< 1<<w): a field equals v when its bits xor v's are all zero.
+func eqCount8(x uint64, w uint, v uint32) int {
+	ones := groupOnes[w]
+	x ^= uint64(v) * ones
+	t := x
+	for s := uint(1); s < w; s++ {
+		t |= x >> s
+	}
+	return 8 - bits.OnesCount64(t&ones)
 }
 
 // seekZero passes values until k zeros have been passed, leaving the
@@ -196,14 +224,14 @@ func (h *hybrid) seekZero(k, total int) (int, error) {
 			h.left = 0
 			continue
 		}
-		// Bit-packed: whole bytes of width-1 values at once, else one
-		// value at a time.
+		// Bit-packed: whole groups of 8 values of width 8 or less at
+		// once, else one value at a time.
 		for h.left > 0 {
 			if pos >= total {
 				return 0, fmt.Errorf("%w: row %d past the page's levels", errEncoding, k)
 			}
-			if h.width == 1 && h.idx%8 == 0 && h.left >= 8 && pos+8 <= total {
-				if z := 8 - bits.OnesCount8(h.packed[h.idx/8]); z <= k {
+			if h.idx%8 == 0 && h.left >= 8 && pos+8 <= total && h.width >= 1 && h.width <= 8 {
+				if z := eqCount8(h.group(h.idx/8), h.width, 0); z <= k {
 					k -= z
 					h.idx += 8
 					h.left -= 8
@@ -224,46 +252,56 @@ func (h *hybrid) seekZero(k, total int) (int, error) {
 	}
 }
 
-// deltaInts decodes DELTA_BINARY_PACKED values into dst (which holds the
-// capacity for at most limit values) and returns them and the bytes after
-// the encoding. Decoding stops after want values (the encoding's count if
-// want < 0), so end is only meaningful when all values are decoded.
-func deltaInts(dst []int64, src []byte, limit, want int) (out []int64, end []byte, err error) {
+// deltaInts decodes values [skip, want) of a DELTA_BINARY_PACKED encoding
+// (want < 0 for all; both are cut to the encoding's count, which must be
+// at most limit) into dst and returns them with the sum (wrapping) of the
+// values before skip. The values before skip are summed without being
+// stored, whole mini blocks of width 0 at once. rest is the bytes after the
+// encoding when needRest is set (the rest of the blocks is then walked
+// without decoding), else nil.
+func deltaInts(dst []int64, src []byte, limit, skip, want int, needRest bool) (out []int64, skipped int64, rest []byte, err error) {
 	var hdr [3]uint64
 	for i := range hdr {
 		u, n := binary.Uvarint(src)
 		if n <= 0 {
-			return dst, nil, fmt.Errorf("%w: delta header", errEncoding)
+			return dst, 0, nil, fmt.Errorf("%w: delta header", errEncoding)
 		}
 		hdr[i], src = u, src[n:]
 	}
 	blockSize, miniBlocks, total := hdr[0], hdr[1], hdr[2]
 	first, n := binary.Varint(src)
 	if n <= 0 {
-		return dst, nil, fmt.Errorf("%w: delta first value", errEncoding)
+		return dst, 0, nil, fmt.Errorf("%w: delta first value", errEncoding)
 	}
 	src = src[n:]
 	if blockSize == 0 || blockSize%128 != 0 || blockSize > 1<<16 || miniBlocks == 0 || blockSize%miniBlocks != 0 ||
 		(blockSize/miniBlocks)%32 != 0 || total > uint64(limit) {
-		return dst, nil, fmt.Errorf("%w: delta header (%d, %d, %d)", errEncoding, blockSize, miniBlocks, total)
+		return dst, 0, nil, fmt.Errorf("%w: delta header (%d, %d, %d)", errEncoding, blockSize, miniBlocks, total)
 	}
 	if want < 0 || want > int(total) {
 		want = int(total)
 	}
+	skip = max(0, min(skip, want))
 	dst = dst[:0]
 	if total == 0 {
-		return dst, src, nil
+		return dst, 0, src, nil
 	}
-	if want > 0 {
+	if skip > 0 {
+		skipped = first
+	} else if want > 0 {
 		dst = append(dst, first)
 	}
 	last := first
 	perMini := int(blockSize / miniBlocks)
+	pos := 1                    // index of the next value
 	remaining := int(total) - 1 // values still encoded after the first
 	for remaining > 0 {
+		if pos >= want && !needRest {
+			return dst, skipped, nil, nil
+		}
 		md, n := binary.Varint(src)
 		if n <= 0 || len(src)-n < int(miniBlocks) {
-			return dst, nil, fmt.Errorf("%w: delta block header", errEncoding)
+			return dst, skipped, nil, fmt.Errorf("%w: delta block header", errEncoding)
 		}
 		widths := src[n : n+int(miniBlocks)]
 		src = src[n+int(miniBlocks):]
@@ -272,49 +310,62 @@ func deltaInts(dst []int64, src []byte, limit, want int) (out []int64, end []byt
 				break
 			}
 			if w > 64 {
-				return dst, nil, fmt.Errorf("%w: delta bit width %d", errEncoding, w)
+				return dst, skipped, nil, fmt.Errorf("%w: delta bit width %d", errEncoding, w)
 			}
 			size := perMini * int(w) / 8
 			if len(src) < size {
-				return dst, nil, fmt.Errorf("%w: delta mini block", errEncoding)
+				return dst, skipped, nil, fmt.Errorf("%w: delta mini block", errEncoding)
 			}
 			mb := src[:size]
 			src = src[size:]
 			k := min(perMini, remaining)
 			remaining -= k
-			if len(dst) >= want {
+			if pos >= want {
+				pos += k
 				continue // past what the caller wants: only walk the bytes
 			}
-			m := min(k, want-len(dst))
+			s := min(k, max(skip-pos, 0)) // values of this mini block to skip
+			m := min(k, want-pos)         // values to decode, skipped ones included
+			pos += k
 			if w == 0 {
-				for i := 0; i < m; i++ {
+				// Arithmetic progressions: s values summed at once.
+				skipped += int64(s)*last + md*int64(s)*int64(s+1)/2
+				last += md * int64(s)
+				for i := s; i < m; i++ {
 					last += md
 					dst = append(dst, last)
 				}
 				continue
 			}
-			if w <= 56 && (m-1)*int(w)/8+8 <= len(mb) {
-				// Whole 8-byte windows: no bounds to watch.
-				mask := uint64(1)<<w - 1
-				for i := 0; i < m; i++ {
-					bit := uint(i) * uint(w)
-					d := binary.LittleEndian.Uint64(mb[bit/8:]) >> (bit % 8) & mask
-					last += md + int64(d)
-					dst = append(dst, last)
-				}
-				continue
+			wu := uint(w)
+			mask := uint64(1)<<wu - 1
+			// Values whose 8-byte window is inside mb are read inline.
+			inline := 0
+			if wu <= 56 && len(mb) >= 8 {
+				inline = min(m, ((len(mb)-8)*8)/int(wu)+1)
 			}
-			for i := 0; i < m; i++ {
-				d := unpack64(mb, uint(i)*uint(w), uint(w))
-				last += md + int64(d)
+			i := 0
+			for ; i < min(s, inline); i++ {
+				bit := uint(i) * wu
+				last += md + int64(binary.LittleEndian.Uint64(mb[bit/8:])>>(bit%8)&mask)
+				skipped += last
+			}
+			for ; i < s; i++ {
+				last += md + int64(unpack64(mb, uint(i)*wu, wu))
+				skipped += last
+			}
+			for ; i < inline; i++ {
+				bit := uint(i) * wu
+				last += md + int64(binary.LittleEndian.Uint64(mb[bit/8:])>>(bit%8)&mask)
+				dst = append(dst, last)
+			}
+			for ; i < m; i++ {
+				last += md + int64(unpack64(mb, uint(i)*wu, wu))
 				dst = append(dst, last)
 			}
 		}
-		if len(dst) >= want && want < int(total) {
-			return dst, nil, nil
-		}
 	}
-	return dst, src, nil
+	return dst, skipped, src, nil
 }
 
 // unpack64 returns the w-bit value (w ≤ 64) at bit offset bit of b,
@@ -323,24 +374,19 @@ func unpack64(b []byte, bit, w uint) uint64 {
 	if w == 0 {
 		return 0
 	}
-	if w > 56 {
-		var v uint64
-		for k := uint(0); k < w; k++ {
-			p := bit + k
-			if int(p/8) < len(b) && b[p/8]&(1<<(p%8)) != 0 {
-				v |= 1 << k
-			}
-		}
-		return v
-	}
-	i := int(bit / 8)
-	var v uint64
+	mask := uint64(1)<<w - 1 // all ones for w = 64
+	i, sh := int(bit/8), bit%8
 	if i+8 <= len(b) {
-		v = binary.LittleEndian.Uint64(b[i:])
-	} else {
-		for k := 0; i+k < len(b); k++ {
-			v |= uint64(b[i+k]) << (8 * k)
+		v := binary.LittleEndian.Uint64(b[i:]) >> sh
+		if sh+w > 64 && i+8 < len(b) {
+			v |= uint64(b[i+8]) << (64 - sh)
 		}
+		return v & mask
 	}
-	return (v >> (bit % 8)) & (1<<w - 1)
+	// Fewer than 8 bytes left: at most 56 bits, all in v.
+	var v uint64
+	for k := 0; i+k < len(b); k++ {
+		v |= uint64(b[i+k]) << (8 * k)
+	}
+	return (v >> sh) & mask
 }

@@ -3,6 +3,7 @@ package block
 import (
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"github.com/parquet-go/parquet-go/encoding/delta"
@@ -29,7 +30,7 @@ func TestDeltaIntsMatchParquetGo(t *testing.T) {
 				t.Fatal(err)
 			}
 			enc = append(enc, 0xee) // what follows the encoding
-			got, rest, err := deltaInts(nil, enc, n, -1)
+			got, _, rest, err := deltaInts(nil, enc, n, 0, -1, true)
 			if err != nil {
 				t.Fatalf("spread %d, %d values: %v", spread, n, err)
 			}
@@ -42,13 +43,31 @@ func TestDeltaIntsMatchParquetGo(t *testing.T) {
 				}
 			}
 			if n > 3 {
-				part, _, err := deltaInts(nil, enc, n, n/2)
+				part, _, _, err := deltaInts(nil, enc, n, 0, n/2, false)
 				if err != nil || len(part) != n/2 || part[n/2-1] != in[n/2-1] {
 					t.Fatalf("spread %d: first %d values: %d, %v", spread, n/2, len(part), err)
 				}
 			}
+			// Every window [skip, want): the values, the sum of those
+			// skipped, and the bytes after the encoding.
+			for _, skip := range []int{0, 1, 2, 31, 32, 33, 127, 128, 129, 130, n / 2, n - 1, n} {
+				for _, want := range []int{skip, skip + 1, skip + 10, n} {
+					if skip > n || want > n || skip < 0 {
+						continue
+					}
+					part, sum, rest, err := deltaInts(nil, enc, n, skip, want, true)
+					var wantSum int64
+					for _, v := range in[:skip] {
+						wantSum += v
+					}
+					if err != nil || !slices.Equal(part, in[skip:want]) || sum != wantSum || len(rest) != 1 {
+						t.Fatalf("spread %d, %d values, [%d, %d): %d values (%v), sum %d (want %d), %d bytes after, %v",
+							spread, n, skip, want, len(part), slices.Equal(part, in[skip:want]), sum, wantSum, len(rest), err)
+					}
+				}
+			}
 			if n > 1 {
-				if _, _, err := deltaInts(nil, enc, n-1, -1); err == nil {
+				if _, _, _, err := deltaInts(nil, enc, n-1, 0, -1, false); err == nil {
 					t.Errorf("spread %d: %d values accepted past a limit of %d", spread, n, n-1)
 				}
 			}
@@ -81,7 +100,7 @@ func TestHybridMatchesParquetGo(t *testing.T) {
 					t.Fatalf("width %d, value %d: %d, %v; want %d", width, i, got, err, want)
 				}
 			}
-			for k := 0; k < 20; k++ {
+			for k := 0; k < 60; k++ {
 				at := rng.Intn(len(in))
 				h := newHybrid(enc, uint(width))
 				if k%2 == 0 {
@@ -89,15 +108,17 @@ func TestHybridMatchesParquetGo(t *testing.T) {
 						t.Fatal(err)
 					}
 				} else {
-					c, err := h.countEq(at, 1)
+					// Any value of the width, and one too wide to occur.
+					eq := uint32(rng.Intn(1<<width + 1))
+					c, err := h.countEq(at, eq)
 					want := 0
 					for _, v := range in[:at] {
-						if v == 1 {
+						if uint32(v) == eq {
 							want++
 						}
 					}
 					if err != nil || c != want {
-						t.Fatalf("width %d: countEq over %d values: %d, %v; want %d", width, at, c, err, want)
+						t.Fatalf("width %d: countEq of %d over %d values: %d, %v; want %d", width, eq, at, c, err, want)
 					}
 				}
 				if got, err := h.next(); err != nil || got != uint32(in[at]) {
@@ -120,6 +141,29 @@ func TestHybridMatchesParquetGo(t *testing.T) {
 			past := newHybrid(enc, uint(width))
 			if _, err := past.seekZero(len(zeros), len(in)); err == nil {
 				t.Errorf("width %d: zero %d found past the %d there are", width, len(zeros), len(zeros))
+			}
+		}
+	}
+}
+
+// TestUnpack64 compares unpack64 with a bit-by-bit reading, for every
+// width and bit offset, near the end of the input too.
+func TestUnpack64(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	b := make([]byte, 24)
+	rng.Read(b)
+	for n := 0; n <= len(b); n++ {
+		for w := uint(0); w <= 64; w++ {
+			for bit := uint(0); bit < uint(n)*8+8; bit++ {
+				var want uint64
+				for k := uint(0); k < w; k++ {
+					if p := bit + k; p/8 < uint(n) && b[p/8]&(1<<(p%8)) != 0 {
+						want |= 1 << k
+					}
+				}
+				if got := unpack64(b[:n], bit, w); got != want {
+					t.Fatalf("%d bytes, width %d, bit %d: %x, want %x", n, w, bit, got, want)
+				}
 			}
 		}
 	}

@@ -252,7 +252,7 @@ func FuzzRowReaderDecoders(f *testing.F) {
 		}
 		h = newHybrid(b, w)
 		h.seekZero(int(width), n)
-		ints, _, err := deltaInts(nil, b, n, -1)
+		ints, _, _, err := deltaInts(nil, b, n, int(width), -1, true)
 		if err == nil && len(ints) > n {
 			t.Fatalf("%d delta values past the limit %d", len(ints), n)
 		}

@@ -818,16 +818,16 @@ func (s *rowSource) decodeValues(sc *rowScratch, lf *rowLeaf, ch *chunkInfo, enc
 		if lf.kind != parquet.Int32 && lf.kind != parquet.Int64 {
 			return fmt.Errorf("delta encoding of %v", lf.kind)
 		}
-		ints, _, err := deltaInts(sc.ints[:0], src, nv, vstart+n)
+		ints, _, _, err := deltaInts(sc.ints[:0], src, nv, vstart, vstart+n, false)
 		sc.ints = ints[:0]
 		if err != nil {
 			return err
 		}
-		if len(ints) < vstart+n {
-			return fmt.Errorf("%d delta values, want %d", len(ints), vstart+n)
+		if len(ints) != n {
+			return fmt.Errorf("%d delta values, want %d", len(ints), n)
 		}
 		for k := range out {
-			v := ints[vstart+k]
+			v := ints[k]
 			if lf.kind == parquet.Int32 {
 				v = int64(int32(v))
 			}
@@ -838,22 +838,25 @@ func (s *rowSource) decodeValues(sc *rowScratch, lf *rowLeaf, ch *chunkInfo, enc
 		if lf.kind != parquet.ByteArray {
 			return fmt.Errorf("delta length encoding of %v", lf.kind)
 		}
-		lens, data, err := deltaInts(sc.ints[:0], src, nv, -1)
+		// The lengths of the wanted values, and the sum of those before
+		// them: where the first wanted value starts.
+		lens, before, data, err := deltaInts(sc.ints[:0], src, nv, vstart, vstart+n, true)
 		sc.ints = lens[:0]
 		if err != nil {
 			return err
 		}
-		if len(lens) < vstart+n {
-			return fmt.Errorf("%d lengths, want %d", len(lens), vstart+n)
+		if len(lens) != n {
+			return fmt.Errorf("%d lengths, want %d", len(lens), n)
 		}
-		off := 0
-		for k, l := range lens[:vstart+n] {
+		if before < 0 || before > int64(len(data)) {
+			return fmt.Errorf("byte arrays start at %d of %d bytes", before, len(data))
+		}
+		off := int(before)
+		for k, l := range lens {
 			if l < 0 || l > int64(len(data)-off) {
 				return fmt.Errorf("byte array length %d", l)
 			}
-			if k >= vstart {
-				setBytes(lf.setter.kind, data[off:off+int(l)], &out[k-vstart])
-			}
+			setBytes(lf.setter.kind, data[off:off+int(l)], &out[k])
 			off += int(l)
 		}
 		return nil
