@@ -119,7 +119,7 @@ func (h *hybrid) skip(n int) error {
 }
 
 // countEq passes n values and returns how many of them equal v. Bit-packed
-// values of width 1 to 8 are counted eight at a time (a group).
+// values of width 1 to 8 are counted up to 64 at a time (packedSteps).
 func (h *hybrid) countEq(n int, v uint32) (int, error) {
 	c := 0
 	for n > 0 {
@@ -141,8 +141,13 @@ func (h *hybrid) countEq(n int, v uint32) (int, error) {
 						c++
 					}
 				}
+				st := &packedSteps[h.width]
+				for ; i+st.fields <= end; i += st.fields {
+					c += eqCount(h.fieldsAt(i), h.width, v, st)
+				}
+				st = &groupSteps[h.width]
 				for ; i+8 <= end; i += 8 {
-					c += eqCount8(h.group(i/8), h.width, v)
+					c += eqCount(h.fieldsAt(i), h.width, v, st)
 				}
 			}
 			for ; i < end; i++ {
@@ -158,44 +163,57 @@ func (h *hybrid) countEq(n int, v uint32) (int, error) {
 	return c, nil
 }
 
-// groupOnes[w] has the lowest bit of each of 8 fields of w bits set.
-var groupOnes = func() (o [9]uint64) {
+// packedStep is how countEq takes the values of a bit-packed run of width
+// w (1 to 8) at once: as many whole groups of 8 as fit 64 bits (64 values
+// of width 1, 32 of width 2, 16 of widths 3 and 4, 8 beyond).
+type packedStep struct {
+	fields int
+	ones   uint64 // the lowest bit of each field
+	mask   uint64 // the fields' bits
+}
+
+// packedSteps[w] is the wide step of width w; groupSteps[w] takes one
+// group of 8.
+var packedSteps, groupSteps = func() (wide, group [9]packedStep) {
 	for w := 1; w <= 8; w++ {
-		for i := 0; i < 8; i++ {
-			o[w] |= 1 << (i * w)
+		for i, st := range []*packedStep{&wide[w], &group[w]} {
+			st.fields = 8
+			if i == 0 {
+				st.fields = 8 * (8 / w)
+			}
+			for k := 0; k < st.fields; k++ {
+				st.ones |= 1 << (k * w)
+			}
+			st.mask = 1<<(st.fields*w) - 1 // all ones for 64 bits
 		}
 	}
-	return o
+	return wide, group
 }()
 
-// group returns the 8 values of group g (of width 1 to 8) of the current
-// bit-packed run in the low 8×width bits; bits past the run read as zeros.
-func (h *hybrid) group(g int) uint64 {
-	off, w := g*int(h.width), int(h.width)
-	var x uint64
+// fieldsAt returns the values of the current bit-packed run from value i
+// (a multiple of 8) on, in the low bits of a word (bits past the run read
+// as zeros), for st's mask to cut.
+func (h *hybrid) fieldsAt(i int) uint64 {
+	off := i / 8 * int(h.width)
 	if off+8 <= len(h.packed) {
-		x = binary.LittleEndian.Uint64(h.packed[off:])
-	} else {
-		for k := 0; k < w && off+k < len(h.packed); k++ {
-			x |= uint64(h.packed[off+k]) << (8 * k)
-		}
+		return binary.LittleEndian.Uint64(h.packed[off:])
 	}
-	if w < 8 {
-		x &= 1<<(8*w) - 1
+	var x uint64
+	for k := 0; off+k < len(h.packed); k++ {
+		x |= uint64(h.packed[off+k]) << (8 * k)
 	}
 	return x
 }
 
-// eqCount8 returns how many of the 8 fields of w bits (1 to 8) of x equal
-// v (< 1<<w): a field equals v when its bits xor v's are all zero.
-func eqCount8(x uint64, w uint, v uint32) int {
-	ones := groupOnes[w]
-	x ^= uint64(v) * ones
+// eqCount returns how many of the st.fields fields of w bits (1 to 8) of x
+// equal v (< 1<<w): a field equals v when its bits xor v's are all zero.
+func eqCount(x uint64, w uint, v uint32, st *packedStep) int {
+	x = x&st.mask ^ uint64(v)*st.ones
 	t := x
 	for s := uint(1); s < w; s++ {
 		t |= x >> s
 	}
-	return 8 - bits.OnesCount64(t&ones)
+	return st.fields - bits.OnesCount64(t&st.ones)
 }
 
 // seekZero passes values until k zeros have been passed, leaving the
@@ -231,7 +249,7 @@ func (h *hybrid) seekZero(k, total int) (int, error) {
 				return 0, fmt.Errorf("%w: row %d past the page's levels", errEncoding, k)
 			}
 			if h.idx%8 == 0 && h.left >= 8 && pos+8 <= total && h.width >= 1 && h.width <= 8 {
-				if z := eqCount8(h.group(h.idx/8), h.width, 0); z <= k {
+				if z := eqCount(h.fieldsAt(h.idx), h.width, 0, &groupSteps[h.width]); z <= k {
 					k -= z
 					h.idx += 8
 					h.left -= 8
