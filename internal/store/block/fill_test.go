@@ -153,3 +153,20 @@ func TestEncoderValue(t *testing.T) {
 		}
 	}
 }
+
+// TestRowColumnAccessors checks spanStr and slot against the arrays they
+// stand for.
+func TestRowColumnAccessors(t *testing.T) {
+	var r Row
+	strs, slots := r.spanStrs(), r.slots()
+	for i := range strs {
+		if r.spanStr(i) != strs[i] {
+			t.Errorf("spanStr(%d) is not spanStrs()[%d]", i, i)
+		}
+	}
+	for i := range slots {
+		if r.slot(i) != slots[i] {
+			t.Errorf("slot(%d) is not slots()[%d]", i, i)
+		}
+	}
+}

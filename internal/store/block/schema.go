@@ -263,6 +263,58 @@ func (r *Row) spanStrs() [len(spanCols)]*string {
 		&r.DBNamespace, &r.DBOperation, &r.DBCollection, &r.DBQueryText, &r.RPCService, &r.RPCMethod}
 }
 
+// spanStr returns the dedicated string span column i (spanStrs()[i],
+// without making the array; nil for the int column).
+func (r *Row) spanStr(i int) *string {
+	switch i {
+	case 0:
+		return &r.HTTPMethod
+	case 2:
+		return &r.HTTPRoute
+	case 3:
+		return &r.URLPath
+	case 4:
+		return &r.ServerAddress
+	case 5:
+		return &r.DBSystem
+	case 6:
+		return &r.DBNamespace
+	case 7:
+		return &r.DBOperation
+	case 8:
+		return &r.DBCollection
+	case 9:
+		return &r.DBQueryText
+	case 10:
+		return &r.RPCService
+	case 11:
+		return &r.RPCMethod
+	}
+	return nil
+}
+
+// slot returns the attribute column i (slots()[i], without making the
+// array).
+func (r *Row) slot(i int) *string {
+	switch i {
+	case 0:
+		return &r.Attr0
+	case 1:
+		return &r.Attr1
+	case 2:
+		return &r.Attr2
+	case 3:
+		return &r.Attr3
+	case 4:
+		return &r.Attr4
+	case 5:
+		return &r.Attr5
+	case 6:
+		return &r.Attr6
+	}
+	return &r.Attr7
+}
+
 func (r *Row) resStrs() [len(resCols)]*string {
 	return [...]*string{&r.ServiceVersion, &r.ServiceNamespace, &r.ServiceInstanceID, &r.HostName, &r.DeploymentEnv,
 		&r.SDKName, &r.SDKLanguage, &r.SDKVersion, &r.K8sNamespace, &r.K8sPod, &r.K8sDeployment, &r.CloudRegion}
@@ -441,7 +493,8 @@ func (e *rowEncoder) value(v model.Value) []byte {
 }
 
 func (e *rowEncoder) split(strs []StrAttr, others []OtherAttr, attrs model.Attributes) ([]StrAttr, []OtherAttr) {
-	for _, kv := range attrs {
+	for i := range attrs {
+		kv := &attrs[i]
 		if kv.Value.Type() == model.ValueString {
 			strs = append(strs, StrAttr{kv.Key, kv.Value.Str()})
 		} else {
@@ -465,8 +518,8 @@ func (e *rowEncoder) fill(r *Row, sp *model.Span) {
 	r.StatusMessage = sp.Status.Message
 	r.TraceState = sp.TraceState
 	r.Flags = sp.Flags
-	strs, slots := r.spanStrs(), r.slots()
-	for _, kv := range sp.Attributes {
+	for i := range sp.Attributes {
+		kv := &sp.Attributes[i]
 		if c, ok := e.spanCol(kv.Key); ok {
 			if c.i == httpStatusSlot {
 				if kv.Value.Type() == model.ValueInt && kv.Value.Int() != 0 && r.HTTPStatusCode == 0 {
@@ -476,7 +529,7 @@ func (e *rowEncoder) fill(r *Row, sp *model.Span) {
 					}
 					continue
 				}
-			} else if p := strs[c.i]; kv.Value.Type() == model.ValueString && kv.Value.Str() != "" && *p == "" {
+			} else if p := r.spanStr(c.i); kv.Value.Type() == model.ValueString && kv.Value.Str() != "" && *p == "" {
 				*p = kv.Value.Str()
 				if c.alias {
 					r.Aliases |= 1 << c.i
@@ -484,13 +537,15 @@ func (e *rowEncoder) fill(r *Row, sp *model.Span) {
 				continue
 			}
 		}
-		v := kv.Value
+		v := &kv.Value
 		switch v.Type() {
 		case model.ValueString:
 			if len(e.slots) > 0 && v.Str() != "" {
-				if i := e.slot(kv.Key); i >= 0 && *slots[i] == "" {
-					*slots[i] = v.Str()
-					continue
+				if i := e.slot(kv.Key); i >= 0 {
+					if p := r.slot(i); *p == "" {
+						*p = v.Str()
+						continue
+					}
 				}
 			}
 			r.AttrsStr = append(r.AttrsStr, StrAttr{kv.Key, v.Str()})
@@ -501,7 +556,7 @@ func (e *rowEncoder) fill(r *Row, sp *model.Span) {
 		case model.ValueBool:
 			r.AttrsBool = append(r.AttrsBool, BoolAttr{kv.Key, v.Bool()})
 		default:
-			r.AttrsOther = append(r.AttrsOther, OtherAttr{kv.Key, e.value(v)})
+			r.AttrsOther = append(r.AttrsOther, OtherAttr{kv.Key, e.value(*v)})
 		}
 	}
 	r.DroppedAttrs = sp.DroppedAttributesCount
