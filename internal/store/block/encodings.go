@@ -45,11 +45,16 @@ func (h *hybrid) run() error {
 	if len(h.src) == 0 {
 		return fmt.Errorf("%w: hybrid runs end early", errEncoding)
 	}
-	u, n := binary.Uvarint(h.src)
-	if n <= 0 {
-		return fmt.Errorf("%w: hybrid run header", errEncoding)
+	var u uint64
+	if b := h.src[0]; b < 0x80 { // most run headers are one byte
+		u, h.src = uint64(b), h.src[1:]
+	} else {
+		var n int
+		if u, n = binary.Uvarint(h.src); n <= 0 {
+			return fmt.Errorf("%w: hybrid run header", errEncoding)
+		}
+		h.src = h.src[n:]
 	}
-	h.src = h.src[n:]
 	if u&1 == 0 { // rle
 		cnt := u >> 1
 		nb := int((h.width + 7) / 8)
@@ -57,8 +62,14 @@ func (h *hybrid) run() error {
 			return fmt.Errorf("%w: rle run", errEncoding)
 		}
 		var v uint32
-		for i := 0; i < nb; i++ {
-			v |= uint32(h.src[i]) << (8 * i)
+		switch nb {
+		case 0:
+		case 1:
+			v = uint32(h.src[0])
+		default:
+			for i := 0; i < nb; i++ {
+				v |= uint32(h.src[i]) << (8 * i)
+			}
 		}
 		h.src = h.src[nb:]
 		h.rle, h.val, h.left = true, v, int(cnt)
