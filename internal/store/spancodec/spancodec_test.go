@@ -207,9 +207,21 @@ func FuzzDecodeSpan(f *testing.F) {
 	for i := 0; i < len(bounds); i += 2 {
 		f.Add(b[bounds[i]:bounds[i+1]])
 	}
+	var sd SpanDecoder
+	var reused model.Span
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var sp model.Span
-		if err := DecodeSpan(b, &sp); err != nil {
+		err := DecodeSpan(b, &sp)
+		// The flush's decoder, into a span it decoded before, agrees.
+		sd.Reset()
+		if err2 := sd.Decode(b, &reused); (err == nil) != (err2 == nil) {
+			t.Fatalf("DecodeSpan: %v, SpanDecoder: %v", err, err2)
+		} else if err == nil {
+			if diff := cmp.Diff(&sp, &reused, valueCmp, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("SpanDecoder differs from DecodeSpan:\n%s", diff)
+			}
+		}
+		if err != nil {
 			return
 		}
 		again := AppendSpan(nil, &sp)
