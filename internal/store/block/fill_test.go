@@ -170,3 +170,26 @@ func TestRowColumnAccessors(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchSlotPositionsBounded checks that the search builder stops
+// remembering keys by attribute position past maxSlotPositions, and still
+// indexes the attributes.
+func TestSearchSlotPositionsBounded(t *testing.T) {
+	b := newSearchBuilder()
+	attrs := make(model.Attributes, 64)
+	for i := range attrs {
+		attrs[i] = model.KeyValue{Key: fmt.Sprint("k", i), Value: model.StringValue("v")}
+	}
+	services := maxSlotPositions/64 + 10
+	for i := 0; i < services; i++ {
+		res := &model.Resource{Attributes: model.Attributes{{Key: "service.name", Value: model.StringValue(fmt.Sprint("svc", i))}}}
+		b.add(&model.Span{Resource: res, Attributes: attrs, StartTimeUnixNano: 1, EndTimeUnixNano: 2}, true)
+	}
+	if b.slotPositions > maxSlotPositions {
+		t.Errorf("%d positions remembered, more than %d", b.slotPositions, maxSlotPositions)
+	}
+	last := b.svcs[fmt.Sprint("svc", services-1)]
+	if len(last.slots) != 0 || len(last.keys) != 65 { // k0 to k63 and service.name
+		t.Errorf("last service: %d positions, %d keys; want 0 and 65", len(last.slots), len(last.keys))
+	}
+}

@@ -213,7 +213,14 @@ type searchBuilder struct {
 	lastRS resScope
 	lastRT *resTerms
 	ord    uint32
+	// slotPositions counts the attribute positions of every service's
+	// slots and evSlots, up to maxSlotPositions.
+	slotPositions int
 }
+
+// maxSlotPositions bounds the attribute positions the builder remembers
+// keys for, over all services (96 bytes each).
+const maxSlotPositions = 1 << 14
 
 func newSearchBuilder() *searchBuilder {
 	return &searchBuilder{
@@ -314,9 +321,10 @@ func (b *searchBuilder) slotKey(s *svcState, slots *[]slotWays, i int, key strin
 		}
 	}
 	sk := b.svcKey(s, key)
-	if i < 64 && sk != nil {
+	if i < 64 && sk != nil && (i < len(*slots) || b.slotPositions+i+1-len(*slots) <= maxSlotPositions) {
 		for len(*slots) <= i {
 			*slots = append(*slots, slotWays{})
+			b.slotPositions++
 		}
 		ws := &(*slots)[i]
 		copy(ws[1:], ws[:len(ws)-1])
