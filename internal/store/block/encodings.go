@@ -90,9 +90,12 @@ func (h *hybrid) run() error {
 	return nil
 }
 
-// packedAt returns value i of the current bit-packed run.
+// packedAt returns value i of the current bit-packed run (i < the run's
+// values).
 func (h *hybrid) packedAt(i int) uint32 {
-	return uint32(unpack64(h.packed, uint(i)*h.width, h.width))
+	// Up to the capacity: the value's bits are inside the run, and the
+	// bytes after it let unpack64 read a whole word.
+	return uint32(unpack64(h.packed[:cap(h.packed)], uint(i)*h.width, h.width))
 }
 
 // next returns the next value.
@@ -202,12 +205,13 @@ var packedSteps, groupSteps = func() (wide, group [9]packedStep) {
 }()
 
 // fieldsAt returns the values of the current bit-packed run from value i
-// (a multiple of 8) on, in the low bits of a word (bits past the run read
-// as zeros), for st's mask to cut.
+// (a multiple of 8) on, in the low bits of a word, for st's mask to cut.
 func (h *hybrid) fieldsAt(i int) uint64 {
 	off := i / 8 * int(h.width)
-	if off+8 <= len(h.packed) {
-		return binary.LittleEndian.Uint64(h.packed[off:])
+	if off+8 <= cap(h.packed) {
+		// Bytes past the run (but inside the caller's buffer) are cut by
+		// the mask: a step's fields are all inside the run.
+		return binary.LittleEndian.Uint64(h.packed[off : off+8 : off+8])
 	}
 	var x uint64
 	for k := 0; off+k < len(h.packed); k++ {
@@ -283,12 +287,14 @@ func (h *hybrid) seekZero(k, total int) (int, error) {
 
 // deltaInts decodes values [skip, want) of a DELTA_BINARY_PACKED encoding
 // (want < 0 for all; both are cut to the encoding's count, which must be
-// at most limit) into dst and returns them with the sum (wrapping) of the
-// values before skip. The values before skip are summed without being
-// stored, whole mini blocks of width 0 at once. rest is the bytes after the
-// encoding when needRest is set (the rest of the blocks is then walked
-// without decoding), else nil.
-func deltaInts(dst []int64, src []byte, limit, skip, want int, needRest bool) (out []int64, skipped int64, rest []byte, err error) {
+// at most limit) into dst and returns them. The values before skip are
+// passed without being stored (their deltas summed), whole mini blocks of
+// width 0 at once. For lengths (of DELTA_LENGTH_BYTE_ARRAY), it also
+// returns the sum (wrapping) of the values before skip and the bytes after
+// the encoding (the rest of the blocks is walked without decoding);
+// otherwise skipped is 0 and rest nil, unless want reaches the end.
+func deltaInts(dst []int64, src []byte, limit, skip, want int, lengths bool) (out []int64, skipped int64, rest []byte, err error) {
+	needRest := lengths
 	var hdr [3]uint64
 	for i := range hdr {
 		u, n := binary.Uvarint(src)
@@ -316,7 +322,9 @@ func deltaInts(dst []int64, src []byte, limit, skip, want int, needRest bool) (o
 		return dst, 0, src, nil
 	}
 	if skip > 0 {
-		skipped = first
+		if lengths {
+			skipped = first
+		}
 	} else if want > 0 {
 		dst = append(dst, first)
 	}
@@ -357,8 +365,10 @@ func deltaInts(dst []int64, src []byte, limit, skip, want int, needRest bool) (o
 			m := min(k, want-pos)         // values to decode, skipped ones included
 			pos += k
 			if w == 0 {
-				// Arithmetic progressions: s values summed at once.
-				skipped += int64(s)*last + md*int64(s)*int64(s+1)/2
+				// Arithmetic progressions: s values passed at once.
+				if lengths {
+					skipped += int64(s)*last + md*int64(s)*int64(s+1)/2
+				}
 				last += md * int64(s)
 				for i := s; i < m; i++ {
 					last += md
@@ -374,6 +384,16 @@ func deltaInts(dst []int64, src []byte, limit, skip, want int, needRest bool) (o
 				inline = min(m, ((len(mb)-8)*8)/int(wu)+1)
 			}
 			i := 0
+			if !lengths {
+				// Only the deltas' sum: no running value per value.
+				var sum uint64
+				bit, end := uint(0), min(s, inline)
+				for ; i < end; i++ {
+					sum += binary.LittleEndian.Uint64(mb[bit>>3:]) >> (bit & 7) & mask
+					bit += wu
+				}
+				last += md*int64(i) + int64(sum)
+			}
 			for ; i < min(s, inline); i++ {
 				bit := uint(i) * wu
 				last += md + int64(binary.LittleEndian.Uint64(mb[bit/8:])>>(bit%8)&mask)
@@ -381,7 +401,9 @@ func deltaInts(dst []int64, src []byte, limit, skip, want int, needRest bool) (o
 			}
 			for ; i < s; i++ {
 				last += md + int64(unpack64(mb, uint(i)*wu, wu))
-				skipped += last
+				if lengths {
+					skipped += last
+				}
 			}
 			for ; i < inline; i++ {
 				bit := uint(i) * wu

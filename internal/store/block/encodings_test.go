@@ -64,6 +64,12 @@ func TestDeltaIntsMatchParquetGo(t *testing.T) {
 						t.Fatalf("spread %d, %d values, [%d, %d): %d values (%v), sum %d (want %d), %d bytes after, %v",
 							spread, n, skip, want, len(part), slices.Equal(part, in[skip:want]), sum, wantSum, len(rest), err)
 					}
+					// Values only: the deltas before skip summed, not the values.
+					part, _, _, err = deltaInts(part, enc, n, skip, want, false)
+					if err != nil || !slices.Equal(part, in[skip:want]) {
+						t.Fatalf("spread %d, %d values, [%d, %d), values only: %d values (%v), %v",
+							spread, n, skip, want, len(part), slices.Equal(part, in[skip:want]), err)
+					}
 				}
 			}
 			if n > 1 {

@@ -250,6 +250,24 @@ func FuzzRowReaderDecoders(f *testing.F) {
 				break
 			}
 		}
+		// countEq (which reads words across runs) agrees with next.
+		for _, eq := range []uint32{0, 1, 3} {
+			h1, h2 := newHybrid(b, w), newHybrid(b, w)
+			want := 0
+			k := 0
+			for ; k < 300; k++ {
+				x, err := h1.next()
+				if err != nil {
+					break
+				}
+				if x == eq {
+					want++
+				}
+			}
+			if got, err := h2.countEq(k, eq); err != nil || got != want {
+				t.Fatalf("width %d: countEq(%d, %d) = %d, %v; next finds %d", w, k, eq, got, err, want)
+			}
+		}
 		h = newHybrid(b, w)
 		h.seekZero(int(width), n)
 		ints, _, _, err := deltaInts(nil, b, n, int(width), -1, true)
