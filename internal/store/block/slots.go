@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -37,7 +38,10 @@ func (w *Writer) chooseSlots() {
 	counts := map[string]int{}
 	for i := range w.buf {
 		for _, a := range w.buf[i].AttrsStr {
-			if a.Value != "" && len(a.Key) <= maxSlotKeyLen {
+			// Keys the metadata cannot carry exactly are left out: an
+			// empty key is damage to readers, and JSON turns invalid
+			// UTF-8 into U+FFFD (changing the key, or making two equal).
+			if a.Value != "" && a.Key != "" && len(a.Key) <= maxSlotKeyLen && utf8.ValidString(a.Key) {
 				counts[a.Key]++
 			}
 		}

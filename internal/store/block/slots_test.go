@@ -188,3 +188,51 @@ func TestAttrColumnsDamage(t *testing.T) {
 		}
 	}
 }
+
+// TestAttrColumnsOddKeys writes blocks whose most frequent string
+// attribute keys are empty or not valid UTF-8 (OTLP receivers pass both
+// through): the block must open and give every attribute back with its
+// key, byte for byte. An empty key in clew.block.attr_columns is damage to
+// readers, and JSON turns invalid UTF-8 into U+FFFD (two such keys then
+// collide), so the writer must not choose these keys.
+func TestAttrColumnsOddKeys(t *testing.T) {
+	for name, keys := range map[string][]string{
+		"empty":        {""},
+		"invalid utf8": {"k\xff"},
+		"two invalid":  {"k\xfe", "k\xff"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := &model.Resource{Attributes: model.Attributes{{Key: "service.name", Value: model.StringValue("svc")}}}
+			scope := &model.Scope{Name: "lib"}
+			var spans []*model.Span
+			for i := 0; i < 200; i++ {
+				start := uint64(1e18) + uint64(i)*1000
+				sp := &model.Span{Resource: res, Scope: scope, TraceID: model.TraceIDFromUint64s(uint64(i/5), 1), SpanID: model.SpanIDFromUint64(uint64(i + 1)),
+					Name: "op", StartTimeUnixNano: start, EndTimeUnixNano: start + 5,
+					Attributes: model.Attributes{{Key: "ok", Value: model.StringValue(fmt.Sprint("v", i%3))}}}
+				for _, k := range keys {
+					sp.Attributes = append(sp.Attributes, model.KeyValue{Key: k, Value: model.StringValue(fmt.Sprint("x", i%4))})
+				}
+				spans = append(spans, sp)
+			}
+			be, m := writeBlock(t, spans, WriterOptions{})
+			rd, err := Open(context.Background(), be, m.ID)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer rd.Close()
+			byKey := cmpopts.SortSlices(func(a, b model.KeyValue) bool {
+				return a.Key < b.Key || (a.Key == b.Key && a.Value.AsString() < b.Value.AsString())
+			})
+			for i := 0; i < len(spans); i += 5 {
+				got, err := rd.FindTrace(context.Background(), spans[i].TraceID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(spans[i:i+5], got, valueCmp, byKey, cmpopts.EquateEmpty()); diff != "" {
+					t.Fatalf("trace %d (-want +got):\n%s", i/5, diff)
+				}
+			}
+		})
+	}
+}
