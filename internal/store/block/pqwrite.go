@@ -370,6 +370,7 @@ type pqWriter[T any] struct {
 	err      error
 	cols     []pqColumn
 	rgRows   int64 // rows of the current row group
+	dictFull bool  // a dictionary of the row group passed the soft bounds (GroupFull)
 	limit    int   // page size target
 	metadata []format.KeyValue
 	sorting  []format.SortingColumn
@@ -498,17 +499,51 @@ func (w *pqWriter[T]) Write(rows []T) (int, error) {
 		w.shred(unsafe.Pointer(&rows[written]), n)
 		written += n
 		w.rgRows += int64(n)
+		hardFull := false
 		for i := range w.cols {
-			if c := &w.cols[i]; c.bufferedSize() >= w.limit {
+			c := &w.cols[i]
+			if c.bufferedSize() >= w.limit {
 				if err := w.flushPage(c); err != nil {
 					w.err = err
 					return written, err
 				}
 			}
+			if d := c.dict; d != nil {
+				if len(d.plain) >= pqSoftDictBytes || d.len() >= pqSoftDictValues {
+					w.dictFull = true
+				}
+				if len(d.plain) >= pqHardDictBytes || d.len() >= pqHardDictValues {
+					hardFull = true
+				}
+			}
+		}
+		if hardFull {
+			// The row group ends here, within a trace if need be, rather
+			// than carry a dictionary page readers refuse.
+			if err := w.Flush(); err != nil {
+				return written, err
+			}
 		}
 	}
 	return written, nil
 }
+
+// GroupFull reports whether a column's dictionary asks the caller to end
+// the row group at its next chance (the block writer: a trace boundary).
+func (w *pqWriter[T]) GroupFull() bool { return w.dictFull }
+
+// Bounds of a column chunk's dictionary (checked every 64 rows). The row
+// reader refuses dictionary pages past maxPageBytes (64 MiB) or
+// maxPageValues values as damage, and a row group of many long distinct
+// strings (SQL statements, say) reaches that well before RowGroupRows
+// rows. Past the soft bounds GroupFull asks for the row group to end at
+// the next trace; past the hard ones the writer ends it at once.
+const (
+	pqSoftDictBytes  = 16 << 20
+	pqSoftDictValues = 1 << 20
+	pqHardDictBytes  = 48 << 20
+	pqHardDictValues = 3 << 20
+)
 
 // shred appends n rows at base to the columns.
 func (w *pqWriter[T]) shred(base unsafe.Pointer, n int) {
@@ -1444,6 +1479,7 @@ func (w *pqWriter[T]) writeRowGroup() error {
 	w.columnIndexes = append(w.columnIndexes, cis)
 	w.offsetIndexes = append(w.offsetIndexes, ois)
 	w.rgRows = 0
+	w.dictFull = false
 	return w.err
 }
 

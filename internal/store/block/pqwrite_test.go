@@ -1050,3 +1050,63 @@ func TestPQWriterReuse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPQWriterBoundsDictionaries writes blocks whose dedicated
+// db_query_text column has 4 KB of distinct text on every span (80 MB
+// over one row group of the default size): row groups must end early
+// enough that every dictionary page stays within what the row reader
+// takes (maxPageBytes). Before, such a block was refused as damage ("page
+// of 80240000 bytes") and all its spans were lost to queries. Traces of
+// 10 spans keep to one row group each (the group ends at a trace); a
+// trace of 20,000 spans is cut within.
+func TestPQWriterBoundsDictionaries(t *testing.T) {
+	res := &model.Resource{Attributes: model.Attributes{{Key: "service.name", Value: model.StringValue("svc")}}}
+	pad := strings.Repeat("q", 4000)
+	for _, perTrace := range []int{10, 20000} {
+		t.Run(fmt.Sprint(perTrace), func(t *testing.T) {
+			var spans []*model.Span
+			for i := 0; i < 20000; i++ {
+				st := uint64(1e18) + uint64(i)
+				spans = append(spans, &model.Span{Resource: res, Scope: &model.Scope{}, TraceID: model.TraceIDFromUint64s(uint64(i/perTrace), 1),
+					SpanID: model.SpanIDFromUint64(uint64(i + 1)), Name: "op", StartTimeUnixNano: st, EndTimeUnixNano: st + 1,
+					Attributes: model.Attributes{{Key: "db.query.text", Value: model.StringValue(fmt.Sprintf("%08d%s", i, pad))}}})
+			}
+			be, m := writeBlock(t, spans, WriterOptions{})
+			rd, err := Open(context.Background(), be, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rd.Close()
+			groups := rd.file.RowGroups()
+			if len(groups) < 2 {
+				t.Fatalf("%d row groups, want the dictionary to end the first early", len(groups))
+			}
+			first := int(groups[0].NumRows())
+			if perTrace < first && first%perTrace != 0 {
+				t.Errorf("first row group of %d rows ends within a trace of %d", first, perTrace)
+			}
+			for _, i := range []int{0, first / perTrace * perTrace, len(spans) - perTrace} {
+				got, err := rd.FindTrace(context.Background(), spans[i].TraceID)
+				if err != nil {
+					t.Fatalf("FindTrace %d: %v", i, err)
+				}
+				if len(got) != perTrace {
+					t.Fatalf("FindTrace %d: %d spans, want %d", i, len(got), perTrace)
+				}
+				for k, sp := range got {
+					want := spans[i+k]
+					if sp.SpanID != want.SpanID || len(sp.Attributes) != 1 || !sp.Attributes[0].Value.Equal(want.Attributes[0].Value) {
+						t.Fatalf("FindTrace %d: span %d: %v %v, want %v %v", i, k, sp.SpanID, sp.Attributes, want.SpanID, want.Attributes)
+					}
+				}
+			}
+			n := 0
+			if err := rd.ScanRows(context.Background(), func(r *Row) bool { n++; return true }); err != nil || n != len(spans) {
+				t.Fatalf("ScanRows: %d rows, %v", n, err)
+			}
+			if err := rd.Verify(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

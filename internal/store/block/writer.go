@@ -142,7 +142,7 @@ func (w *Writer) Add(sp *model.Span) error {
 	}
 	newTrace := !w.hasLast || w.last.TraceID != sp.TraceID
 	if newTrace {
-		if w.inGroup >= w.opts.RowGroupRows {
+		if w.inGroup >= w.opts.RowGroupRows || w.groupFull() {
 			if err := w.flushRows(); err != nil {
 				return err
 			}
@@ -197,6 +197,13 @@ func (w *Writer) Add(sp *model.Span) error {
 		return w.flushRows()
 	}
 	return nil
+}
+
+// groupFull reports whether the sink asks for the row group to end
+// (Clew's Parquet writer, when a dictionary grows large: pqwrite.go).
+func (w *Writer) groupFull() bool {
+	f, ok := w.pw.(interface{ GroupFull() bool })
+	return ok && w.inGroup > 0 && f.GroupFull()
 }
 
 func (w *Writer) flushRows() error {
