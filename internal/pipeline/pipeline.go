@@ -149,7 +149,10 @@ func (p *Pipeline) Refuse(receiver, reason string, n int) {
 // to the store. It returns an error wrapping ErrOverloaded when no write slot
 // came free in time, ctx.Err() when ctx ended first, or the store's error;
 // in those cases nothing is acknowledged and the caller should tell its
-// client to retry. spans belong to the pipeline after the call.
+// client to retry. The pipeline may change spans during the call (limits
+// are applied in place) and keeps none of them after it returns: as the
+// store (store.Writer), it borrows them, so the caller may reuse their
+// memory once Consume returns; resources and scopes are handed over.
 func (p *Pipeline) Consume(ctx context.Context, receiver string, spans []*model.Span) (Result, error) {
 	p.received.WithLabelValues(receiver).Add(float64(len(spans)))
 	var res Result
