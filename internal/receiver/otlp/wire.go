@@ -20,10 +20,11 @@ import (
 //
 // Field numbers are those of opentelemetry-proto's trace/v1, common/v1 and
 // resource/v1 messages. Unknown fields are skipped, as protobuf requires.
-// The strings of spans, events and links share b's bytes (b must never
-// change afterwards: both receivers hand over a buffer of the request's
-// own); resources and scopes, which a store may keep long after the spans'
-// other fields, own copies of theirs.
+// The strings of spans, events and links share b's bytes (b must not
+// change while the spans are in use: the gRPC receiver frees its pooled
+// request buffer only once the export returns, and stores copy what they
+// keep); resources and scopes, which a store may keep long after the
+// spans' other fields, own copies of theirs.
 func decodeProto(b []byte) ([]*model.Span, error) {
 	d := wireDecoder{strs: make(map[string]string, 64), alias: true}
 	return d.request(b, nil)
