@@ -1027,36 +1027,9 @@ func (s *rowSource) prefetch(sc *rowScratch, g int, a, b int64) error {
 			}
 		}
 	}
-	sort.Slice(plan, func(i, j int) bool { return plan[i].off < plan[j].off })
-	// Merge, and size the buffer.
-	merged := sc.pre[:0]
-	var total int64
-	for _, r := range plan {
-		if n := len(merged); n > 0 && r.off-merged[n-1].end <= prefetchGap && r.off >= merged[n-1].off {
-			total += max(r.end-merged[n-1].end, 0)
-			merged[n-1].end = max(merged[n-1].end, r.end)
-			continue
-		}
-		merged = append(merged, byteRange{off: r.off, end: r.end})
-		total += r.end - r.off
-	}
+	err := s.fetch(sc, plan)
 	sc.plan = plan[:0]
-	if total > maxPrefetchBytes {
-		sc.pre = merged[:0] // too much: pages are read one by one
-		return nil
-	}
-	sc.preBuf = grow(sc.preBuf, int(total))
-	buf := sc.preBuf
-	for i := range merged {
-		r := &merged[i]
-		r.b, buf = buf[:r.end-r.off], buf[r.end-r.off:]
-		if _, err := s.ra.ReadAt(r.b, r.off); err != nil {
-			sc.pre = merged[:0]
-			return fmt.Errorf("read pages: %w", err)
-		}
-	}
-	sc.pre = merged
-	return nil
+	return err
 }
 
 // prefetched returns the n bytes at off if prefetch read them, else nil.
