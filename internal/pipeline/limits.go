@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -135,10 +136,33 @@ func (l Limits) apply(sp *model.Span, now time.Time) (reject string, adjusted []
 			note(AdjustValueTruncated)
 		}
 	}
-	if sp.Resource != nil && l.clampAttrs(sp.Resource.Attributes) {
+	if sp.Resource != nil && l.needsClamp(sp.Resource.Attributes) {
+		// Resources are shared: between the spans of a request, across
+		// requests (the X-Ray receiver remembers a segment's resource for
+		// its subsegments), and with the store, which may keep them. So the
+		// span gets a clamped copy instead of a change in place, which
+		// would race with other requests and alter what was stored.
+		r := *sp.Resource
+		r.Attributes = slices.Clone(r.Attributes)
+		l.clampAttrs(r.Attributes)
+		sp.Resource = &r
 		note(AdjustValueTruncated)
 	}
 	return "", adjusted
+}
+
+// needsClamp reports whether clampAttrs would change attrs.
+func (l Limits) needsClamp(attrs model.Attributes) bool {
+	for i := range attrs {
+		kv := &attrs[i]
+		if len(kv.Key) > l.MaxNameBytes {
+			return true
+		}
+		if t := kv.Value.Type(); (t == model.ValueString || t == model.ValueBytes) && len(kv.Value.Str()) > l.MaxAttributeValueBytes {
+			return true
+		}
+	}
+	return false
 }
 
 // clampAttrs cuts over-long keys and string or bytes values in place and

@@ -188,3 +188,45 @@ func BenchmarkConsume(b *testing.B) {
 		}
 	}
 }
+
+// TestSharedResourceNotChangedInPlace checks that a resource shared by
+// spans of concurrent requests (as the X-Ray receiver shares a segment's
+// resource with its subsegments, and a store may already keep it) is
+// clamped by copy: every span stored gets a truncated resource and the
+// shared one stays as it was. Run with -race, it also shows no request
+// writes memory another reads.
+func TestSharedResourceNotChangedInPlace(t *testing.T) {
+	long := strings.Repeat("r", 70000)
+	shared := &model.Resource{Attributes: model.Attributes{
+		{Key: "service.name", Value: model.StringValue("svc")},
+		{Key: "aws.arn", Value: model.StringValue(long)},
+	}}
+	w := &recordingWriter{}
+	p := New(w, Options{Now: func() time.Time { return now }})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sp := span(func(s *model.Span) { s.SpanID = model.SpanIDFromUint64(uint64(10 + i)); s.Resource = shared })
+			if _, err := p.Consume(context.Background(), "test", []*model.Span{sp}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if v, _ := shared.Attributes.Get("aws.arn"); v.Str() != long {
+		t.Errorf("the shared resource was changed: its value is %d bytes, want %d", len(v.Str()), len(long))
+	}
+	if len(w.spans) != 8 {
+		t.Fatalf("writer got %d spans, want 8", len(w.spans))
+	}
+	for _, sp := range w.spans {
+		if v, _ := sp.Resource.Attributes.Get("aws.arn"); len(v.Str()) != 65536 {
+			t.Errorf("stored resource value of %d bytes, want it cut to 65536", len(v.Str()))
+		}
+		if sp.ServiceName() != "svc" {
+			t.Errorf("stored resource lost its service: %q", sp.ServiceName())
+		}
+	}
+}
