@@ -1286,40 +1286,36 @@ func (c *pqColumn) pageBounds() (minV, maxV []byte, ok bool) {
 			return nil, nil, false
 		}
 		return []byte{slices.Min(c.bools)}, []byte{slices.Max(c.bools)}, true
-	case l.kind == pqString || l.kind == pqBytes:
+	}
+	// Plain values: byte arrays with their length, or fixed-size values.
+	see := func(v []byte) {
+		if !ok || c.compare(v, minV) < 0 {
+			minV = v
+		}
+		if !ok || c.compare(v, maxV) > 0 {
+			maxV = v
+		}
+		ok = true
+	}
+	if l.kind == pqString || l.kind == pqBytes {
 		for b := c.plain; len(b) >= 4; {
 			n := int(binary.LittleEndian.Uint32(b))
-			v := b[4 : 4+n]
+			see(b[4 : 4+n])
 			b = b[4+n:]
-			if !ok || c.compare(v, minV) < 0 {
-				minV = v
-			}
-			if !ok || c.compare(v, maxV) > 0 {
-				maxV = v
-			}
-			ok = true
-		}
-		return minV, maxV, ok
-	default:
-		size := 4
-		switch {
-		case l.kind == pqFixed:
-			size = l.size
-		case l.kind == pqInt64 || l.kind == pqUint64 || l.kind == pqDouble:
-			size = 8
-		}
-		for b := c.plain; len(b) >= size; b = b[size:] {
-			v := b[:size]
-			if !ok || c.compare(v, minV) < 0 {
-				minV = v
-			}
-			if !ok || c.compare(v, maxV) > 0 {
-				maxV = v
-			}
-			ok = true
 		}
 		return minV, maxV, ok
 	}
+	size := 4
+	switch {
+	case l.kind == pqFixed:
+		size = l.size
+	case l.kind == pqInt64 || l.kind == pqUint64 || l.kind == pqDouble:
+		size = 8
+	}
+	for b := c.plain; len(b) >= size; b = b[size:] {
+		see(b[:size])
+	}
+	return minV, maxV, ok
 }
 
 // boundaryOrder is the column index's boundary order of min and max
