@@ -154,15 +154,18 @@ func (l Limits) apply(sp *model.Span, now time.Time) (reject string, adjusted []
 // needsClamp reports whether clampAttrs would change attrs.
 func (l Limits) needsClamp(attrs model.Attributes) bool {
 	for i := range attrs {
-		kv := &attrs[i]
-		if len(kv.Key) > l.MaxNameBytes {
-			return true
-		}
-		if t := kv.Value.Type(); (t == model.ValueString || t == model.ValueBytes) && len(kv.Value.Str()) > l.MaxAttributeValueBytes {
+		if len(attrs[i].Key) > l.MaxNameBytes || l.valueTooLong(attrs[i].Value) {
 			return true
 		}
 	}
 	return false
+}
+
+// valueTooLong reports whether v is a string or bytes value over
+// MaxAttributeValueBytes.
+func (l Limits) valueTooLong(v model.Value) bool {
+	t := v.Type()
+	return (t == model.ValueString || t == model.ValueBytes) && len(v.Str()) > l.MaxAttributeValueBytes
 }
 
 // clampAttrs cuts over-long keys and string or bytes values in place and
@@ -175,18 +178,15 @@ func (l Limits) clampAttrs(attrs model.Attributes) bool {
 			kv.Key = truncateUTF8(kv.Key, l.MaxNameBytes)
 			changed = true
 		}
-		switch kv.Value.Type() {
-		case model.ValueString:
-			if s := kv.Value.Str(); len(s) > l.MaxAttributeValueBytes {
-				kv.Value = model.StringValue(truncateUTF8(s, l.MaxAttributeValueBytes))
-				changed = true
-			}
-		case model.ValueBytes:
-			if s := kv.Value.Str(); len(s) > l.MaxAttributeValueBytes {
-				kv.Value = model.BytesValue([]byte(s[:l.MaxAttributeValueBytes]))
-				changed = true
-			}
+		if !l.valueTooLong(kv.Value) {
+			continue
 		}
+		if s := kv.Value.Str(); kv.Value.Type() == model.ValueString {
+			kv.Value = model.StringValue(truncateUTF8(s, l.MaxAttributeValueBytes))
+		} else {
+			kv.Value = model.BytesValue([]byte(s[:l.MaxAttributeValueBytes]))
+		}
+		changed = true
 	}
 	return changed
 }
