@@ -12,29 +12,25 @@ import (
 	"github.com/clew-dev/clew/internal/model"
 )
 
-// decodeProto decodes an ExportTraceServiceRequest straight from its
+// decodeProtoPooled decodes an ExportTraceServiceRequest straight from its
 // protobuf bytes into model spans, without building the Collector's pdata
-// first. It exists because BenchmarkDecodeProto shows the pdata path
-// (decode, then convert) is the largest CPU cost of ingestion; its results
-// must equal pdataconv.ToModel of pdata's decoding (FuzzWireMatchesPdata).
+// first: BenchmarkDecodeProto showed the pdata path (decode, then convert)
+// to be the largest CPU cost of ingestion. Its results must equal
+// pdataconv.ToModel of pdata's decoding (FuzzWireMatchesPdata).
 //
 // Field numbers are those of opentelemetry-proto's trace/v1, common/v1 and
 // resource/v1 messages. Unknown fields are skipped, as protobuf requires.
 // The strings of spans, events and links share b's bytes (b must not
 // change while the spans are in use: the gRPC receiver frees its pooled
-// request buffer only once the export returns, and stores copy what they
-// keep); resources and scopes, which a store may keep long after the
-// spans' other fields, own copies of theirs.
-func decodeProto(b []byte) ([]*model.Span, error) {
-	d := wireDecoder{strs: make(map[string]string, 64), alias: true}
-	return d.request(b, nil)
-}
-
-// decodeProtoPooled is decodeProto with the spans, their attributes and the
-// returned slice carved from pooled memory: the caller must call release
-// once nothing uses the spans any more (stores copy what they keep; see
-// store.Writer), and must not touch them afterwards. Resources and scopes
-// are not pooled: stores may keep those.
+// request buffer only once the export returns); resources and scopes,
+// which a store may keep long after the spans' other fields, own copies of
+// theirs.
+//
+// The spans, their attributes and the returned slice are carved from
+// pooled memory: the caller must call release once nothing uses the spans
+// any more (stores copy what they keep; see store.Writer), and must not
+// touch them afterwards. Resources and scopes are not pooled: stores may
+// keep those.
 func decodeProtoPooled(b []byte) ([]*model.Span, *decodeArena, error) {
 	a := arenaPool.Get().(*decodeArena)
 	d := wireDecoder{strs: a.strs, alias: true, arena: a}

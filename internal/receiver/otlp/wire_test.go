@@ -27,6 +27,13 @@ func asJSON(t testing.TB, spans []*model.Span) string {
 	return string(b)
 }
 
+// decodeProto is decodeProtoPooled without the pool: the spans are the
+// caller's to keep. The tests compare and keep decoded spans with it.
+func decodeProto(b []byte) ([]*model.Span, error) {
+	d := wireDecoder{strs: make(map[string]string, 64), alias: true}
+	return d.request(b, nil)
+}
+
 func TestWireMatchesPdata(t *testing.T) {
 	for name, b := range map[string][]byte{"seed": seedProto(t), "bench": mustProto(t, benchRequest(50))} {
 		want, err := viaPdata(b)
