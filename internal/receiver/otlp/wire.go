@@ -71,6 +71,7 @@ type decodeArena struct {
 	// out since the last release.
 	spans, usedSpans [][]model.Span
 	kvs, usedKVs     [][]model.KeyValue
+	evs, usedEvs     [][]model.Event
 	curSpans         []model.Span // the rest of the current spans chunk
 	out              []*model.Span
 	strs             map[string]string
@@ -78,6 +79,7 @@ type decodeArena struct {
 
 const (
 	spanChunk = 1024
+	evChunk   = 512 // events
 	// maxPooledChunks bounds the chunks an arena keeps between requests
 	// (about 7 MB of attributes, 4 MB of spans); a larger request's extra
 	// chunks are left to the garbage collector.
@@ -99,7 +101,19 @@ func (a *decodeArena) attrChunk() []model.KeyValue {
 	return c
 }
 
-// take returns n spans.
+// eventChunk returns a chunk of evChunk events.
+func (a *decodeArena) eventChunk() []model.Event {
+	var c []model.Event
+	if n := len(a.evs); n > 0 {
+		c, a.evs = a.evs[n-1], a.evs[:n-1]
+	} else {
+		c = make([]model.Event, evChunk)
+	}
+	a.usedEvs = append(a.usedEvs, c)
+	return c
+}
+
+// takeSpans returns n spans.
 func (a *decodeArena) takeSpans(n int) []model.Span {
 	if n > spanChunk {
 		return make([]model.Span, n)
@@ -137,9 +151,16 @@ func (a *decodeArena) release() {
 			a.spans = append(a.spans, c)
 		}
 	}
+	for _, c := range a.usedEvs {
+		clear(c)
+		if len(a.evs) < maxPooledSpans {
+			a.evs = append(a.evs, c)
+		}
+	}
 	clear(a.usedKVs)
 	clear(a.usedSpans)
-	a.usedKVs, a.usedSpans = a.usedKVs[:0], a.usedSpans[:0]
+	clear(a.usedEvs)
+	a.usedKVs, a.usedSpans, a.usedEvs = a.usedKVs[:0], a.usedSpans[:0], a.usedEvs[:0]
 	a.curSpans = nil
 	clear(a.out)
 	a.out = a.out[:0]
@@ -160,6 +181,10 @@ type wireDecoder struct {
 	// slab hands out exact-size attribute slices, so a request's attributes
 	// take a few large allocations instead of several per span.
 	slab []model.KeyValue
+	// events collects the events of the span being decoded, and evSlab
+	// hands out their slices, like stack and slab for attributes.
+	events []model.Event
+	evSlab []model.Event
 	// alias makes strings share the input's bytes instead of copying
 	// (and interning) them.
 	alias bool
@@ -204,12 +229,61 @@ func (d *wireDecoder) attrs(start int) model.Attributes {
 
 // pushKeyValue decodes one KeyValue onto the stack.
 func (d *wireDecoder) pushKeyValue(v []byte) error {
-	kv, err := d.keyValue(v)
-	if err != nil {
-		return err
+	d.stack = append(d.stack, model.KeyValue{})
+	kv := &d.stack[len(d.stack)-1]
+	if d.shortKeyValue(v, kv) {
+		return nil
 	}
-	d.stack = append(d.stack, kv)
-	return nil
+	var err error
+	if *kv, err = d.keyValue(v); err != nil {
+		d.stack = d.stack[:len(d.stack)-1]
+	}
+	return err
+}
+
+// shortKeyValue decodes the KeyValue b into kv when it has the usual
+// shape: a key and a value holding one string or int, every length under
+// 128 bytes so that each is one byte (0a klen key 12 vlen 0a slen str, or
+// 18 varint for an int), with the key first (as the OpenTelemetry SDKs
+// write it) or the value first (as the Collector's pdata does). It reports
+// false, leaving kv alone, for anything else, which keyValue decodes.
+func (d *wireDecoder) shortKeyValue(b []byte, kv *model.KeyValue) bool {
+	if len(b) < 4 || b[1] >= 0x80 || len(b) < 4+int(b[1]) {
+		return false
+	}
+	first, r := b[2:2+b[1]], b[2+b[1]:]
+	if r[1] >= 0x80 || len(r) != 2+int(r[1]) {
+		return false
+	}
+	second := r[2:]
+	var key, v []byte
+	switch {
+	case b[0] == 0x0a && r[0] == 0x12:
+		key, v = first, second
+	case b[0] == 0x12 && r[0] == 0x0a:
+		key, v = second, first
+	default:
+		return false
+	}
+	if len(v) < 2 {
+		return false
+	}
+	switch v[0] {
+	case 0x0a: // string_value
+		if v[1] >= 0x80 || len(v) != 2+int(v[1]) {
+			return false
+		}
+		kv.Key, kv.Value = d.str(key), model.StringValue(d.str(v[2:]))
+	case 0x18: // int_value
+		n, l := protowire.ConsumeVarint(v[1:])
+		if l != len(v)-1 {
+			return false
+		}
+		kv.Key, kv.Value = d.str(key), model.IntValue(int64(n))
+	default:
+		return false
+	}
+	return true
 }
 
 const maxInternLen = 64
@@ -438,9 +512,25 @@ func spanIDFrom(v []byte, field string) (model.SpanID, error) {
 }
 
 func (d *wireDecoder) span(b []byte, sp *model.Span) error {
-	start := len(d.stack)
-	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
-		var err error
+	start, evStart := len(d.stack), len(d.events)
+	err := d.spanFields(b, sp)
+	sp.Events = d.popEvents(evStart)
+	sp.Attributes = d.attrs(start)
+	return err
+}
+
+// spanFields decodes the fields of the Span b into sp, pushing its
+// attributes and events for span to pop.
+func (d *wireDecoder) spanFields(b []byte, sp *model.Span) error {
+	// A loop of its own rather than eachField, like anyValue's: spans are
+	// most of a request, and the closure's indirect call per field was a
+	// good part of their cost.
+	for len(b) > 0 {
+		num, typ, v, n, l := nextField(b)
+		if l < 0 {
+			return errTruncated
+		}
+		b = b[l:]
 		want := protowire.BytesType
 		switch num {
 		case 6, 10, 12, 14:
@@ -453,6 +543,7 @@ func (d *wireDecoder) span(b []byte, sp *model.Span) error {
 		if num >= 1 && num <= 16 && typ != want {
 			return fmt.Errorf("Span field %d: wrong wire type", num)
 		}
+		var err error
 		switch num {
 		case 1:
 			sp.TraceID, err = traceIDFrom(v, "Span.trace_id")
@@ -475,10 +566,8 @@ func (d *wireDecoder) span(b []byte, sp *model.Span) error {
 		case 10:
 			sp.DroppedAttributesCount = uint32(n)
 		case 11:
-			var ev model.Event
-			if ev, err = d.event(v); err == nil {
-				sp.Events = append(sp.Events, ev)
-			}
+			d.events = append(d.events, model.Event{})
+			err = d.event(v, &d.events[len(d.events)-1])
 		case 12:
 			sp.DroppedEventsCount = uint32(n)
 		case 13:
@@ -493,10 +582,72 @@ func (d *wireDecoder) span(b []byte, sp *model.Span) error {
 		case 16:
 			sp.Flags = uint32(n)
 		}
-		return err
-	})
-	sp.Attributes = d.attrs(start)
-	return err
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nextField reads the field at the start of b: its number and type, its
+// payload (BytesType) or value (varint and fixed types), and the bytes it
+// took (l < 0: malformed).
+func nextField(b []byte) (num protowire.Number, typ protowire.Type, v []byte, n uint64, l int) {
+	num, typ, l = consumeTag(b)
+	if l < 0 {
+		return 0, 0, nil, 0, l
+	}
+	b = b[l:]
+	var k int
+	switch typ {
+	case protowire.VarintType:
+		if len(b) > 0 && b[0] < 0x80 {
+			n, k = uint64(b[0]), 1
+		} else {
+			n, k = protowire.ConsumeVarint(b)
+		}
+	case protowire.Fixed64Type:
+		n, k = protowire.ConsumeFixed64(b)
+	case protowire.Fixed32Type:
+		var x uint32
+		x, k = protowire.ConsumeFixed32(b)
+		n = uint64(x)
+	case protowire.BytesType:
+		if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) {
+			v, k = b[1:1+b[0]], 1+int(b[0])
+		} else {
+			v, k = protowire.ConsumeBytes(b)
+		}
+	default:
+		k = protowire.ConsumeFieldValue(num, typ, b)
+	}
+	if k < 0 {
+		return 0, 0, nil, 0, k
+	}
+	return num, typ, v, n, l + k
+}
+
+// popEvents moves events[start:] into a slice of their own (from the
+// arena when there is one) and pops them.
+func (d *wireDecoder) popEvents(start int) []model.Event {
+	n := len(d.events) - start
+	if n == 0 {
+		return nil
+	}
+	var out []model.Event
+	if d.arena != nil && n <= evChunk/4 {
+		if len(d.evSlab) < n {
+			d.evSlab = d.arena.eventChunk()
+		}
+		out = d.evSlab[:n:n]
+		d.evSlab = d.evSlab[n:]
+	} else {
+		out = make([]model.Event, n)
+	}
+	copy(out, d.events[start:])
+	clear(d.events[start:])
+	d.events = d.events[:start]
+	return out
 }
 
 func (d *wireDecoder) status(b []byte, st *model.Status) error {
@@ -517,10 +668,20 @@ func (d *wireDecoder) status(b []byte, st *model.Status) error {
 	})
 }
 
-func (d *wireDecoder) event(b []byte) (model.Event, error) {
-	var ev model.Event
+func (d *wireDecoder) event(b []byte, ev *model.Event) error {
 	start := len(d.stack)
-	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+	err := d.eventFields(b, ev)
+	ev.Attributes = d.attrs(start)
+	return err
+}
+
+func (d *wireDecoder) eventFields(b []byte, ev *model.Event) error {
+	for len(b) > 0 {
+		num, typ, v, n, l := nextField(b)
+		if l < 0 {
+			return errTruncated
+		}
+		b = b[l:]
 		switch num {
 		case 1:
 			if typ != protowire.Fixed64Type {
@@ -536,17 +697,17 @@ func (d *wireDecoder) event(b []byte) (model.Event, error) {
 			if typ != protowire.BytesType {
 				return errWireType("Event.attributes")
 			}
-			return d.pushKeyValue(v)
+			if err := d.pushKeyValue(v); err != nil {
+				return err
+			}
 		case 4:
 			if typ != protowire.VarintType {
 				return errWireType("Event.dropped_attributes_count")
 			}
 			ev.DroppedAttributesCount = uint32(n)
 		}
-		return nil
-	})
-	ev.Attributes = d.attrs(start)
-	return ev, err
+	}
+	return nil
 }
 
 func (d *wireDecoder) link(b []byte) (model.Link, error) {

@@ -2,11 +2,15 @@ package otlp
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/clew-dev/clew/internal/gen"
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/model/pdataconv"
 )
@@ -35,7 +39,14 @@ func decodeProto(b []byte) ([]*model.Span, error) {
 }
 
 func TestWireMatchesPdata(t *testing.T) {
-	for name, b := range map[string][]byte{"seed": seedProto(t), "bench": mustProto(t, benchRequest(50))} {
+	for name, b := range map[string][]byte{
+		"seed":          seedProto(t),
+		"bench":         mustProto(t, benchRequest(50)),
+		"seed, sdk":     sdkOrder(t, seedProto(t)),
+		"bench, sdk":    sdkOrder(t, mustProto(t, benchRequest(50))),
+		"gen load":      genLoad(t, 5),
+		"gen load, sdk": sdkOrder(t, genLoad(t, 5)),
+	} {
 		want, err := viaPdata(b)
 		if err != nil {
 			t.Fatal(err)
@@ -55,6 +66,42 @@ func TestWireMatchesPdata(t *testing.T) {
 	}
 }
 
+// sdkOrder re-encodes the request b as the OpenTelemetry SDKs do, through
+// the generated protobuf code: fields in ascending order of their numbers,
+// where pdata writes a message's fields last to first.
+func sdkOrder(t testing.TB, b []byte) []byte {
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(b, &req); err != nil {
+		t.Fatal(err)
+	}
+	out, err := proto.MarshalOptions{Deterministic: true}.Marshal(&req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// genLoad is what `clew gen` sends for n default traces, in one request.
+func genLoad(t testing.TB, n int) []byte {
+	g, err := gen.New(gen.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spans []*model.Span
+	for range n {
+		spans = append(spans, g.Trace(time.Now())...)
+	}
+	p, err := gen.Lookup("otlp-grpc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies, err := p.Encode(spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bodies[0]
+}
+
 func mustProto(t testing.TB, req ptraceotlp.ExportRequest) []byte {
 	b, err := req.MarshalProto()
 	if err != nil {
@@ -71,6 +118,8 @@ func mustProto(t testing.TB, req ptraceotlp.ExportRequest) []byte {
 func FuzzWireMatchesPdata(f *testing.F) {
 	f.Add(seedProto(f))
 	f.Add(mustProto(f, benchRequest(3)))
+	f.Add(sdkOrder(f, mustProto(f, benchRequest(3))))
+	f.Add(sdkOrder(f, genLoad(f, 1)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, gerr := decodeProto(b)
 		want, werr := viaPdata(b)
@@ -164,4 +213,31 @@ func BenchmarkDecodeWirePooled(b *testing.B) {
 		arena.release()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*500), "ns/span")
+}
+
+// BenchmarkDecodeGenLoad decodes what `clew gen` sends in the storage
+// benchmark (make bench): one export of 50 default traces, 500 spans of 11
+// attributes and an event each, into the pooled arena as the receivers do.
+// The sdk case is the same request with its fields in the order the
+// OpenTelemetry SDKs write them.
+func BenchmarkDecodeGenLoad(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		body []byte
+	}{{"pdata", genLoad(b, 50)}, {"sdk", sdkOrder(b, genLoad(b, 50))}} {
+		b.Run(c.name, func(b *testing.B) { benchDecodePooled(b, c.body, 500) })
+	}
+}
+
+func benchDecodePooled(b *testing.B, body []byte, spans int) {
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		_, arena, err := decodeProtoPooled(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		arena.release()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
 }
