@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"net"
 	"sync"
 	"time"
@@ -170,14 +171,55 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	case *pooledRequest:
 		// One contiguous buffer from gRPC's pool instead of a fresh
 		// allocation per request (a third of what ingestion allocated).
-		p.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
+		p.buf = data.MaterializeToBuffer(requestPool)
 	default:
 		return fmt.Errorf("BUG: raw codec cannot unmarshal into %T", v)
 	}
 	return nil
 }
 
-// pooledRequest is a request's bytes in a buffer of gRPC's pool.
+// requestPool gives the buffers requests are gathered into. Unlike gRPC's
+// default pool it does not clear a buffer it hands out: MaterializeToBuffer
+// overwrites the request's length of it at once, and nothing reads past
+// that. Clearing the whole buffer (up to twice the request) per request
+// was about 3% of the server's CPU during ingest.
+var requestPool = &dirtyPool{}
+
+// dirtyPool is a mem.BufferPool of buffers whose capacities are powers of
+// two from 4 KiB to 64 MiB; larger ones are not pooled.
+type dirtyPool struct{ tiers [maxPoolTier + 1]sync.Pool }
+
+const (
+	minPoolTier = 12 // 4 KiB
+	maxPoolTier = 26 // 64 MiB
+)
+
+// Get returns a buffer of length n whose bytes are not cleared.
+func (p *dirtyPool) Get(n int) *[]byte {
+	t := max(bits.Len(uint(max(n, 1)-1)), minPoolTier)
+	if t > maxPoolTier {
+		b := make([]byte, n)
+		return &b
+	}
+	if v, ok := p.tiers[t].Get().(*[]byte); ok {
+		*v = (*v)[:n]
+		return v
+	}
+	b := make([]byte, n, 1<<t)
+	return &b
+}
+
+// Put returns a buffer Get gave.
+func (p *dirtyPool) Put(b *[]byte) {
+	c := cap(*b)
+	if c < 1<<minPoolTier || c > 1<<maxPoolTier || c&(c-1) != 0 {
+		return
+	}
+	p.tiers[bits.Len(uint(c))-1].Put(b)
+}
+
+// pooledRequest is a request's bytes in a buffer of requestPool (or, when
+// gRPC received it in one piece, gRPC's own buffer).
 type pooledRequest struct{ buf mem.Buffer }
 
 func (r *pooledRequest) bytes() []byte {
