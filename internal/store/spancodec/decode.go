@@ -9,9 +9,12 @@ import (
 	"github.com/clew-dev/clew/internal/model"
 )
 
-// decoder reads from b, recording the first error.
+// decoder reads b from position i, recording the first error. Its
+// readers of single-byte varints, the most common kind (counts, flags,
+// lengths), are small enough to be inlined.
 type decoder struct {
 	b   []byte
+	i   int // read position in b
 	err error
 	// strs interns short strings within one batch (keys, names, values
 	// repeated across spans).
@@ -22,54 +25,66 @@ type decoder struct {
 	slab *SpanDecoder
 }
 
+// left returns the number of bytes not read yet.
+func (d *decoder) left() int { return len(d.b) - d.i }
+
 func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
 	}
-	d.b = nil
+	d.b, d.i = nil, 0
 }
 
-// uvarint reads a uvarint; one of a single byte (most counts, flags and
-// lengths) inline.
+// uvarint reads a uvarint; one of a single byte inline.
 func (d *decoder) uvarint() uint64 {
-	if b := d.b; len(b) > 0 && b[0] < 0x80 {
-		d.b = b[1:]
-		return uint64(b[0])
+	if i := d.i; i < len(d.b) && d.b[i] < 0x80 {
+		d.i = i + 1
+		return uint64(d.b[i])
 	}
 	return d.uvarintLong()
 }
 
 func (d *decoder) uvarintLong() uint64 {
-	v, n := binary.Uvarint(d.b)
+	v, n := binary.Uvarint(d.b[d.i:])
 	if n <= 0 {
 		d.fail("bad uvarint")
 		return 0
 	}
-	d.b = d.b[n:]
+	d.i += n
 	return v
 }
 
 // varint reads a varint; one of a single byte inline.
 func (d *decoder) varint() int64 {
-	if b := d.b; len(b) > 0 && b[0] < 0x80 {
-		d.b = b[1:]
-		return int64(b[0]>>1) ^ -int64(b[0]&1)
+	if i := d.i; i < len(d.b) && d.b[i] < 0x80 {
+		d.i = i + 1
+		return int64(d.b[i]>>1) ^ -int64(d.b[i]&1)
 	}
 	return d.varintLong()
 }
 
 func (d *decoder) varintLong() int64 {
-	v, n := binary.Varint(d.b)
+	v, n := binary.Varint(d.b[d.i:])
 	if n <= 0 {
 		d.fail("bad varint")
 		return 0
 	}
-	d.b = d.b[n:]
+	d.i += n
 	return v
 }
 
+// uint32 reads a uvarint that must fit 32 bits; one of a single byte
+// inline.
 func (d *decoder) uint32() uint32 {
-	v := d.uvarint()
+	if i := d.i; i < len(d.b) && d.b[i] < 0x80 {
+		d.i = i + 1
+		return uint32(d.b[i])
+	}
+	return d.uint32Long()
+}
+
+func (d *decoder) uint32Long() uint32 {
+	v := d.uvarintLong()
 	if v > math.MaxUint32 {
 		d.fail("count %d overflows uint32", v)
 		return 0
@@ -77,55 +92,72 @@ func (d *decoder) uint32() uint32 {
 	return uint32(v)
 }
 
-// count reads a element count, each element taking at least min bytes.
+// count reads an element count, each element taking at least min bytes.
 func (d *decoder) count(min int) int {
 	n := d.uvarint()
-	if n > uint64(len(d.b)/min) {
-		d.fail("count %d larger than the %d bytes left", n, len(d.b))
+	if n > uint64(d.left()/min) {
+		d.fail("count %d larger than the %d bytes left", n, d.left())
 		return 0
 	}
 	return int(n)
 }
 
 func (d *decoder) bytes(n int) []byte {
-	if n > len(d.b) {
-		d.fail("need %d bytes, have %d", n, len(d.b))
+	if n > d.left() {
+		d.fail("need %d bytes, have %d", n, d.left())
 		return nil
 	}
-	v := d.b[:n]
-	d.b = d.b[n:]
+	v := d.b[d.i : d.i+n]
+	d.i += n
 	return v
 }
 
 func (d *decoder) byte1() byte {
-	if len(d.b) == 0 {
+	if d.i >= len(d.b) {
 		d.fail("unexpected end")
 		return 0
 	}
-	v := d.b[0]
-	d.b = d.b[1:]
+	v := d.b[d.i]
+	d.i++
 	return v
+}
+
+// aliasString returns the n bytes of b at i as a string sharing them.
+func aliasString(b []byte, i, n int) string {
+	if n == 0 {
+		return ""
+	}
+	return unsafe.String(&b[i], n)
 }
 
 func (d *decoder) string() string {
 	if d.alias {
-		if s, ok := d.shortString(); ok {
-			return s
+		// A string of a one-byte length, inline.
+		if i := d.i; i < len(d.b) {
+			if n := int(d.b[i]); n < 0x80 && n < len(d.b)-i {
+				d.i = i + 1 + n
+				return aliasString(d.b, i+1, n)
+			}
 		}
 	}
+	return d.stringLong()
+}
+
+func (d *decoder) stringLong() string {
 	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("string of %d bytes, %d left", n, len(d.b))
+	if n > uint64(d.left()) {
+		d.fail("string of %d bytes, %d left", n, d.left())
 		return ""
 	}
-	b := d.b[:n]
-	d.b = d.b[n:]
+	i := d.i
+	d.i += int(n)
 	if n == 0 {
 		return ""
 	}
 	if d.alias {
-		return unsafe.String(&b[0], len(b))
+		return aliasString(d.b, i, int(n))
 	}
+	b := d.b[i:d.i]
 	if n <= 64 && d.strs != nil {
 		if s, ok := d.strs[string(b)]; ok {
 			return s
@@ -150,56 +182,47 @@ func (d *decoder) attributes(depth int) model.Attributes {
 	} else {
 		attrs = make(model.Attributes, n)
 	}
-	for i := range attrs {
-		kv := &attrs[i]
+	for k := range attrs {
+		kv := &attrs[k]
 		if d.alias {
-			// The flush's case: short keys, and string and int values,
-			// read inline.
-			if k, ok := d.shortString(); ok {
-				kv.Key = k
-			} else {
-				kv.Key = d.string()
-			}
-			if len(d.b) > 0 {
-				switch model.ValueType(d.b[0]) {
-				case model.ValueString:
-					d.b = d.b[1:]
-					s, ok := d.shortString()
-					if !ok {
-						s = d.string()
-					}
-					kv.Value = model.StringValue(s)
-					continue
-				case model.ValueInt:
-					if v, n := binary.Varint(d.b[1:]); n > 0 {
-						d.b = d.b[1+n:]
-						kv.Value = model.IntValue(v)
+			// Most attributes have a key of a one-byte length and a
+			// string value of a one-byte length or an int value of one
+			// or two bytes: read inline, sharing the input's bytes.
+			b, i := d.b, d.i
+			if i < len(b) {
+				kn := int(b[i])
+				t := i + 1 + kn // the value's type byte
+				// Every value but the empty one has a byte after its type.
+				if kn < 0x80 && t < len(b)-1 {
+					switch c := b[t+1]; model.ValueType(b[t]) {
+					case model.ValueString:
+						if vn, end := int(c), t+2+int(c); vn < 0x80 && end <= len(b) {
+							kv.Key = aliasString(b, i+1, kn)
+							kv.Value = model.StringValue(aliasString(b, t+2, vn))
+							d.i = end
+							continue
+						}
+					case model.ValueInt:
+						ux, end := uint64(c), t+2
+						if c >= 0x80 {
+							if end >= len(b) || b[end] >= 0x80 {
+								break
+							}
+							ux = uint64(c&0x7f) | uint64(b[end])<<7
+							end++
+						}
+						kv.Key = aliasString(b, i+1, kn)
+						kv.Value = model.IntValue(int64(ux>>1) ^ -int64(ux&1))
+						d.i = end
 						continue
 					}
 				}
 			}
-		} else {
-			kv.Key = d.string()
 		}
+		kv.Key = d.string()
 		kv.Value = d.value(depth)
 	}
 	return attrs
-}
-
-// shortString reads, for an aliasing decoder, a string of fewer than 128
-// bytes (a one-byte length) that fits the input, sharing the input's
-// bytes; ok is false, and nothing read, for any other.
-func (d *decoder) shortString() (s string, ok bool) {
-	b := d.b
-	if len(b) == 0 || b[0] >= 0x80 || int(b[0]) >= len(b) {
-		return "", false
-	}
-	n := int(b[0])
-	d.b = b[1+n:]
-	if n == 0 {
-		return "", true
-	}
-	return unsafe.String(&b[1], n), true
 }
 
 func (d *decoder) value(depth int) model.Value {
@@ -246,9 +269,13 @@ func (d *decoder) value(depth int) model.Value {
 }
 
 func (d *decoder) span(s *model.Span) {
-	copy(s.TraceID[:], d.bytes(16))
-	copy(s.SpanID[:], d.bytes(8))
-	copy(s.ParentSpanID[:], d.bytes(8))
+	if d.left() < 32 {
+		d.fail("need 32 bytes of ids, have %d", d.left())
+		return
+	}
+	ids := d.b[d.i : d.i+32]
+	s.TraceID, s.SpanID, s.ParentSpanID = model.TraceID(ids[:16]), model.SpanID(ids[16:24]), model.SpanID(ids[24:])
+	d.i += 32
 	s.TraceState = d.string()
 	s.Flags = d.uint32()
 	s.Name = d.string()
@@ -303,8 +330,8 @@ func decodeSpan(d *decoder, s *model.Span) error {
 	if d.err != nil {
 		return d.err
 	}
-	if len(d.b) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	if d.left() != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, d.left())
 	}
 	return nil
 }
@@ -320,9 +347,10 @@ type SpanDecoder struct {
 }
 
 // Reset lets the decoder reuse the memory of the spans decoded so far.
+// Decode overwrites every attribute and event it hands out, so Reset does
+// not clear them: until they are reused, they keep the strings (and the
+// input bytes they share) of the spans decoded before reachable.
 func (sd *SpanDecoder) Reset() {
-	clear(sd.kvs)
-	clear(sd.evs)
 	sd.kvs, sd.evs = sd.kvs[:0], sd.evs[:0]
 }
 
@@ -400,8 +428,8 @@ func DecodeBatch(b []byte) ([]*model.Span, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	if d.left() != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, d.left())
 	}
 	return spans, nil
 }
@@ -413,8 +441,8 @@ func DecodeValue(b []byte) (model.Value, error) {
 	if d.err != nil {
 		return model.Value{}, d.err
 	}
-	if len(d.b) != 0 {
-		return model.Value{}, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	if d.left() != 0 {
+		return model.Value{}, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, d.left())
 	}
 	return v, nil
 }
@@ -427,8 +455,8 @@ func DecodeAttributes(b []byte) (model.Attributes, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	if d.left() != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, d.left())
 	}
 	return a, nil
 }

@@ -202,8 +202,55 @@ func TestBatchBoundsDecodeSpans(t *testing.T) {
 	}
 }
 
+// edgeAttrSpan has attributes at the edges of the aliasing decoder's
+// inline paths: keys and string values of 0, 127 and 128 bytes, int values
+// of one, two and more varint bytes.
+func edgeAttrSpan() *model.Span {
+	sp := &model.Span{TraceID: model.TraceIDFromUint64s(1, 1), SpanID: model.SpanIDFromUint64(1), Name: "edge"}
+	for _, n := range []int{0, 1, 127, 128} {
+		k := strings.Repeat("k", n)
+		sp.Attributes = append(sp.Attributes,
+			model.KeyValue{Key: k, Value: model.StringValue(strings.Repeat("v", n))},
+			model.KeyValue{Key: k, Value: model.StringValue("")})
+	}
+	for _, v := range []int64{0, -1, 63, -64, 64, -65, 200, 8191, -8192, 8192, -8193, 1 << 40, -1 << 63} {
+		sp.Attributes = append(sp.Attributes, model.KeyValue{Key: "i", Value: model.IntValue(v)})
+	}
+	sp.Attributes = append(sp.Attributes, model.KeyValue{Key: "e", Value: model.Value{}},
+		model.KeyValue{Key: "b", Value: model.BoolValue(true)}, model.KeyValue{Key: "x", Value: model.BytesValue([]byte("y"))})
+	return sp
+}
+
+// TestAliasingDecoderAgrees checks the aliasing decoder's inline paths
+// against the copying decoder's general one, on the edge attributes and
+// every truncation of them.
+func TestAliasingDecoderAgrees(t *testing.T) {
+	b := AppendSpan(nil, edgeAttrSpan())
+	for n := len(b); n >= 0; n-- {
+		var aliased, copied model.Span
+		err := DecodeSpan(b[:n], &aliased)
+		err2 := decodeSpan(&decoder{b: b[:n]}, &copied)
+		if (err == nil) != (err2 == nil) {
+			t.Fatalf("%d bytes: aliasing decoder: %v, copying decoder: %v", n, err, err2)
+		}
+		if n == len(b) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(edgeAttrSpan(), &aliased, valueCmp, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		}
+		if err == nil {
+			if diff := cmp.Diff(&copied, &aliased, valueCmp, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("%d bytes (-copying +aliasing):\n%s", n, diff)
+			}
+		}
+	}
+}
+
 func FuzzDecodeSpan(f *testing.F) {
-	b, bounds := AppendBatchBounds(nil, sampleSpans(), nil)
+	b, bounds := AppendBatchBounds(nil, append(sampleSpans(), edgeAttrSpan()), nil)
 	for i := 0; i < len(bounds); i += 2 {
 		f.Add(b[bounds[i]:bounds[i+1]])
 	}
@@ -219,6 +266,16 @@ func FuzzDecodeSpan(f *testing.F) {
 		} else if err == nil {
 			if diff := cmp.Diff(&sp, &reused, valueCmp, cmpopts.EquateEmpty()); diff != "" {
 				t.Fatalf("SpanDecoder differs from DecodeSpan:\n%s", diff)
+			}
+		}
+		// The general decoder, which copies strings and has no inline
+		// paths for the common attributes, agrees too.
+		var copied model.Span
+		if err2 := decodeSpan(&decoder{b: b}, &copied); (err == nil) != (err2 == nil) {
+			t.Fatalf("DecodeSpan: %v, copying decoder: %v", err, err2)
+		} else if err == nil {
+			if diff := cmp.Diff(&sp, &copied, valueCmp, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("copying decoder differs from DecodeSpan:\n%s", diff)
 			}
 		}
 		if err != nil {
