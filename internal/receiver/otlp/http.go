@@ -64,7 +64,7 @@ func (h *HTTPHandler) serveTraces(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("unsupported Content-Type %q: use %s or %s", r.Header.Get("Content-Type"), contentProtobuf, contentJSON))
 		return
 	}
-	body, err := h.readBody(w, r)
+	buf, err := h.readBody(w, r)
 	if err != nil {
 		switch {
 		case server.IsTooLarge(err):
@@ -80,7 +80,11 @@ func (h *HTTPHandler) serveTraces(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	spans, arena, err := decode(body, mediaType == contentJSON)
+	// Spans decoded from the body point into it; they are done with once
+	// export returns (store.Writer borrows), and the buffer goes back to
+	// the pool after that.
+	defer requestPool.Put(buf)
+	spans, arena, err := decode(*buf, mediaType == contentJSON)
 	if err != nil {
 		h.consumer.Refuse(NameHTTP, ReasonMalformed, 0)
 		h.fail(w, mediaType, http.StatusBadRequest, codes.InvalidArgument, "decode ExportTraceServiceRequest: "+shortErr(err))
@@ -116,13 +120,18 @@ func (h *HTTPHandler) serveTraces(w http.ResponseWriter, r *http.Request) {
 
 var errEncoding = errors.New("unsupported Content-Encoding")
 
-// readBody reads the (decompressed) body, at most maxBytes of it.
-func (h *HTTPHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readBody reads the (decompressed) body, at most maxBytes of it, into a
+// buffer of requestPool which the caller must put back.
+func (h *HTTPHandler) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, error) {
 	// The compressed stream is bounded too, so a small gzip bomb header
 	// cannot make us read a huge body.
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, h.maxBytes)
+	size := int64(64 << 10) // a first guess, when the length is not known
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
+		if r.ContentLength > 0 {
+			size = r.ContentLength + 1 // room to read the end without growing
+		}
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
@@ -140,14 +149,42 @@ func (h *HTTPHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, 
 	default:
 		return nil, fmt.Errorf("%w %q: use gzip, deflate or none", errEncoding, enc)
 	}
-	body, err := io.ReadAll(io.LimitReader(rd, h.maxBytes+1))
-	if err != nil {
-		return nil, err
+	return readPooled(io.LimitReader(rd, h.maxBytes+1), size, h.maxBytes)
+}
+
+// readPooled reads all of rd into a buffer of requestPool, starting with
+// one of size bytes (the body's length, when known) and doubling it as
+// needed: no more than maxBytes, or a *http.MaxBytesError.
+func readPooled(rd io.Reader, size, maxBytes int64) (*[]byte, error) {
+	buf := requestPool.Get(int(min(max(size, 512), maxBytes+1)))
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			if int64(len(b)) > maxBytes {
+				requestPool.Put(buf)
+				return nil, &http.MaxBytesError{Limit: maxBytes}
+			}
+			next := requestPool.Get(2 * cap(b))
+			*next = append((*next)[:0], b...)
+			requestPool.Put(buf)
+			buf, b = next, *next
+		}
+		n, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			requestPool.Put(buf)
+			return nil, err
+		}
 	}
-	if int64(len(body)) > h.maxBytes {
-		return nil, &http.MaxBytesError{Limit: h.maxBytes}
+	if int64(len(b)) > maxBytes {
+		requestPool.Put(buf)
+		return nil, &http.MaxBytesError{Limit: maxBytes}
 	}
-	return body, nil
+	*buf = b
+	return buf, nil
 }
 
 // fail answers with a google.rpc.Status in the request's encoding, as the

@@ -1,6 +1,13 @@
 package otlp
 
-import "testing"
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"testing"
+	"testing/iotest"
+)
 
 // TestDirtyPool checks the request buffer pool's sizes: a buffer of the
 // asked length in the smallest power-of-two capacity of at least 4 KiB,
@@ -28,5 +35,35 @@ func TestDirtyPool(t *testing.T) {
 	p.Put(b)
 	if b2 := p.Get(100); len(*b2) != 100 || cap(*b2) != 4096 {
 		t.Fatalf("reused buffer: len %d cap %d", len(*b2), cap(*b2))
+	}
+}
+
+// TestReadPooled reads bodies of every size around the pool's tiers, with
+// right, low and high guesses of their length, and refuses those over the
+// limit with *http.MaxBytesError (what the handler answers 413 to).
+func TestReadPooled(t *testing.T) {
+	const limit = 100_000
+	for _, n := range []int{0, 1, 511, 512, 4095, 4096, 4097, 65_536, 99_999, 100_000, 100_001, 300_000} {
+		body := bytes.Repeat([]byte("abcdefghij"), n/10+1)[:n]
+		for _, guess := range []int64{int64(n) + 1, 1, 64 << 10, 1 << 20} {
+			buf, err := readPooled(io.LimitReader(iotest.HalfReader(bytes.NewReader(body)), limit+1), guess, limit)
+			if n > limit {
+				var tooLarge *http.MaxBytesError
+				if !errors.As(err, &tooLarge) {
+					t.Errorf("%d bytes, guess %d: err %v, want MaxBytesError", n, guess, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%d bytes, guess %d: %v", n, guess, err)
+			}
+			if !bytes.Equal(*buf, body) {
+				t.Fatalf("%d bytes, guess %d: read %d bytes that differ", n, guess, len(*buf))
+			}
+			requestPool.Put(buf)
+		}
+	}
+	if _, err := readPooled(iotest.ErrReader(io.ErrUnexpectedEOF), 10, limit); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("failing reader: err %v", err)
 	}
 }
