@@ -38,50 +38,46 @@ func AppendBatchBounds(dst []byte, spans []*model.Span, bounds []int) ([]byte, [
 }
 
 func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
-	resIdx := map[*model.Resource]int{}
-	scopeIdx := map[*model.Scope]int{}
-	var resources []*model.Resource
-	var scopes []*model.Scope
+	// Number the distinct resources and scopes in order of first use.
+	// Spans come grouped by resource and scope, so a check against the
+	// previous span's answers almost every lookup; the maps are made only
+	// for the rare batch with many of them.
+	var ix batchIndex
 	for _, s := range spans {
-		if s.Resource != nil {
-			if _, ok := resIdx[s.Resource]; !ok {
-				resIdx[s.Resource] = len(resources)
-				resources = append(resources, s.Resource)
-			}
+		if s.Resource != nil && s.Resource != ix.lastRes {
+			ix.resIndex(s.Resource)
 		}
-		if s.Scope != nil {
-			if _, ok := scopeIdx[s.Scope]; !ok {
-				scopeIdx[s.Scope] = len(scopes)
-				scopes = append(scopes, s.Scope)
-			}
+		if s.Scope != nil && s.Scope != ix.lastScope {
+			ix.scopeIndex(s.Scope)
 		}
 	}
 	dst = append(dst, Version)
-	dst = binary.AppendUvarint(dst, uint64(len(resources)))
-	for _, r := range resources {
+	dst = appendUvarint(dst, uint64(len(ix.resources)))
+	for _, r := range ix.resources {
 		dst = AppendAttributes(dst, r.Attributes)
-		dst = binary.AppendUvarint(dst, uint64(r.DroppedAttributesCount))
+		dst = appendUvarint(dst, uint64(r.DroppedAttributesCount))
 		dst = appendString(dst, r.SchemaURL)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(scopes)))
-	for _, sc := range scopes {
+	dst = appendUvarint(dst, uint64(len(ix.scopes)))
+	for _, sc := range ix.scopes {
 		dst = appendString(dst, sc.Name)
 		dst = appendString(dst, sc.Version)
 		dst = AppendAttributes(dst, sc.Attributes)
-		dst = binary.AppendUvarint(dst, uint64(sc.DroppedAttributesCount))
+		dst = appendUvarint(dst, uint64(sc.DroppedAttributesCount))
 		dst = appendString(dst, sc.SchemaURL)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(spans)))
+	dst = appendUvarint(dst, uint64(len(spans)))
+	ix.lastRes, ix.lastScope = nil, nil
 	for _, s := range spans {
 		ri, si := 0, 0
 		if s.Resource != nil {
-			ri = resIdx[s.Resource] + 1
+			ri = ix.resIndex(s.Resource) + 1
 		}
 		if s.Scope != nil {
-			si = scopeIdx[s.Scope] + 1
+			si = ix.scopeIndex(s.Scope) + 1
 		}
-		dst = binary.AppendUvarint(dst, uint64(ri))
-		dst = binary.AppendUvarint(dst, uint64(si))
+		dst = appendUvarint(dst, uint64(ri))
+		dst = appendUvarint(dst, uint64(si))
 		start := len(dst)
 		dst = AppendSpan(dst, s)
 		if bounds != nil {
@@ -91,39 +87,121 @@ func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
 	return dst
 }
 
+// batchIndex numbers the resources and scopes of a batch. Lookups of the
+// previous span's resource and scope are answered without a search; the
+// others search the few seen so far, or a map once there are many.
+type batchIndex struct {
+	resources []*model.Resource
+	scopes    []*model.Scope
+	lastRes   *model.Resource
+	lastScope *model.Scope
+	lastRi    int
+	lastSi    int
+	resMap    map[*model.Resource]int
+	scopeMap  map[*model.Scope]int
+}
+
+// batchIndexLinear is the number of resources (or scopes) searched
+// linearly before a map is built.
+const batchIndexLinear = 8
+
+func (x *batchIndex) resIndex(r *model.Resource) int {
+	if r == x.lastRes {
+		return x.lastRi
+	}
+	i, ok := -1, false
+	if x.resMap != nil {
+		i, ok = x.resMap[r]
+	} else {
+		for j, c := range x.resources {
+			if c == r {
+				i, ok = j, true
+				break
+			}
+		}
+	}
+	if !ok {
+		i = len(x.resources)
+		x.resources = append(x.resources, r)
+		switch {
+		case x.resMap != nil:
+			x.resMap[r] = i
+		case len(x.resources) > batchIndexLinear:
+			x.resMap = make(map[*model.Resource]int, 2*len(x.resources))
+			for j, c := range x.resources {
+				x.resMap[c] = j
+			}
+		}
+	}
+	x.lastRes, x.lastRi = r, i
+	return i
+}
+
+func (x *batchIndex) scopeIndex(sc *model.Scope) int {
+	if sc == x.lastScope {
+		return x.lastSi
+	}
+	i, ok := -1, false
+	if x.scopeMap != nil {
+		i, ok = x.scopeMap[sc]
+	} else {
+		for j, c := range x.scopes {
+			if c == sc {
+				i, ok = j, true
+				break
+			}
+		}
+	}
+	if !ok {
+		i = len(x.scopes)
+		x.scopes = append(x.scopes, sc)
+		switch {
+		case x.scopeMap != nil:
+			x.scopeMap[sc] = i
+		case len(x.scopes) > batchIndexLinear:
+			x.scopeMap = make(map[*model.Scope]int, 2*len(x.scopes))
+			for j, c := range x.scopes {
+				x.scopeMap[c] = j
+			}
+		}
+	}
+	x.lastScope, x.lastSi = sc, i
+	return i
+}
+
 // AppendSpan appends a span's own fields (not its resource and scope).
 func AppendSpan(dst []byte, s *model.Span) []byte {
 	dst = append(dst, s.TraceID[:]...)
 	dst = append(dst, s.SpanID[:]...)
 	dst = append(dst, s.ParentSpanID[:]...)
 	dst = appendString(dst, s.TraceState)
-	dst = binary.AppendUvarint(dst, uint64(s.Flags))
+	dst = appendUvarint(dst, uint64(s.Flags))
 	dst = appendString(dst, s.Name)
 	dst = binary.AppendVarint(dst, int64(s.Kind))
 	dst = binary.AppendUvarint(dst, s.StartTimeUnixNano)
 	dst = binary.AppendVarint(dst, int64(s.EndTimeUnixNano-s.StartTimeUnixNano))
 	dst = AppendAttributes(dst, s.Attributes)
-	dst = binary.AppendUvarint(dst, uint64(s.DroppedAttributesCount))
-	dst = binary.AppendUvarint(dst, uint64(len(s.Events)))
+	dst = appendUvarint(dst, uint64(s.DroppedAttributesCount))
+	dst = appendUvarint(dst, uint64(len(s.Events)))
 	for i := range s.Events {
 		e := &s.Events[i]
 		dst = binary.AppendUvarint(dst, e.TimeUnixNano)
 		dst = appendString(dst, e.Name)
 		dst = AppendAttributes(dst, e.Attributes)
-		dst = binary.AppendUvarint(dst, uint64(e.DroppedAttributesCount))
+		dst = appendUvarint(dst, uint64(e.DroppedAttributesCount))
 	}
-	dst = binary.AppendUvarint(dst, uint64(s.DroppedEventsCount))
-	dst = binary.AppendUvarint(dst, uint64(len(s.Links)))
+	dst = appendUvarint(dst, uint64(s.DroppedEventsCount))
+	dst = appendUvarint(dst, uint64(len(s.Links)))
 	for i := range s.Links {
 		l := &s.Links[i]
 		dst = append(dst, l.TraceID[:]...)
 		dst = append(dst, l.SpanID[:]...)
 		dst = appendString(dst, l.TraceState)
 		dst = AppendAttributes(dst, l.Attributes)
-		dst = binary.AppendUvarint(dst, uint64(l.DroppedAttributesCount))
-		dst = binary.AppendUvarint(dst, uint64(l.Flags))
+		dst = appendUvarint(dst, uint64(l.DroppedAttributesCount))
+		dst = appendUvarint(dst, uint64(l.Flags))
 	}
-	dst = binary.AppendUvarint(dst, uint64(s.DroppedLinksCount))
+	dst = appendUvarint(dst, uint64(s.DroppedLinksCount))
 	dst = binary.AppendVarint(dst, int64(s.Status.Code))
 	dst = appendString(dst, s.Status.Message)
 	return dst
@@ -131,10 +209,23 @@ func AppendSpan(dst []byte, s *model.Span) []byte {
 
 // AppendAttributes appends a count and the attributes.
 func AppendAttributes(dst []byte, attrs model.Attributes) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(attrs)))
+	dst = appendUvarint(dst, uint64(len(attrs)))
 	for i := range attrs {
-		dst = appendString(dst, attrs[i].Key)
-		dst = AppendValue(dst, attrs[i].Value)
+		a := &attrs[i]
+		dst = appendString(dst, a.Key)
+		// The common value types without a call.
+		switch v := &a.Value; v.Type() {
+		case model.ValueString:
+			dst = append(dst, byte(model.ValueString))
+			dst = appendString(dst, v.Str())
+		case model.ValueInt:
+			dst = append(dst, byte(model.ValueInt))
+			dst = binary.AppendVarint(dst, v.Int())
+		case model.ValueBool:
+			dst = append(dst, byte(model.ValueBool), byte(b2i(v.Bool())))
+		default:
+			dst = AppendValue(dst, *v)
+		}
 	}
 	return dst
 }
@@ -157,7 +248,7 @@ func AppendValue(dst []byte, v model.Value) []byte {
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.Double()))
 	case model.ValueSlice:
 		s := v.Slice()
-		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = appendUvarint(dst, uint64(len(s)))
 		for _, e := range s {
 			dst = AppendValue(dst, e)
 		}
@@ -167,7 +258,27 @@ func AppendValue(dst []byte, v model.Value) []byte {
 	return dst
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// appendUvarint is binary.AppendUvarint with the one-byte case (most
+// counts, lengths and flags) inline.
+func appendUvarint(dst []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(dst, byte(v))
+	}
+	return binary.AppendUvarint(dst, v)
+}
+
 func appendString(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	if len(s) < 0x80 {
+		dst = append(dst, byte(len(s)))
+	} else {
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+	}
 	return append(dst, s...)
 }
