@@ -146,7 +146,10 @@ func (t *termBuilder) forEach(fn func(uint32)) {
 // svcKey holds the terms of one tag key of one service, by value, and the
 // last value seen (attributes repeat their values from span to span).
 type svcKey struct {
-	key     *keyBuilder
+	key *keyBuilder
+	// dropped is key.dropped, kept here to skip a dropped key's values
+	// without a load of the key.
+	dropped bool
 	strs    map[string]*termBuilder
 	ints    map[int64]*termBuilder
 	bools   [2]*termBuilder
@@ -272,13 +275,17 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 	b.mark(s.lastN)
 	for i := range sp.Attributes {
 		a := &sp.Attributes[i]
-		b.value(b.slotKey(s, &s.slots, i, a.Key), a.Value, nil)
+		if sk := b.slotKey(s, &s.slots, i, a.Key); sk != nil && !sk.dropped {
+			b.value(sk, a.Value, nil)
+		}
 	}
 	slot := 0
 	for i := range sp.Events {
 		for j := range sp.Events[i].Attributes {
 			a := &sp.Events[i].Attributes[j]
-			b.value(b.slotKey(s, &s.evSlots, slot, a.Key), a.Value, nil)
+			if sk := b.slotKey(s, &s.evSlots, slot, a.Key); sk != nil && !sk.dropped {
+				b.value(sk, a.Value, nil)
+			}
 			slot++
 		}
 	}
@@ -293,7 +300,7 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 	} else if str := k.String(); str != "" {
 		sk := b.derivedKey(s, 0, "span.kind")
 		b.value(sk, model.StringValue(str), nil)
-		if uint(k) < uint(len(s.kinds)) && sk != nil && !sk.key.dropped {
+		if uint(k) < uint(len(s.kinds)) && sk != nil && !sk.dropped {
 			// The term value just marked: the same for every span of
 			// this kind (mark skips it once its key is dropped).
 			s.kinds[k] = sk.lastS
@@ -390,7 +397,7 @@ func (b *searchBuilder) svcKey(s *svcState, key string) *svcKey {
 		k = &keyBuilder{name: strings.Clone(key), maxValues: maxSearchValues, budget: true}
 		b.keys[k.name] = k
 	}
-	sk := &svcKey{key: k}
+	sk := &svcKey{key: k, dropped: k.dropped}
 	k.svcKeys = append(k.svcKeys, sk)
 	s.keys[k.name] = sk
 	return sk
@@ -412,7 +419,7 @@ func (b *searchBuilder) nameTerm(s *svcState, name string) *termBuilder {
 // value v of key sk: its text form and, for an array, the text form of
 // each element (store.SpanMayHaveTag).
 func (b *searchBuilder) value(sk *svcKey, v model.Value, out *[]*termBuilder) {
-	if sk == nil || sk.key.dropped {
+	if sk == nil || sk.dropped {
 		return
 	}
 	var t *termBuilder
@@ -475,7 +482,7 @@ func (b *searchBuilder) collect(t *termBuilder, out *[]*termBuilder) {
 }
 
 func (b *searchBuilder) strTerm(sk *svcKey, str string) *termBuilder {
-	if sk.key.dropped {
+	if sk.dropped {
 		return nil
 	}
 	t, ok := sk.strs[str]
@@ -555,7 +562,7 @@ func (b *searchBuilder) drop(k *keyBuilder) {
 		t.vb, t.bits = nil, nil
 	}
 	for _, sk := range k.svcKeys {
-		*sk = svcKey{key: k}
+		*sk = svcKey{key: k, dropped: true}
 	}
 	k.svcKeys = nil
 	if k.budget {
@@ -574,20 +581,81 @@ func (b *searchBuilder) drop(k *keyBuilder) {
 	}
 }
 
-// appendRanks appends t's fragments to out as sorted ranks.
-func (t *termBuilder) appendRanks(out []uint32, byRank, rankOf []uint32) []uint32 {
+// termRanks appends to out the sorted ranks of the fragments that have
+// any of the terms tbs (several when terms merge), each once. rb is a
+// bitmap of at least as many bits as fragments, all clear; it is left
+// clear.
+func termRanks(out []uint32, tbs []*termBuilder, rankOf []uint32, rb []uint64) []uint32 {
+	total := 0
+	for _, t := range tbs {
+		total += t.n
+	}
+	start := len(out)
+	if total*16 < len(rb) {
+		// Sparse: the ranks, sorted.
+		for _, t := range tbs {
+			out = t.appendRanks(out, rankOf)
+		}
+		slices.Sort(out[start:])
+		if len(tbs) > 1 {
+			out = append(out[:start], slices.Compact(out[start:])...)
+		}
+		return out
+	}
+	// Set the ranks' bits, then read them in order, clearing them.
+	for _, t := range tbs {
+		if t.bits != nil {
+			for w, word := range t.bits {
+				for word != 0 {
+					r := rankOf[w*64+bits.TrailingZeros64(word)]
+					rb[r/64] |= 1 << (r % 64)
+					word &= word - 1
+				}
+			}
+			continue
+		}
+		var next uint32
+		for b := t.vb; len(b) > 0; {
+			d, k := binary.Uvarint(b)
+			b = b[k:]
+			o := next + uint32(d)
+			r := rankOf[o]
+			rb[r/64] |= 1 << (r % 64)
+			next = o + 1
+		}
+	}
+	for w, word := range rb {
+		if word == 0 {
+			continue
+		}
+		rb[w] = 0
+		for word != 0 {
+			out = append(out, uint32(w*64+bits.TrailingZeros64(word)))
+			word &= word - 1
+		}
+	}
+	return out
+}
+
+// appendRanks appends the ranks of t's fragments to out, unsorted.
+func (t *termBuilder) appendRanks(out []uint32, rankOf []uint32) []uint32 {
 	if t.bits != nil {
-		// Dense: walk the ranks, which come out sorted.
-		for r, o := range byRank {
-			if int(o/64) < len(t.bits) && t.bits[o/64]&(1<<(o%64)) != 0 {
-				out = append(out, uint32(r))
+		for w, word := range t.bits {
+			for word != 0 {
+				out = append(out, rankOf[w*64+bits.TrailingZeros64(word)])
+				word &= word - 1
 			}
 		}
 		return out
 	}
-	start := len(out)
-	t.forEach(func(o uint32) { out = append(out, rankOf[o]) })
-	slices.Sort(out[start:])
+	var next uint32
+	for b := t.vb; len(b) > 0; {
+		d, k := binary.Uvarint(b)
+		b = b[k:]
+		o := next + uint32(d)
+		out = append(out, rankOf[o])
+		next = o + 1
+	}
 	return out
 }
 
@@ -595,7 +663,8 @@ func (t *termBuilder) appendRanks(out []uint32, byRank, rankOf []uint32) []uint3
 type encodedTerm struct {
 	kind          uint8
 	svc, key, val string
-	builders      []*termBuilder // more than one when terms merge
+	tb            *termBuilder
+	more          []*termBuilder // the other terms merged into it
 }
 
 // encode returns the search file. The fragments must be the index's, in
@@ -659,11 +728,11 @@ func (b *searchBuilder) encode() []byte {
 	var terms []encodedTerm
 	for svc, st := range b.svcs {
 		if t := st.term; t != nil && !t.key.dropped && t.n > 0 {
-			terms = append(terms, encodedTerm{kind: termService, svc: svc, builders: []*termBuilder{t}})
+			terms = append(terms, encodedTerm{kind: termService, svc: svc, tb: t})
 		}
 		for name, t := range st.names {
 			if !t.key.dropped && t.n > 0 {
-				terms = append(terms, encodedTerm{kind: termName, svc: svc, val: name, builders: []*termBuilder{t}})
+				terms = append(terms, encodedTerm{kind: termName, svc: svc, val: name, tb: t})
 			}
 		}
 		for key, sk := range st.keys {
@@ -672,7 +741,7 @@ func (b *searchBuilder) encode() []byte {
 			}
 			add := func(val string, t *termBuilder) {
 				if t != nil && t.n > 0 {
-					terms = append(terms, encodedTerm{kind: termTag, svc: svc, key: key, val: val, builders: []*termBuilder{t}})
+					terms = append(terms, encodedTerm{kind: termTag, svc: svc, key: key, val: val, tb: t})
 				}
 			}
 			for v, t := range sk.strs {
@@ -723,21 +792,17 @@ func (b *searchBuilder) encode() []byte {
 		out = binary.AppendUvarint(out, id(s))
 	}
 	out = binary.AppendUvarint(out, uint64(len(terms)))
-	var pb, alt []byte
+	var pb, alt, sameKey []byte
 	svcRanks := map[string][]uint32{}
 	same := map[string]int{}
 	// Each term's ranks are computed as it is written: all at once they
 	// would take 4 bytes per posting entry.
 	var ranks []uint32
+	var tbs []*termBuilder
+	rb := make([]uint64, (n+63)/64)
 	for i, t := range terms {
-		ranks = ranks[:0]
-		for _, tb := range t.builders {
-			ranks = tb.appendRanks(ranks, byRank, rankOf)
-		}
-		if len(t.builders) > 1 {
-			slices.Sort(ranks)
-			ranks = slices.Compact(ranks)
-		}
+		tbs = append(append(tbs[:0], t.tb), t.more...)
+		ranks = termRanks(ranks[:0], tbs, rankOf, rb)
 		out = append(out, t.kind)
 		out = binary.AppendUvarint(out, id(t.svc))
 		if t.kind == termTag {
@@ -746,7 +811,9 @@ func (b *searchBuilder) encode() []byte {
 		if t.kind != termService {
 			out = binary.AppendUvarint(out, id(t.val))
 		}
-		enc, count, pb := encodePosting(pb[:0], ranks, n)
+		var enc uint8
+		var count int
+		enc, count, pb = encodePosting(pb[:0], ranks, n)
 		if t.kind == termService {
 			svcRanks[t.svc] = slices.Clone(ranks)
 		} else if sr, ok := svcRanks[t.svc]; ok && len(sr)-len(ranks) < len(pb) {
@@ -767,16 +834,20 @@ func (b *searchBuilder) encode() []byte {
 				enc, count, pb, alt = postSvcMinus, missing, alt, pb
 			}
 		}
-		key := string(append([]byte{enc}, pb...))
-		if enc == postSvcMinus {
-			key += "\x00" + t.svc
+		// A list of more than 2 bytes the same as an earlier term's is
+		// written as a reference to it.
+		if len(pb) > 2 {
+			sameKey = append(append(sameKey[:0], enc), pb...)
+			if enc == postSvcMinus {
+				sameKey = append(append(sameKey, 0), t.svc...)
+			}
+			if j, ok := same[string(sameKey)]; ok {
+				out = append(out, postSame)
+				out = binary.AppendUvarint(out, uint64(j))
+				continue
+			}
+			same[string(sameKey)] = i
 		}
-		if j, ok := same[key]; ok && len(pb) > 2 {
-			out = append(out, postSame)
-			out = binary.AppendUvarint(out, uint64(j))
-			continue
-		}
-		same[key] = i
 		out = append(out, enc)
 		out = binary.AppendUvarint(out, uint64(count))
 		out = binary.AppendUvarint(out, uint64(len(pb)))
@@ -806,7 +877,7 @@ func mergeTerms(terms []encodedTerm) []encodedTerm {
 	for _, t := range terms {
 		if len(out) > 0 && compareTerms(out[len(out)-1], t) == 0 {
 			last := &out[len(out)-1]
-			last.builders = append(last.builders, t.builders...)
+			last.more = append(append(last.more, t.tb), t.more...)
 			continue
 		}
 		out = append(out, t)
@@ -827,15 +898,20 @@ func encodePosting(dst []byte, ranks []uint32, n int) (uint8, int, []byte) {
 	}
 	switch {
 	case compl <= list && compl <= bitmap:
-		var next uint32
-		r := 0
-		for o := uint32(0); o < uint32(n); o++ {
-			if r < len(ranks) && ranks[r] == o {
-				r++
-				continue
+		// Each run of missing ordinals [lo, hi): the gap to its first,
+		// then gaps of 0.
+		var next, lo uint32
+		for i := 0; i <= len(ranks); i++ {
+			hi := uint32(n)
+			if i < len(ranks) {
+				hi = ranks[i]
 			}
-			dst = binary.AppendUvarint(dst, uint64(o-next))
-			next = o + 1
+			if lo < hi {
+				dst = binary.AppendUvarint(dst, uint64(lo-next))
+				dst = append(dst, make([]byte, hi-lo-1)...)
+				next = hi
+			}
+			lo = hi + 1
 		}
 		return postComplement, missing, dst
 	case bitmap < list:
@@ -867,16 +943,19 @@ func gapsSize(ranks []uint32) int {
 }
 
 func complementSize(ranks []uint32, n int) int {
+	// As encodePosting writes it: runs of missing ordinals.
 	size := 0
-	var next uint32
-	r := 0
-	for o := uint32(0); o < uint32(n); o++ {
-		if r < len(ranks) && ranks[r] == o {
-			r++
-			continue
+	var next, lo uint32
+	for i := 0; i <= len(ranks); i++ {
+		hi := uint32(n)
+		if i < len(ranks) {
+			hi = ranks[i]
 		}
-		size += uvarintLen(uint64(o - next))
-		next = o + 1
+		if lo < hi {
+			size += uvarintLen(uint64(lo-next)) + int(hi-lo-1)
+			next = hi
+		}
+		lo = hi + 1
 	}
 	return size
 }

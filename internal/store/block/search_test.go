@@ -275,6 +275,48 @@ func TestSearchPostingEncodings(t *testing.T) {
 			if size := len(b); size > (n+7)/8+1 && size > gapsSize(ranks) {
 				t.Errorf("n=%d density=%g: %d bytes, not the smallest", n, density, size)
 			}
+			if c := complementSize(ranks, n); enc == postComplement && c != len(b) {
+				t.Errorf("n=%d density=%g: complementSize %d, the complement takes %d bytes", n, density, c, len(b))
+			}
+		}
+	}
+}
+
+// TestSearchTermRanks checks the ranks encode gives a term, sparse (sorted
+// list) and dense (bitmap of ranks), of one term and of merged terms,
+// against a plain sort.
+func TestSearchTermRanks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, n := range []int{1, 63, 64, 65, 1000, 20000} {
+		rankOf := make([]uint32, n)
+		for i, r := range rng.Perm(n) {
+			rankOf[i] = uint32(r)
+		}
+		rb := make([]uint64, (n+63)/64)
+		for _, density := range []float64{0, 0.0005, 0.01, 0.2, 0.9, 1} {
+			for merged := 1; merged <= 3; merged++ {
+				var tbs []*termBuilder
+				var want []uint32
+				for range merged {
+					tb := &termBuilder{}
+					for o := range n {
+						if rng.Float64() < density {
+							tb.add(uint32(o))
+							want = append(want, rankOf[o])
+						}
+					}
+					tbs = append(tbs, tb)
+				}
+				slices.Sort(want)
+				want = slices.Compact(want)
+				got := termRanks([]uint32{7}, tbs, rankOf, rb)
+				if diff := cmp.Diff(append([]uint32{7}, want...), got); diff != "" {
+					t.Fatalf("n=%d density=%g merged=%d (-want +got):\n%s", n, density, merged, diff)
+				}
+				if i := slices.IndexFunc(rb, func(w uint64) bool { return w != 0 }); i >= 0 {
+					t.Fatalf("n=%d density=%g merged=%d: rank bitmap left set", n, density, merged)
+				}
+			}
 		}
 	}
 }
