@@ -43,6 +43,42 @@ func headSpans(tb testing.TB, traces int) (enc [][]byte, res []*model.Resource, 
 	return enc, res, scopes
 }
 
+// genHeadRows returns the rows the block writer makes of the benchmark
+// load in a flush of the head (genRows with the spans decoded from
+// headSpans' records, as in BenchmarkFlushAdd), in batches of 1,024.
+func genHeadRows(tb testing.TB, traces int) [][]Row {
+	enc, res, scopes := headSpans(tb, traces)
+	var batches [][]Row
+	sink := &captureSink{batches: &batches}
+	w, err := newWriter(nil, tb.TempDir(), Meta{}, WriterOptions{}, func(io.Writer, WriterOptions) (rowSink, error) { return sink, nil })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var dec spancodec.SpanDecoder
+	buf := make([]model.Span, 64)
+	k := 0
+	for j := range enc {
+		if j > 0 && model.TraceID(enc[j][:16]) != model.TraceID(enc[j-1][:16]) {
+			dec.Reset()
+			k = 0
+		}
+		sp := &buf[k%len(buf)]
+		k++
+		sp.Resource, sp.Scope = res[j], scopes[j]
+		if err := dec.Decode(enc[j], sp); err != nil {
+			tb.Fatal(err)
+		}
+		if err := w.Add(sp); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := w.flushRows(); err != nil {
+		tb.Fatal(err)
+	}
+	w.Abort()
+	return batches
+}
+
 // BenchmarkFlushAdd is a flush's per-span work outside the Parquet
 // encoder: decoding the head's spans (one trace at a time, into reused
 // spans, as local.flushHead does), the block writer's Add (rows, index,
@@ -50,17 +86,28 @@ func headSpans(tb testing.TB, traces int) (enc [][]byte, res []*model.Resource, 
 // reports the process's CPU time per span (getrusage), steadier than wall
 // time on a shared machine.
 func BenchmarkFlushAdd(b *testing.B) {
+	benchFlush(b, func(_ io.Writer, _ WriterOptions) (rowSink, error) { return &discardSink{}, nil })
+}
+
+// BenchmarkFlushGen is a whole flush of the head as local.flushHead does
+// it, Parquet encoder included: unlike BenchmarkWriteGen, the spans'
+// strings point into their own spancodec records, as they do in a flush,
+// so that equal values of different spans have different addresses.
+// BenchmarkFlushGen minus BenchmarkFlushAdd is the Parquet part.
+func BenchmarkFlushGen(b *testing.B) { benchFlush(b, newPQRowSink) }
+
+func benchFlush(b *testing.B, newSink func(io.Writer, WriterOptions) (rowSink, error)) {
 	enc, res, scopes := headSpans(b, 5000)
 	dir := b.TempDir()
 	be, _ := NewDir(filepath.Join(dir, "blocks"))
-	discard := func(_ io.Writer, _ WriterOptions) (rowSink, error) { return &discardSink{}, nil }
+	var size int64
 	b.ReportAllocs()
 	b.ResetTimer()
 	c0 := rusageCPU()
 	var dec spancodec.SpanDecoder
 	buf := make([]model.Span, 64)
 	for i := 0; i < b.N; i++ {
-		w, err := newWriter(be, filepath.Join(dir, "tmp"), Meta{}, WriterOptions{}, discard)
+		w, err := newWriter(be, filepath.Join(dir, "tmp"), Meta{}, WriterOptions{}, newSink)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -84,9 +131,11 @@ func BenchmarkFlushAdd(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		size = m.Size()
 		be.DeleteBlock(context.Background(), m.ID)
 	}
 	b.ReportMetric(float64(rusageCPU()-c0)/float64(b.N*len(enc)), "cpu-ns/span")
+	b.ReportMetric(float64(size)/float64(len(enc)), "bytes/span")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(enc)), "ns/span")
 }
 

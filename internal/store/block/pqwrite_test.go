@@ -535,8 +535,21 @@ func BenchmarkPQWriterParquetGo(b *testing.B) {
 	})
 }
 
+// BenchmarkPQWriterHead is BenchmarkPQWriter with the rows a flush of the
+// head writes (genHeadRows): their strings point into the spans' own
+// records, so that equal values of different spans have different
+// addresses, as in a flush.
+func BenchmarkPQWriterHead(b *testing.B) {
+	benchParquetRows(b, genHeadRows(b, 5000), func(out io.Writer) (rowSink, error) {
+		return newPQRowSink(out, WriterOptions{RowGroupRows: 65536, PageBufferSize: 32 << 10})
+	})
+}
+
 func benchParquet(b *testing.B, newSink func(io.Writer) (rowSink, error)) {
-	batches := genRows(b, 5000)
+	benchParquetRows(b, genRows(b, 5000), newSink)
+}
+
+func benchParquetRows(b *testing.B, batches [][]Row, newSink func(io.Writer) (rowSink, error)) {
 	n := 0
 	for _, bt := range batches {
 		n += len(bt)

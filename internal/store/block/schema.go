@@ -168,7 +168,7 @@ type OtherAttr struct {
 
 // Event is a span event; TimeOffsetNano is relative to the span start.
 type Event struct {
-	TimeOffsetNano int64       `parquet:"time_offset_nano"`
+	TimeOffsetNano int64       `parquet:"time_offset_nano,delta"`
 	Name           string      `parquet:"name,dict"`
 	AttrsStr       []StrAttr   `parquet:"attrs_str,list"`
 	AttrsOther     []OtherAttr `parquet:"attrs_other,list"`
