@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,12 +49,14 @@ type Writer struct {
 	lastOps map[string]uint8
 	rows    uint32
 	inGroup int
-	// last holds the order fields (trace, start, span id) of the span
+	// lastTrace, lastStart and lastSpan are the order fields of the span
 	// added last: Add keeps no pointer to a span, so callers may reuse
 	// them once Add returns.
-	last    model.Span
-	hasLast bool
-	search  *searchBuilder
+	lastTrace model.TraceID
+	lastStart uint64
+	lastSpan  model.SpanID
+	hasLast   bool
+	search    *searchBuilder
 	// trace is the span ids of the current trace, for parent offsets.
 	trace traceSpans
 	// slotsChosen is set once the attribute columns are chosen (slots.go).
@@ -118,13 +121,20 @@ func opKindBit(k model.SpanKind) uint8 {
 
 // CompareSpans orders spans as blocks store them: trace id, start, span id.
 func CompareSpans(a, b *model.Span) int {
-	if c := bytes.Compare(a.TraceID[:], b.TraceID[:]); c != 0 {
-		return c
+	return compareOrder(&a.TraceID, &b.TraceID, a.StartTimeUnixNano, b.StartTimeUnixNano, &a.SpanID, &b.SpanID)
+}
+
+// compareOrder is CompareSpans on the order fields. Ids are compared as
+// big-endian integers, as bytes.Compare would, and equal trace ids (the
+// spans of a trace, sorted by a flush) without a call.
+func compareOrder(ta, tb *model.TraceID, sa, sb uint64, ia, ib *model.SpanID) int {
+	if *ta != *tb {
+		return bytes.Compare(ta[:], tb[:])
 	}
-	if c := cmp.Compare(a.StartTimeUnixNano, b.StartTimeUnixNano); c != 0 {
-		return c
+	if sa != sb {
+		return cmp.Compare(sa, sb)
 	}
-	return bytes.Compare(a.SpanID[:], b.SpanID[:])
+	return cmp.Compare(binary.BigEndian.Uint64(ia[:]), binary.BigEndian.Uint64(ib[:]))
 }
 
 // Add appends a span. Spans must come in CompareSpans order; a span equal
@@ -132,7 +142,7 @@ func CompareSpans(a, b *model.Span) int {
 // duplicate.
 func (w *Writer) Add(sp *model.Span) error {
 	if w.hasLast {
-		c := CompareSpans(&w.last, sp)
+		c := compareOrder(&w.lastTrace, &sp.TraceID, w.lastStart, sp.StartTimeUnixNano, &w.lastSpan, &sp.SpanID)
 		if c > 0 {
 			return fmt.Errorf("block writer: spans out of order")
 		}
@@ -140,7 +150,7 @@ func (w *Writer) Add(sp *model.Span) error {
 			return nil
 		}
 	}
-	newTrace := !w.hasLast || w.last.TraceID != sp.TraceID
+	newTrace := !w.hasLast || w.lastTrace != sp.TraceID
 	if newTrace {
 		if w.inGroup >= w.opts.RowGroupRows || w.groupFull() {
 			if err := w.flushRows(); err != nil {
@@ -156,8 +166,7 @@ func (w *Writer) Add(sp *model.Span) error {
 		w.trace.reset()
 	}
 	w.index[len(w.index)-1].Rows++
-	w.last = model.Span{TraceID: sp.TraceID, SpanID: sp.SpanID, StartTimeUnixNano: sp.StartTimeUnixNano}
-	w.hasLast = true
+	w.lastTrace, w.lastStart, w.lastSpan, w.hasLast = sp.TraceID, sp.StartTimeUnixNano, sp.SpanID, true
 	// Rows are reused (with their slices) from one batch to the next.
 	if n := len(w.buf); n < cap(w.buf) {
 		w.buf = w.buf[:n+1]
