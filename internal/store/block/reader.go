@@ -28,6 +28,9 @@ type Reader struct {
 	nIndex   int
 	file     *parquet.File
 	closer   io.Closer
+	// index is the trace-ID index file kept open for lookups (nil when the
+	// backend cannot hand out a ReaderAt: each lookup then reads a range).
+	index    ReaderAtCloser
 	rgStarts []int64 // first row of each row group, and the total at the end
 	// readers pools a row reader per row group: building one allocates
 	// buffers for every column, which would dominate a lookup.
@@ -78,8 +81,18 @@ func Open(ctx context.Context, be Backend, id string) (*Reader, error) {
 	var ra io.ReaderAt
 	var size int64
 	if o, ok := be.(ReaderAtOpener); ok {
-		f, n, err := o.OpenReaderAt(id, DataName)
+		f, n, err := o.OpenReaderAt(id, IndexName)
 		if err != nil {
+			return nil, fmt.Errorf("open index: %w", err)
+		}
+		r.index = f
+		if n != int64(len(ib)) {
+			r.Close()
+			return nil, fmt.Errorf("%w: index file has %d bytes, %d read", ErrCorrupt, n, len(ib))
+		}
+		f, n, err = o.OpenReaderAt(id, DataName)
+		if err != nil {
+			r.Close()
 			return nil, fmt.Errorf("open data: %w", err)
 		}
 		ra, size, r.closer = f, n, f
@@ -154,16 +167,27 @@ func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
 // Meta returns the block's meta.
 func (r *Reader) Meta() Meta { return r.meta }
 
-// Close releases the data file.
+// Close releases the data and index files.
 func (r *Reader) Close() error {
+	var err error
 	if r.closer != nil {
-		return r.closer.Close()
+		err = r.closer.Close()
 	}
-	return nil
+	if r.index != nil {
+		err = errors.Join(err, r.index.Close())
+	}
+	return err
 }
 
 // MayContain reports whether the bloom filter admits the trace.
 func (r *Reader) MayContain(id model.TraceID) bool { return r.bloom.Check(traceHash(id)) }
+
+// indexChunkBytes is the most a lookup reads of the index: a fence's
+// entries and the next.
+const indexChunkBytes = (FenceEvery + 1) * IndexEntrySize
+
+// indexChunks pools lookups' index buffers.
+var indexChunks = sync.Pool{New: func() any { return new([indexChunkBytes]byte) }}
 
 // lookup finds the rows of trace id with one range read of the index.
 func (r *Reader) lookup(ctx context.Context, id model.TraceID) (int64, int64, bool, error) {
@@ -174,9 +198,24 @@ func (r *Reader) lookup(ctx context.Context, id model.TraceID) (int64, int64, bo
 	first := i * FenceEvery
 	// Read one entry past the chunk for the row count of its last entry.
 	n := min(FenceEvery+1, r.nIndex-first)
-	chunk := make([]byte, n*IndexEntrySize)
-	if err := r.be.ReadRange(ctx, r.meta.ID, IndexName, int64(len(indexMagic)+first*IndexEntrySize), chunk); err != nil {
+	buf := indexChunks.Get().(*[indexChunkBytes]byte)
+	defer indexChunks.Put(buf)
+	chunk := buf[:n*IndexEntrySize]
+	off := int64(len(indexMagic) + first*IndexEntrySize)
+	if r.index != nil {
+		if got, err := r.index.ReadAt(chunk, off); got != len(chunk) {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, 0, false, fmt.Errorf("read index: %w", err)
+		}
+	} else if err := r.be.ReadRange(ctx, r.meta.ID, IndexName, off, chunk); err != nil {
 		return 0, 0, false, fmt.Errorf("read index: %w", err)
+	}
+	// The index was checked whole at Open; this catches a file changed
+	// since.
+	if !bytes.Equal(chunk[:16], r.fences[i][:]) {
+		return 0, 0, false, fmt.Errorf("%w: index entry %d differs from when the block was opened", ErrCorrupt, first)
 	}
 	after := r.meta.Spans
 	lo, hi, ok := searchChunk(chunk, after, id)
@@ -198,7 +237,7 @@ func (r *Reader) FindTrace(ctx context.Context, id model.TraceID) ([]*model.Span
 		return nil, fmt.Errorf("%w: index entry [%d, %d) outside the data", ErrCorrupt, lo, hi)
 	}
 	rows := make([]Row, hi-lo)
-	if err := r.readRows(lo, rows); err != nil {
+	if err := r.readTraceRows(lo, rows, id); err != nil {
 		return nil, err
 	}
 	var b spanBuilder
@@ -235,6 +274,25 @@ func (r *Reader) readRows(first int64, rows []Row) error {
 	src, err := r.rowSource()
 	if err == nil {
 		err = src.readRange(first, rows, nil)
+	}
+	if errors.Is(err, errUnsupported) {
+		clear(rows)
+		err = r.readRowsGeneric(first, rows)
+	}
+	if err != nil {
+		return err
+	}
+	return resolveParents(rows, r.slotKeys)
+}
+
+// readTraceRows reads len(rows) rows starting at row first, which the
+// index gives as the rows of trace id, as readRows does; the row reader
+// then skips the trace_id column where its page bounds agree
+// (rowSource.readTrace).
+func (r *Reader) readTraceRows(first int64, rows []Row, id model.TraceID) error {
+	src, err := r.rowSource()
+	if err == nil {
+		err = src.readTrace(first, rows, id)
 	}
 	if errors.Is(err, errUnsupported) {
 		clear(rows)

@@ -1,6 +1,7 @@
 package block
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/clew-dev/clew/internal/model"
 )
 
 // The row reader reads a range of rows of a block without parquet-go's
@@ -53,6 +56,10 @@ type rowLeaf struct {
 	repWidth uint
 	defWidth uint
 }
+
+// traceIDLeaf is the leaf column of trace_id: the first, so that a read
+// that knows the trace id starts at the next leaf.
+const traceIDLeaf = 0
 
 // v1Columns is the number of leaf columns of a version 1 block: the
 // columns of Row before ParentOffset.
@@ -106,6 +113,9 @@ var rowLeaves = func() []rowLeaf {
 		if l.col != len(out)-1 {
 			panic("BUG: row reader: columns out of order")
 		}
+		if (l.path == "trace_id") != (l.col == traceIDLeaf) {
+			panic("BUG: row reader: trace_id is not leaf " + fmt.Sprint(traceIDLeaf))
+		}
 	}
 	return out
 }()
@@ -124,6 +134,10 @@ type chunkInfo struct {
 	codec      format.CompressionCodec
 	dictOffset int64 // 0 without a dictionary
 	pages      []pageLoc
+	// idBounds are the min and max trace id of each page, from the column
+	// index, for the trace_id chunk only (nil otherwise, or when the
+	// column index has no such bounds).
+	idBounds [][2][16]byte
 }
 
 type groupInfo struct {
@@ -240,6 +254,13 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 			if cc.ColumnIndexOffset > 0 && cc.ColumnIndexLength > 0 {
 				if buf, err = s.readAt(cc.ColumnIndexOffset, cc.ColumnIndexLength); err == nil {
 					err = decodeNullPages(buf, ci.pages)
+				}
+				if err == nil && c == traceIDLeaf {
+					ci.idBounds = make([][2][16]byte, len(ci.pages))
+					var ok bool
+					if ok, err = decodeIDBounds(buf, ci.idBounds); !ok {
+						ci.idBounds = nil
+					}
 				}
 				if err != nil {
 					return nil, fmt.Errorf("%w: data: column index of column %d in row group %d: %v", ErrCorrupt, c, g, err)
@@ -447,7 +468,22 @@ func newRowScan() *rowScan {
 
 // readRange reads rows [first, first+len(rows)) of the block into rows,
 // which must be reset. scan is nil for a one-off read.
-func (s *rowSource) readRange(first int64, rows []Row, scan *rowScan) (err error) {
+func (s *rowSource) readRange(first int64, rows []Row, scan *rowScan) error {
+	return s.read(first, rows, scan, nil)
+}
+
+// readTrace reads rows [first, first+len(rows)), which the trace-ID index
+// gives as the rows of trace id, into rows (reset). Where the trace_id
+// column index bounds the pages of those rows (every block Clew writes),
+// the trace_id column is not read: its pages would only repeat id, and
+// are half the bytes a lookup decompresses. Instead the bounds are
+// checked against the index's claim (checkTraceBounds) and id is set.
+func (s *rowSource) readTrace(first int64, rows []Row, id model.TraceID) error {
+	return s.read(first, rows, nil, &id)
+}
+
+// read reads rows as readRange does; with id, as readTrace does.
+func (s *rowSource) read(first int64, rows []Row, scan *rowScan, id *model.TraceID) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: data: row reader: %v", ErrCorrupt, p)
@@ -461,13 +497,28 @@ func (s *rowSource) readRange(first int64, rows []Row, scan *rowScan) (err error
 		end := start + gi.rows
 		if len(rows) > 0 && first < end && first >= start {
 			n := min(int64(len(rows)), end-first)
+			from := 0
+			if id != nil {
+				known, err := s.checkTraceBounds(g, first-start, first-start+n, id)
+				if err != nil {
+					return err
+				}
+				if known {
+					from = traceIDLeaf + 1
+				}
+			}
 			if scan == nil {
-				if err := s.prefetch(sc, g, first-start, first-start+n); err != nil {
+				if err := s.prefetch(sc, g, first-start, first-start+n, from); err != nil {
 					return fmt.Errorf("%w: data: %v", ErrCorrupt, err)
 				}
 			}
-			if err := s.readLeaves(sc, scan, g, first-start, first-start+n, rows[:n]); err != nil {
+			if err := s.readLeavesFrom(sc, scan, g, first-start, first-start+n, rows[:n], from); err != nil {
 				return err
+			}
+			if from > traceIDLeaf {
+				for i := range rows[:n] {
+					rows[i].TraceID = *id
+				}
 			}
 			rows = rows[n:]
 			first += n
@@ -485,7 +536,12 @@ func (s *rowSource) readRange(first int64, rows []Row, scan *rowScan) (err error
 // (Decoding the columns on two goroutines was tried: on the shared 2-core
 // machine it made lookups slower.)
 func (s *rowSource) readLeaves(sc *rowScratch, scan *rowScan, g int, a, b int64, rows []Row) error {
-	for l := range s.leaves {
+	return s.readLeavesFrom(sc, scan, g, a, b, rows, 0)
+}
+
+// readLeavesFrom reads the leaves from leaf from on, as readLeaves.
+func (s *rowSource) readLeavesFrom(sc *rowScratch, scan *rowScan, g int, a, b int64, rows []Row, from int) error {
+	for l := from; l < len(s.leaves); l++ {
 		var lp *loadedPage
 		if scan != nil {
 			lp = &scan.pages[l]
@@ -1011,11 +1067,12 @@ type byteRange struct {
 	b        []byte
 }
 
-// prefetch reads the pages that rows [a, b) of row group g need.
-func (s *rowSource) prefetch(sc *rowScratch, g int, a, b int64) error {
+// prefetch reads the pages that rows [a, b) of row group g need, of the
+// leaves from leaf from on.
+func (s *rowSource) prefetch(sc *rowScratch, g int, a, b int64, from int) error {
 	gi := &s.groups[g]
 	plan := sc.plan[:0]
-	for l := range gi.chunks {
+	for l := from; l < len(gi.chunks); l++ {
 		ch := &gi.chunks[l]
 		if ch.allNull {
 			continue
@@ -1040,4 +1097,47 @@ func (sc *rowScratch) prefetched(off int64, n int) []byte {
 		return r.b[off-r.off : off-r.off+int64(n) : off-r.off+int64(n)]
 	}
 	return nil
+}
+
+// checkTraceBounds checks rows [a, b) of row group g, which the trace-ID
+// index gives as trace id's (all of them in this row group), against the
+// min and max trace id the column index gives each trace_id page. Rows are
+// sorted by trace id, so a page holding rows of the trace has id between
+// its bounds; its min is id exactly when the trace starts the page (else
+// smaller: earlier traces), and its max exactly when the trace ends it
+// (else larger). An index that points at another trace's rows fails this
+// unless it is off by rows inside one page. known is false when the chunk
+// has no bounds: the caller then reads the trace_id column and compares.
+func (s *rowSource) checkTraceBounds(g int, a, b int64, id *model.TraceID) (known bool, err error) {
+	gi := &s.groups[g]
+	ch := &gi.chunks[traceIDLeaf]
+	if ch.idBounds == nil || a >= b {
+		return false, nil
+	}
+	p := sort.Search(len(ch.pages), func(i int) bool { return ch.pages[i].firstRow > a }) - 1
+	if p < 0 {
+		return false, fmt.Errorf("%w: data: no trace_id page holds row %d", ErrCorrupt, a)
+	}
+	for ; p < len(ch.pages) && ch.pages[p].firstRow < b; p++ {
+		if ch.pages[p].allNull {
+			return false, nil
+		}
+		pageEnd := gi.rows
+		if p+1 < len(ch.pages) {
+			pageEnd = ch.pages[p+1].firstRow
+		}
+		lo := bytes.Compare(ch.idBounds[p][0][:], id[:])
+		hi := bytes.Compare(ch.idBounds[p][1][:], id[:])
+		wantLo, wantHi := 0, 0
+		if a > ch.pages[p].firstRow {
+			wantLo = -1
+		}
+		if b < pageEnd {
+			wantHi = 1
+		}
+		if lo != wantLo || hi != wantHi {
+			return false, fmt.Errorf("%w: index points at rows of another trace (trace_id page %d of row group %d)", ErrCorrupt, p, g)
+		}
+	}
+	return true, nil
 }

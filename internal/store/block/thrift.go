@@ -427,3 +427,53 @@ func decodeNullPages(b []byte, pages []pageLoc) error {
 	}
 	return nil
 }
+
+// decodeIDBounds decodes the min and max values (fields 2 and 3) of a
+// column index of 16-byte values with one entry per page, into bounds
+// (len(bounds) pages). ok is false when the index has no such bounds (a
+// list of another length, values of another size): the caller then does
+// without them.
+func decodeIDBounds(b []byte, bounds [][2][16]byte) (ok bool, err error) {
+	r := thriftReader{b: b}
+	seen := 0
+	err = r.fields(func(t byte, id int16) error {
+		if (id != 2 && id != 3) || t != tList {
+			return r.skip(t, 1, false)
+		}
+		elem, n, err := r.listHeader()
+		if err != nil {
+			return err
+		}
+		if elem != tBinary {
+			return fmt.Errorf("%w: bounds of type %d", errThrift, elem)
+		}
+		good := n == len(bounds)
+		for i := 0; i < n; i++ {
+			l, err := r.uvarint()
+			if err != nil {
+				return err
+			}
+			if l > uint64(len(r.b)-r.off) {
+				return fmt.Errorf("%w: binary of %d bytes in %d", errThrift, l, len(r.b)-r.off)
+			}
+			if l != 16 {
+				good = false
+			}
+			if good {
+				copy(bounds[i][id-2][:], r.b[r.off:])
+			}
+			r.off += int(l)
+		}
+		if good {
+			seen |= int(id - 1) // 1 for min, 2 for max
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if r.off != len(b) {
+		return false, fmt.Errorf("%w: bytes after the column index", errThrift)
+	}
+	return seen == 3, nil
+}
