@@ -240,6 +240,7 @@ func FuzzRowReaderDecoders(f *testing.F) {
 		if pages, err := decodeOffsetIndex(b, nil); err == nil {
 			decodeNullPages(b, pages)
 		}
+		decodeIDBounds(b, make([][2][16]byte, width%8))
 		w := uint(width % 33)
 		const n = 1 << 12
 		h := newHybrid(b, w)
