@@ -28,6 +28,31 @@ type decoder struct {
 // left returns the number of bytes not read yet.
 func (d *decoder) left() int { return len(d.b) - d.i }
 
+// small reads a varint of a single byte (a value below 0x80 unsigned),
+// the most common kind (counts, flags, lengths, kinds), and returns it;
+// ok is false, and nothing read, for any other. It is small enough to be
+// inlined, where the readers of any varint are not.
+func (d *decoder) small() (c byte, ok bool) {
+	if i := d.i; i < len(d.b) && d.b[i] < 0x80 {
+		d.i = i + 1
+		return d.b[i], true
+	}
+	return 0, false
+}
+
+// shortString reads, for an aliasing decoder, a string of a one-byte
+// length sharing the input's bytes; ok is false, and nothing read, for
+// any other (it is small enough to be inlined).
+func (d *decoder) shortString() (s string, ok bool) {
+	if i := d.i; d.alias && i < len(d.b) {
+		if n := int(d.b[i]); n < 0x80 && n < len(d.b)-i {
+			d.i = i + 1 + n
+			return aliasString(d.b, i+1, n), true
+		}
+	}
+	return "", false
+}
+
 func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
@@ -35,11 +60,10 @@ func (d *decoder) fail(format string, args ...any) {
 	d.b, d.i = nil, 0
 }
 
-// uvarint reads a uvarint; one of a single byte inline.
+// uvarint reads a uvarint.
 func (d *decoder) uvarint() uint64 {
-	if i := d.i; i < len(d.b) && d.b[i] < 0x80 {
-		d.i = i + 1
-		return uint64(d.b[i])
+	if c, ok := d.small(); ok {
+		return uint64(c)
 	}
 	return d.uvarintLong()
 }
@@ -54,11 +78,10 @@ func (d *decoder) uvarintLong() uint64 {
 	return v
 }
 
-// varint reads a varint; one of a single byte inline.
+// varint reads a varint.
 func (d *decoder) varint() int64 {
-	if i := d.i; i < len(d.b) && d.b[i] < 0x80 {
-		d.i = i + 1
-		return int64(d.b[i]>>1) ^ -int64(d.b[i]&1)
+	if c, ok := d.small(); ok {
+		return unzigzag(c)
 	}
 	return d.varintLong()
 }
@@ -73,12 +96,10 @@ func (d *decoder) varintLong() int64 {
 	return v
 }
 
-// uint32 reads a uvarint that must fit 32 bits; one of a single byte
-// inline.
+// uint32 reads a uvarint that must fit 32 bits.
 func (d *decoder) uint32() uint32 {
-	if i := d.i; i < len(d.b) && d.b[i] < 0x80 {
-		d.i = i + 1
-		return uint32(d.b[i])
+	if c, ok := d.small(); ok {
+		return uint32(c)
 	}
 	return d.uint32Long()
 }
@@ -131,14 +152,8 @@ func aliasString(b []byte, i, n int) string {
 }
 
 func (d *decoder) string() string {
-	if d.alias {
-		// A string of a one-byte length, inline.
-		if i := d.i; i < len(d.b) {
-			if n := int(d.b[i]); n < 0x80 && n < len(d.b)-i {
-				d.i = i + 1 + n
-				return aliasString(d.b, i+1, n)
-			}
-		}
+	if s, ok := d.shortString(); ok {
+		return s
 	}
 	return d.stringLong()
 }
@@ -172,7 +187,12 @@ func (d *decoder) stringLong() string {
 }
 
 func (d *decoder) attributes(depth int) model.Attributes {
-	n := d.count(2)
+	var n int
+	if i := d.i; i < len(d.b) && d.b[i] < 0x80 && int(d.b[i]) <= (len(d.b)-i-1)/2 {
+		n, d.i = int(d.b[i]), i+1 // a count of one byte, the common case
+	} else {
+		n = d.count(2)
+	}
 	if n == 0 {
 		return nil
 	}
@@ -268,6 +288,9 @@ func (d *decoder) value(depth int) model.Value {
 	return model.Value{}
 }
 
+// span decodes a span's own fields. The fields that most spans encode in
+// one byte (counts, flags, kinds, empty or short strings) are read
+// through the inlined small and shortString, the others through calls.
 func (d *decoder) span(s *model.Span) {
 	if d.left() < 32 {
 		d.fail("need 32 bytes of ids, have %d", d.left())
@@ -276,14 +299,34 @@ func (d *decoder) span(s *model.Span) {
 	ids := d.b[d.i : d.i+32]
 	s.TraceID, s.SpanID, s.ParentSpanID = model.TraceID(ids[:16]), model.SpanID(ids[16:24]), model.SpanID(ids[24:])
 	d.i += 32
-	s.TraceState = d.string()
-	s.Flags = d.uint32()
-	s.Name = d.string()
-	s.Kind = model.SpanKind(d.varint())
+	if str, ok := d.shortString(); ok {
+		s.TraceState = str
+	} else {
+		s.TraceState = d.stringLong()
+	}
+	if c, ok := d.small(); ok {
+		s.Flags = uint32(c)
+	} else {
+		s.Flags = d.uint32Long()
+	}
+	if str, ok := d.shortString(); ok {
+		s.Name = str
+	} else {
+		s.Name = d.stringLong()
+	}
+	if c, ok := d.small(); ok {
+		s.Kind = model.SpanKind(unzigzag(c))
+	} else {
+		s.Kind = model.SpanKind(d.varintLong())
+	}
 	s.StartTimeUnixNano = d.uvarint()
 	s.EndTimeUnixNano = s.StartTimeUnixNano + uint64(d.varint())
 	s.Attributes = d.attributes(0)
-	s.DroppedAttributesCount = d.uint32()
+	if c, ok := d.small(); ok {
+		s.DroppedAttributesCount = uint32(c)
+	} else {
+		s.DroppedAttributesCount = d.uint32Long()
+	}
 	s.Events, s.Links = nil, nil
 	if n := d.count(4); n > 0 {
 		if d.slab != nil {
@@ -296,11 +339,21 @@ func (d *decoder) span(s *model.Span) {
 			e.TimeUnixNano = d.uvarint()
 			e.Name = d.string()
 			e.Attributes = d.attributes(0)
-			e.DroppedAttributesCount = d.uint32()
+			if c, ok := d.small(); ok {
+				e.DroppedAttributesCount = uint32(c)
+			} else {
+				e.DroppedAttributesCount = d.uint32Long()
+			}
 		}
 	}
-	s.DroppedEventsCount = d.uint32()
-	if n := d.count(28); n > 0 {
+	if c, ok := d.small(); ok {
+		s.DroppedEventsCount = uint32(c)
+	} else {
+		s.DroppedEventsCount = d.uint32Long()
+	}
+	if i := d.i; i < len(d.b) && d.b[i] == 0 {
+		d.i = i + 1 // no links, the common case
+	} else if n := d.count(28); n > 0 {
 		s.Links = make([]model.Link, n)
 		for i := range s.Links {
 			l := &s.Links[i]
@@ -312,10 +365,25 @@ func (d *decoder) span(s *model.Span) {
 			l.Flags = d.uint32()
 		}
 	}
-	s.DroppedLinksCount = d.uint32()
-	s.Status.Code = model.StatusCode(d.varint())
-	s.Status.Message = d.string()
+	if c, ok := d.small(); ok {
+		s.DroppedLinksCount = uint32(c)
+	} else {
+		s.DroppedLinksCount = d.uint32Long()
+	}
+	if c, ok := d.small(); ok {
+		s.Status.Code = model.StatusCode(unzigzag(c))
+	} else {
+		s.Status.Code = model.StatusCode(d.varintLong())
+	}
+	if str, ok := d.shortString(); ok {
+		s.Status.Message = str
+	} else {
+		s.Status.Message = d.stringLong()
+	}
 }
+
+// unzigzag returns the value of a single-byte varint.
+func unzigzag(c byte) int64 { return int64(c>>1) ^ -int64(c&1) }
 
 // DecodeSpan decodes into s the span fields that AppendSpan wrote, which
 // must fill b; s's resource and scope are left as they are. The strings of
