@@ -288,3 +288,18 @@ func TestCompareSpans(t *testing.T) {
 		}
 	}
 }
+
+// TestMaybeSpanCol checks that the quick test of fill lets every dedicated
+// key and alias through, and stops keys of other first bytes or lengths.
+func TestMaybeSpanCol(t *testing.T) {
+	for key := range spanColIndex {
+		if !maybeSpanCol(key) {
+			t.Errorf("%q: dedicated key refused", key)
+		}
+	}
+	for _, key := range []string{"", "h", "app.attr.0", "user.id", "server.port", "http.route.x", strings.Repeat("h", 64), strings.Repeat("h", 200)} {
+		if maybeSpanCol(key) {
+			t.Errorf("%q: let through", key)
+		}
+	}
+}

@@ -393,6 +393,28 @@ type resFields struct {
 // maxCachedResources bounds the resource cache; it is emptied when full.
 const maxCachedResources = 4096
 
+// spanColLens has, for each first byte of the keys and aliases of
+// spanCols, a bit for each of their lengths (all below 64 bytes).
+var spanColLens = func() (t [256]uint64) {
+	for _, c := range spanCols {
+		for _, k := range []string{c.key, c.alias} {
+			if k != "" {
+				t[k[0]] |= 1 << len(k)
+			}
+		}
+	}
+	return t
+}()
+
+// maybeSpanCol reports whether key may be a dedicated span column's (its
+// key or alias). Most keys are not, and most of those differ from every
+// dedicated key in first byte or length: spanColLens tells at once, where
+// spanCol compares strings.
+func maybeSpanCol(key string) bool {
+	n := uint(len(key))
+	return n-1 < 63 && spanColLens[key[0]]&(1<<n) != 0
+}
+
 // spanCol returns the dedicated span column of key: a switch, which Go
 // compiles to a search by length then content, costs a fraction of a map
 // lookup (TestSpanColMatchesTable keeps it equal to spanCols).
@@ -520,7 +542,11 @@ func (e *rowEncoder) fill(r *Row, sp *model.Span) {
 	r.Flags = sp.Flags
 	for i := range sp.Attributes {
 		kv := &sp.Attributes[i]
-		if c, ok := e.spanCol(kv.Key); ok {
+		c, ok := colRef{}, false
+		if maybeSpanCol(kv.Key) {
+			c, ok = e.spanCol(kv.Key)
+		}
+		if ok {
 			if c.i == httpStatusSlot {
 				if kv.Value.Type() == model.ValueInt && kv.Value.Int() != 0 && r.HTTPStatusCode == 0 {
 					r.HTTPStatusCode = kv.Value.Int()
