@@ -55,17 +55,25 @@ func newHead() *head {
 	return &head{traces: map[model.TraceID]*headTrace{}, ops: map[string]map[opKey]struct{}{}}
 }
 
-// add inserts sp, encoded as enc, unless a span with its id is already in
-// its trace.
-func (h *head) add(sp *model.Span, enc []byte, now int64) {
-	h.addWithService(sp, sp.ServiceName(), enc, now)
+// opsOf returns the operations of service svc, adding the service when
+// missing.
+func (h *head) opsOf(svc string) map[opKey]struct{} {
+	m := h.ops[svc]
+	if m == nil {
+		m = map[opKey]struct{}{}
+		h.ops[strings.Clone(svc)] = m
+	}
+	return m
 }
 
-// addWithService is add with the span's service name already looked up.
-func (h *head) addWithService(sp *model.Span, svc string, enc []byte, now int64) {
+// addWithService inserts sp, encoded as enc, unless a span with its id is
+// already in its trace. svc is the span's service name and ops its
+// operations (opsOf); room is the number of spans of the trace about to be
+// added (sp and those right after it), for a new trace's first slice.
+func (h *head) addWithService(sp *model.Span, svc string, ops map[opKey]struct{}, enc []byte, now int64, room int) {
 	t := h.traces[sp.TraceID]
 	if t == nil {
-		t = &headTrace{start: sp.StartTimeUnixNano}
+		t = &headTrace{start: sp.StartTimeUnixNano, spans: make([]headSpan, 0, room)}
 		h.traces[sp.TraceID] = t
 	} else if t.has(sp.SpanID) {
 		return
@@ -91,17 +99,12 @@ func (h *head) addWithService(sp *model.Span, svc string, enc []byte, now int64)
 	h.maxStart = max(h.maxStart, sp.StartTimeUnixNano)
 	h.spans++
 	h.bytes += int64(len(enc)) + headSpanOverhead
-	m := h.ops[svc]
-	if m == nil {
-		m = map[opKey]struct{}{}
-		h.ops[strings.Clone(svc)] = m
-	}
-	if k := (opKey{sp.Name, sp.Kind}); !hasOp(m, k) {
+	if k := (opKey{sp.Name, sp.Kind}); !hasOp(ops, k) {
 		// A copy: the span's name may share the bytes of a whole
 		// request (receivers decode without copying), which the head
 		// must not keep alive.
 		k.name = strings.Clone(k.name)
-		m[k] = struct{}{}
+		ops[k] = struct{}{}
 	}
 }
 
@@ -114,13 +117,28 @@ func hasOp(m map[opKey]struct{}, k opKey) bool {
 func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64) {
 	var res *model.Resource
 	var svc string
+	var ops map[opKey]struct{}
+	run := 0 // spans left in the current run of one trace
 	for i, sp := range spans {
 		// Spans of a request come grouped by resource: look its service
-		// name up once per group.
+		// name and operations up once per group.
 		if sp.Resource != res || res == nil {
 			res, svc = sp.Resource, sp.ServiceName()
+			ops = h.opsOf(svc)
 		}
-		h.addWithService(sp, svc, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now)
+		// And often by trace: a new trace's slice gets room for the
+		// spans of its run at once.
+		if run == 0 {
+			run = 1
+			for _, x := range spans[i+1:] {
+				if x.TraceID != sp.TraceID {
+					break
+				}
+				run++
+			}
+		}
+		h.addWithService(sp, svc, ops, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now, run)
+		run--
 	}
 }
 
