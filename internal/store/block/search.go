@@ -181,6 +181,12 @@ type slotWays [4]slotWay
 type slotWay struct {
 	name string // sk.key.name, kept here to compare without loads
 	sk   *svcKey
+	// lastStr and lastS are the last string value seen at the position
+	// with this key and its term: spans of one kind repeat their values
+	// at the same position more often than the key does over all its
+	// positions and kinds.
+	lastStr string
+	lastS   *termBuilder
 }
 
 type resScope struct {
@@ -222,8 +228,8 @@ type searchBuilder struct {
 }
 
 // maxSlotPositions bounds the attribute positions the builder remembers
-// keys for, over all services (96 bytes each).
-const maxSlotPositions = 1 << 14
+// keys for, over all services (192 bytes each).
+const maxSlotPositions = 1 << 13
 
 func newSearchBuilder() *searchBuilder {
 	return &searchBuilder{
@@ -275,16 +281,20 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 	b.mark(s.lastN)
 	for i := range sp.Attributes {
 		a := &sp.Attributes[i]
-		if sk := b.slotKey(s, &s.slots, i, a.Key); sk != nil && !sk.dropped {
-			b.value(sk, a.Value, nil)
+		if sk, w := b.slotKey(s, &s.slots, i, a.Key); sk != nil && !sk.dropped {
+			if w != nil && a.Value.Type() == model.ValueString && w.lastS != nil && w.lastStr == a.Value.Str() {
+				b.mark(w.lastS)
+			} else {
+				b.slotValue(sk, w, &a.Value)
+			}
 		}
 	}
 	slot := 0
 	for i := range sp.Events {
 		for j := range sp.Events[i].Attributes {
 			a := &sp.Events[i].Attributes[j]
-			if sk := b.slotKey(s, &s.evSlots, slot, a.Key); sk != nil && !sk.dropped {
-				b.value(sk, a.Value, nil)
+			if sk, w := b.slotKey(s, &s.evSlots, slot, a.Key); sk != nil && !sk.dropped {
+				b.slotValue(sk, w, &a.Value)
 			}
 			slot++
 		}
@@ -317,13 +327,14 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 }
 
 // slotKey returns svcKey(s, key), remembered by attribute position in
-// slots: spans of a service mostly carry the same keys in the same order.
-func (b *searchBuilder) slotKey(s *svcState, slots *[]slotWays, i int, key string) *svcKey {
+// slots (spans of a service mostly carry the same keys in the same order),
+// and the key's way at the position, nil when it is not remembered.
+func (b *searchBuilder) slotKey(s *svcState, slots *[]slotWays, i int, key string) (*svcKey, *slotWay) {
 	if i < len(*slots) {
 		ws := &(*slots)[i]
 		for j := range ws {
 			if w := &ws[j]; w.sk != nil && w.name == key {
-				return w.sk
+				return w.sk, w
 			}
 		}
 	}
@@ -335,9 +346,27 @@ func (b *searchBuilder) slotKey(s *svcState, slots *[]slotWays, i int, key strin
 		}
 		ws := &(*slots)[i]
 		copy(ws[1:], ws[:len(ws)-1])
-		ws[0] = slotWay{sk.key.name, sk}
+		ws[0] = slotWay{name: sk.key.name, sk: sk}
+		return sk, &ws[0]
 	}
-	return sk
+	return sk, nil
+}
+
+// slotValue records value v of key sk (not dropped), seen at the attribute
+// position of way w (nil when not remembered).
+func (b *searchBuilder) slotValue(sk *svcKey, w *slotWay, v *model.Value) {
+	if w == nil || v.Type() != model.ValueString {
+		b.value(sk, *v, nil)
+		return
+	}
+	if str := v.Str(); w.lastS == nil || w.lastStr != str {
+		t := b.strTerm(sk, str)
+		if t == nil {
+			return
+		}
+		w.lastStr, w.lastS = t.text, t
+	}
+	b.mark(w.lastS)
 }
 
 // derivedKey returns svcKey(s, key) for the derived tag i.
