@@ -303,3 +303,41 @@ func TestMaybeSpanCol(t *testing.T) {
 		}
 	}
 }
+
+// TestMetaServicesManyOps checks the meta's operations when there are
+// more (service, name) pairs than the writer's cache of operations holds,
+// the same names in several services and names the cache's hash mixes
+// up: every pair written is listed with exactly the kinds it had.
+func TestMetaServicesManyOps(t *testing.T) {
+	var spans []*model.Span
+	want := map[string]map[Operation]bool{}
+	for i := 0; i < 3000; i++ {
+		svc := fmt.Sprint("svc-", i%23)
+		name := fmt.Sprint("GET /api/", strings.Repeat("x", i%5), i%37)
+		if i%11 == 0 {
+			name = ""
+		}
+		kind := model.SpanKind(i % 7)
+		res := &model.Resource{Attributes: model.Attributes{{Key: "service.name", Value: model.StringValue(svc)}}}
+		spans = append(spans, &model.Span{Resource: res, TraceID: model.TraceIDFromUint64s(uint64(i%97), 1), SpanID: model.SpanIDFromUint64(uint64(i + 1)),
+			Name: name, Kind: kind, StartTimeUnixNano: uint64(i), EndTimeUnixNano: uint64(i + 1)})
+		if want[svc] == nil {
+			want[svc] = map[Operation]bool{}
+		}
+		want[svc][Operation{Name: name, Kind: kind.String()}] = true
+	}
+	_, m := writeBlock(t, spans, WriterOptions{})
+	got := map[string]map[Operation]bool{}
+	for svc, ops := range m.Services {
+		got[svc] = map[Operation]bool{}
+		for _, op := range ops {
+			if got[svc][op] {
+				t.Errorf("%s: %v listed twice", svc, op)
+			}
+			got[svc][op] = true
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("services (-want +got):\n%s", diff)
+	}
+}

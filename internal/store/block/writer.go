@@ -43,10 +43,14 @@ type Writer struct {
 	index []IndexEntry
 	ids   []model.TraceID
 	// ops are the span names of each service, with a bit per kind
-	// (opKindBit); lastSvc and lastOps are the last service's.
-	ops     map[string]map[string]uint8
+	// (opKindBit); lastSvc and lastOps are the last service's. opSeen
+	// holds operations looked up before, by opHash of their name:
+	// comparing a span's name with one costs less than a map lookup, and
+	// most spans repeat an operation seen a few spans before.
+	ops     map[string]*svcOps
 	lastSvc string
-	lastOps map[string]uint8
+	lastOps *svcOps
+	opSeen  [256]*opKinds
 	rows    uint32
 	inGroup int
 	// lastTrace, lastStart and lastSpan are the order fields of the span
@@ -84,7 +88,7 @@ func newWriter(be Backend, tmpDir string, meta Meta, o WriterOptions, newSink fu
 	if err != nil {
 		return nil, fmt.Errorf("create block temp file: %w", err)
 	}
-	w := &Writer{be: be, opts: o, meta: meta, tmp: f, crc: crc32.New(castagnoli), ops: map[string]map[string]uint8{}, search: newSearchBuilder()}
+	w := &Writer{be: be, opts: o, meta: meta, tmp: f, crc: crc32.New(castagnoli), ops: map[string]*svcOps{}, search: newSearchBuilder()}
 	w.meta.Version = FormatVersion
 	// The data file: zstd at its fastest level (its default level costs
 	// more CPU for no measurable gain on span data, its better one about
@@ -104,6 +108,33 @@ func newWriter(be Backend, tmpDir string, meta Meta, o WriterOptions, newSink fu
 var boundedColumns = map[string]bool{
 	"trace_id": true, "start_unix_nano": true, "duration_nano": true, "service_name": true,
 	"name": true, "kind": true, "status_code": true, "http_status_code": true,
+}
+
+// svcOps are the operations of one service, by name; seed sets apart
+// the service's names in opHash.
+type svcOps struct {
+	names map[string]*opKinds
+	seed  uint32
+}
+
+// opKinds is one operation: a span name of a service, with a bit per
+// kind (opKindBit).
+type opKinds struct {
+	svc   *svcOps
+	name  string
+	kinds uint8
+}
+
+// opHash returns the index in Writer.opSeen of the operation name of the
+// service of seed: a mix of the seed, the name's length and four of its
+// bytes.
+func opHash(seed uint32, name string) uint8 {
+	h := seed ^ uint32(len(name))
+	if n := len(name); n > 0 {
+		h ^= uint32(name[0]) | uint32(name[n/2])<<8 | uint32(name[n-1])<<16 | uint32(name[(n-1)/4*3])<<24
+	}
+	h *= 0x9e3779b1
+	return uint8(h >> 24)
 }
 
 // spanKinds is the number of span kinds with a name (model.SpanKind's
@@ -193,15 +224,21 @@ func (w *Writer) Add(sp *model.Span) error {
 	if svc := row.ServiceName; w.lastOps == nil || svc != w.lastSvc {
 		m := w.ops[svc]
 		if m == nil {
-			m = map[string]uint8{}
+			m = &svcOps{names: map[string]*opKinds{}, seed: uint32(len(w.ops)) * 0x85ebca6b}
 			w.ops[svc] = m
 		}
 		w.lastSvc, w.lastOps = svc, m
 	}
-	bit := opKindBit(sp.Kind)
-	if k, ok := w.lastOps[sp.Name]; !ok || k&bit == 0 {
-		w.lastOps[strings.Clone(sp.Name)] = k | bit
+	h := opHash(w.lastOps.seed, sp.Name)
+	op := w.opSeen[h]
+	if op == nil || op.svc != w.lastOps || op.name != sp.Name {
+		if op = w.lastOps.names[sp.Name]; op == nil {
+			op = &opKinds{svc: w.lastOps, name: strings.Clone(sp.Name)}
+			w.lastOps.names[op.name] = op
+		}
+		w.opSeen[h] = op
 	}
+	op.kinds |= opKindBit(sp.Kind)
 	if len(w.buf) >= 1024 {
 		return w.flushRows()
 	}
@@ -266,9 +303,9 @@ func (w *Writer) Finish(ctx context.Context, now time.Time) (Meta, error) {
 	m.Services = map[string][]Operation{}
 	for svc, ops := range w.ops {
 		var list []Operation
-		for name, kinds := range ops {
+		for name, op := range ops.names {
 			for k := range spanKinds {
-				if kinds&(1<<k) != 0 {
+				if op.kinds&(1<<k) != 0 {
 					list = append(list, Operation{Name: name, Kind: model.SpanKind(k).String()})
 				}
 			}
