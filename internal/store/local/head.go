@@ -24,7 +24,11 @@ type head struct {
 	minStart uint64
 	maxStart uint64
 	ops      map[string]map[opKey]struct{} // service -> operations
-	created  int64                         // unix nanoseconds of the first span's arrival
+	// opKinds indexes ops for the write path: service -> operation name
+	// -> a bit per span kind (1<<kind) in ops. A lookup by name alone is
+	// cheaper than one by opKey.
+	opKinds map[string]map[string]uint32
+	created int64 // unix nanoseconds of the first span's arrival
 }
 
 type headTrace struct {
@@ -52,31 +56,66 @@ type opKey struct {
 }
 
 func newHead() *head {
-	return &head{traces: map[model.TraceID]*headTrace{}, ops: map[string]map[opKey]struct{}{}}
+	return &head{traces: map[model.TraceID]*headTrace{}, ops: map[string]map[opKey]struct{}{},
+		opKinds: map[string]map[string]uint32{}}
+}
+
+// svcOps is a service's operations in ops and opKinds.
+type svcOps struct {
+	set   map[opKey]struct{}
+	kinds map[string]uint32
 }
 
 // opsOf returns the operations of service svc, adding the service when
 // missing.
-func (h *head) opsOf(svc string) map[opKey]struct{} {
+func (h *head) opsOf(svc string) svcOps {
 	m := h.ops[svc]
 	if m == nil {
+		svc = strings.Clone(svc)
 		m = map[opKey]struct{}{}
-		h.ops[strings.Clone(svc)] = m
+		h.ops[svc] = m
+		h.opKinds[svc] = map[string]uint32{}
 	}
-	return m
+	return svcOps{m, h.opKinds[svc]}
+}
+
+// add records the operation (name, kind).
+func (o svcOps) add(name string, kind model.SpanKind) {
+	if uint32(kind) >= 32 {
+		// Not a kind OTLP defines: no bit for it.
+		if _, ok := o.set[opKey{name, kind}]; !ok {
+			o.set[opKey{strings.Clone(name), kind}] = struct{}{}
+		}
+		return
+	}
+	bit := uint32(1) << uint32(kind)
+	kinds := o.kinds[name]
+	if kinds&bit != 0 {
+		return
+	}
+	// Copies: the span's name may share the bytes of a whole request
+	// (receivers decode without copying), which the head must not keep
+	// alive. (Assigning to a map with an equal string key stores the new
+	// key, so the copy is made even when the name is known.)
+	name = strings.Clone(name)
+	o.kinds[name] = kinds | bit
+	o.set[opKey{name, kind}] = struct{}{}
 }
 
 // addWithService inserts sp, encoded as enc, unless a span with its id is
-// already in its trace. svc is the span's service name and ops its
-// operations (opsOf); room is the number of spans of the trace about to be
-// added (sp and those right after it), for a new trace's first slice.
-func (h *head) addWithService(sp *model.Span, svc string, ops map[opKey]struct{}, enc []byte, now int64, room int) {
-	t := h.traces[sp.TraceID]
+// already in its trace. ops is the operations of the span's service
+// (opsOf); t is sp's trace when the caller knows it (nil otherwise); room
+// is the number of spans of the trace about to be added (sp and those right
+// after it), for a new trace's first slice. It returns sp's trace.
+func (h *head) addWithService(sp *model.Span, ops svcOps, t *headTrace, enc []byte, now int64, room int) *headTrace {
+	if t == nil {
+		t = h.traces[sp.TraceID]
+	}
 	if t == nil {
 		t = &headTrace{start: sp.StartTimeUnixNano, spans: make([]headSpan, 0, room)}
 		h.traces[sp.TraceID] = t
 	} else if t.has(sp.SpanID) {
-		return
+		return t
 	}
 	t.spans = append(t.spans, headSpan{res: sp.Resource, scope: sp.Scope, enc: enc, id: sp.SpanID})
 	if sp.StartTimeUnixNano < t.start {
@@ -99,36 +138,39 @@ func (h *head) addWithService(sp *model.Span, svc string, ops map[opKey]struct{}
 	h.maxStart = max(h.maxStart, sp.StartTimeUnixNano)
 	h.spans++
 	h.bytes += int64(len(enc)) + headSpanOverhead
-	if k := (opKey{sp.Name, sp.Kind}); !hasOp(ops, k) {
-		// A copy: the span's name may share the bytes of a whole
-		// request (receivers decode without copying), which the head
-		// must not keep alive.
-		k.name = strings.Clone(k.name)
-		ops[k] = struct{}{}
-	}
-}
-
-func hasOp(m map[opKey]struct{}, k opKey) bool {
-	_, ok := m[k]
-	return ok
+	ops.add(sp.Name, sp.Kind)
+	return t
 }
 
 // addBatch adds spans whose encodings are rec[bounds[2i]:bounds[2i+1]].
 func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64) {
-	var res *model.Resource
-	var svc string
-	var ops map[opKey]struct{}
+	// The operations of the last few resources: spans of a request come
+	// grouped by resource, or at least by a few resources in turn.
+	var cache [8]struct {
+		res *model.Resource
+		ops svcOps
+	}
+	next := 0
+	var t *headTrace
 	run := 0 // spans left in the current run of one trace
 	for i, sp := range spans {
-		// Spans of a request come grouped by resource: look its service
-		// name and operations up once per group.
-		if sp.Resource != res || res == nil {
-			res, svc = sp.Resource, sp.ServiceName()
-			ops = h.opsOf(svc)
+		var ops svcOps
+		found := false
+		for j := range cache {
+			if c := &cache[j]; c.res == sp.Resource && c.ops.set != nil {
+				ops, found = c.ops, true
+				break
+			}
 		}
-		// And often by trace: a new trace's slice gets room for the
-		// spans of its run at once.
+		if !found {
+			ops = h.opsOf(sp.ServiceName())
+			cache[next].res, cache[next].ops = sp.Resource, ops
+			next = (next + 1) % len(cache)
+		}
+		// And often by trace: a run of spans of one trace is looked up
+		// once, and a new trace's slice gets room for the whole run.
 		if run == 0 {
+			t = nil
 			run = 1
 			for _, x := range spans[i+1:] {
 				if x.TraceID != sp.TraceID {
@@ -137,7 +179,7 @@ func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64
 				run++
 			}
 		}
-		h.addWithService(sp, svc, ops, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now, run)
+		t = h.addWithService(sp, ops, t, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now, run)
 		run--
 	}
 }

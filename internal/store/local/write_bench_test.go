@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clew-dev/clew/internal/store/spancodec"
 )
 
 // BenchmarkWriteSpansLoad measures the write path alone (encoding, WAL
@@ -84,4 +86,26 @@ func cpuTime() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkHeadAddBatch measures head.addBatch alone: one op adds 100
+// encoded batches of 500 spans of the benchmark load to a fresh head.
+func BenchmarkHeadAddBatch(b *testing.B) {
+	batches := genLoad(b, 100*500/10)
+	recs := make([][]byte, len(batches))
+	bounds := make([][]int, len(batches))
+	for i, bt := range batches {
+		recs[i], bounds[i] = spancodec.AppendBatchBounds(nil, bt, nil)
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		h := newHead()
+		for i, bt := range batches {
+			h.addBatch(bt, recs[i], bounds[i], 1)
+		}
+	}
+	spans := float64(b.N * len(batches) * 500)
+	b.ReportMetric(float64(cpuTime()-cpu0)/spans, "cpu-ns/span")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/spans, "ns/span")
 }
