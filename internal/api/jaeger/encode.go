@@ -65,14 +65,25 @@ var outBufPool = sync.Pool{New: func() any { b := make([]byte, 0, streamChunkByt
 // write it, in pieces of about streamChunkBytes as the traces are
 // rendered, so that neither the whole reply nor a model of it is built in
 // memory.
+//
+// A reply that fits in one piece (a trace by id) is written with its
+// Content-Length in one Write: net/http then sends it in two system calls
+// instead of three for a chunked reply (headers and a first chunk, the
+// rest, the closing chunk), and the client reads it without chunking.
 func writeResponse(w http.ResponseWriter, code int, resp response, traces traceList) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
 	e := encoderPool.Get().(*traceEncoder)
 	bp := outBufPool.Get().(*[]byte)
 	b := append((*bp)[:0], `{"data":[`...)
-	failed := false
-	flush := func() {
+	failed, started := false, false
+	flush := func(last bool) {
+		if !started {
+			if last {
+				w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			}
+			w.WriteHeader(code)
+			started = true
+		}
 		if !failed {
 			if _, err := w.Write(b); err != nil {
 				failed = true // the client went away; render nothing more
@@ -86,7 +97,7 @@ func writeResponse(w http.ResponseWriter, code int, resp response, traces traceL
 		}
 		b = e.appendTrace(b, t)
 		if len(b) >= streamChunkBytes {
-			if flush(); failed {
+			if flush(false); failed {
 				break
 			}
 		}
@@ -100,7 +111,7 @@ func writeResponse(w http.ResponseWriter, code int, resp response, traces traceL
 	b = append(b, `,"errors":`...)
 	b = appendErrors(b, resp.Errors)
 	b = append(b, '}', '\n')
-	flush()
+	flush(true)
 	e.release()
 	if cap(b) <= maxPooledOutBuf {
 		*bp = b[:0]

@@ -3,6 +3,7 @@ package jaeger
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -323,4 +324,52 @@ func loadLikeTraces(n int) []*model.Trace {
 		out = append(out, tr)
 	}
 	return out
+}
+
+// TestWriteResponseLength: a reply that fits in one piece (a trace by id)
+// goes out with its Content-Length, not chunked; a larger one is streamed
+// in chunks. Both read back as encoding/json's output.
+func TestWriteResponseLength(t *testing.T) {
+	one := []*model.Trace{{TraceID: fixture()[0].TraceID, Spans: fixture()}}
+	var many []*model.Trace
+	for i := 0; i < 300; i++ {
+		spans := fixture()
+		id := model.TraceIDFromUint64s(1, uint64(i))
+		for _, sp := range spans {
+			sp.TraceID = id
+		}
+		many = append(many, &model.Trace{TraceID: id, Spans: spans})
+	}
+	for _, tc := range []struct {
+		name    string
+		traces  []*model.Trace
+		chunked bool
+	}{{"one", one, false}, {"many", many, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := response{Total: len(tc.traces)}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				writeResponse(w, http.StatusOK, resp, traceList(tc.traces))
+			}))
+			defer srv.Close()
+			r, err := http.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(r.Body)
+			r.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			chunked := len(r.TransferEncoding) > 0 && r.TransferEncoding[0] == "chunked"
+			if chunked != tc.chunked || (!chunked && r.ContentLength != int64(len(body))) {
+				t.Errorf("Transfer-Encoding %v, Content-Length %d for %d bytes; want chunked %v", r.TransferEncoding, r.ContentLength, len(body), tc.chunked)
+			}
+			if tc.chunked && len(body) < 2*streamChunkBytes {
+				t.Fatalf("%d bytes: too few to stream", len(body))
+			}
+			if want := referenceJSON(t, resp, tc.traces); !bytes.Equal(body, want) {
+				t.Errorf("body differs from encoding/json's (%d vs %d bytes)", len(body), len(want))
+			}
+		})
+	}
 }

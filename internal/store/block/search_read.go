@@ -1,6 +1,7 @@
 package block
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -281,7 +282,7 @@ func (s *rowSource) planPages(plan []byteRange, seen map[int64]struct{}, a, b in
 // per run of pages less than prefetchGap apart; beyond maxPrefetchBytes
 // it reads nothing and pages are then read one by one.
 func (s *rowSource) fetch(sc *rowScratch, plan []byteRange) error {
-	sort.Slice(plan, func(i, j int) bool { return plan[i].off < plan[j].off })
+	slices.SortFunc(plan, func(a, b byteRange) int { return cmp.Compare(a.off, b.off) })
 	merged := sc.pre[:0]
 	var total int64
 	for _, r := range plan {
