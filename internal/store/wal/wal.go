@@ -311,19 +311,23 @@ func (w *WAL) Append(ctx context.Context, payload []byte) error {
 	if len(payload) == 0 || len(payload) > MaxRecordSize {
 		return fmt.Errorf("wal: record of %d bytes: want 1 to %d", len(payload), MaxRecordSize)
 	}
-	done := make(chan error, 1)
+	// The checksum before taking the lock: other appenders and the
+	// writer need not wait for it.
+	var hdr [HeaderSize]byte
+	binary.LittleEndian.PutUint32(hdr[:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(payload, castagnoli))
+	done := donePool.Get().(chan error)
 	w.mu.Lock()
 	switch {
 	case w.failed != nil:
 		w.mu.Unlock()
+		donePool.Put(done)
 		return w.failed
 	case w.closing:
 		w.mu.Unlock()
+		donePool.Put(done)
 		return ErrClosed
 	}
-	var hdr [HeaderSize]byte
-	binary.LittleEndian.PutUint32(hdr[:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(payload, castagnoli))
 	w.buf = append(w.buf, hdr[:]...)
 	w.buf = append(w.buf, payload...)
 	w.waiters = append(w.waiters, done)
@@ -331,11 +335,17 @@ func (w *WAL) Append(ctx context.Context, payload []byte) error {
 	w.mu.Unlock()
 	select {
 	case err := <-done:
+		donePool.Put(done)
 		return err
 	case <-ctx.Done():
+		// done is not reused: the writer still sends to it.
 		return fmt.Errorf("wal append: %w", ctx.Err())
 	}
 }
+
+// donePool holds the channels appenders wait on (one buffered slot each),
+// reused once drained.
+var donePool = sync.Pool{New: func() any { return make(chan error, 1) }}
 
 // run is the writer goroutine: it takes every waiting record, writes them
 // with one write, fsyncs and wakes their appenders.
