@@ -355,7 +355,10 @@ func (b *searchBuilder) slotKey(s *svcState, slots *[]slotWays, i int, key strin
 // slotValue records value v of key sk (not dropped), seen at the attribute
 // position of way w (nil when not remembered).
 func (b *searchBuilder) slotValue(sk *svcKey, w *slotWay, v *model.Value) {
-	if w == nil || v.Type() != model.ValueString {
+	if typ := v.Type(); typ == model.ValueInt && sk.lastI != nil && sk.lastInt == v.Int() {
+		b.mark(sk.lastI)
+		return
+	} else if w == nil || typ != model.ValueString {
 		b.value(sk, *v, nil)
 		return
 	}
@@ -556,19 +559,27 @@ func (b *searchBuilder) mark(t *termBuilder) {
 
 // markNew is mark of a term not yet marked in the current fragment.
 func (b *searchBuilder) markNew(t *termBuilder) {
-	if t.key.dropped {
+	k := t.key
+	if k.dropped {
 		return
 	}
-	before := t.size()
-	t.add(b.ord)
-	k := t.key
-	grown := t.size() - before
-	k.size += grown
-	if k.budget {
-		b.size += grown
-	}
-	if k.budget && k.size > searchKeyBudget(len(b.frags)) {
-		b.drop(k)
+	if w := b.ord / 64; t.bits != nil && int(w) < len(t.bits) {
+		// A bit in a word the bitmap has: its size does not change, and
+		// the key stays within its budget, which only grows.
+		t.bits[w] |= 1 << (b.ord % 64)
+		t.n++
+		t.next = b.ord + 1
+	} else {
+		before := t.size()
+		t.add(b.ord)
+		grown := t.size() - before
+		k.size += grown
+		if k.budget {
+			b.size += grown
+			if k.size > searchKeyBudget(len(b.frags)) {
+				b.drop(k)
+			}
+		}
 	}
 	if b.size > searchBuildBudget(len(b.frags)) {
 		// Drop the largest key.
