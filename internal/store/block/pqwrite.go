@@ -384,6 +384,7 @@ type pqWriter[T any] struct {
 	hdr                        format.PageHeader
 	offs                       []uint32
 	hdrBuf                     bytes.Buffer
+	hdrBytes                   []byte // the last page header encoded
 	enc                        *thrift.Encoder
 	proto                      thrift.CompactProtocol
 	zstd                       *zstd.Codec
@@ -1015,13 +1016,12 @@ func (w *pqWriter[T]) flushPage(c *pqColumn) error {
 		RepetitionLevelsByteLength: int32(repLen),
 		IsCompressed:               thrift.New(true),
 	}
-	w.hdrBuf.Reset()
-	if err := w.enc.Encode(h); err != nil {
+	if err := w.encodeHeader(h); err != nil {
 		return err
 	}
-	hl := int64(w.hdrBuf.Len())
+	hl := int64(len(w.hdrBytes))
 	c.locs = append(c.locs, format.PageLocation{Offset: c.pagesLen, CompressedPageSize: int32(hl) + h.CompressedPageSize, FirstRowIndex: c.chunkRows})
-	w.appendPage(c, w.hdrBuf.Bytes(), w.levels, w.comp)
+	w.appendPage(c, w.hdrBytes, w.levels, w.comp)
 	c.uncomp += hl + int64(uncompressed)
 	c.compSize += hl + int64(h.CompressedPageSize)
 	c.dataPages++
@@ -1064,6 +1064,74 @@ func (w *pqWriter[T]) flushPage(c *pqColumn) error {
 	c.rows, c.nvals, c.nulls, c.nplain = 0, 0, 0, 0
 	c.reps, c.defs, c.idx, c.i64, c.bools, c.plain = c.reps[:0], c.defs[:0], c.idx[:0], c.i64[:0], c.bools[:0], c.plain[:0]
 	return nil
+}
+
+// encodeHeader encodes the page header h into w.hdrBytes.
+func (w *pqWriter[T]) encodeHeader(h *format.PageHeader) error {
+	if b, ok := appendPageHeader(w.hdrBytes[:0], h); ok {
+		w.hdrBytes = b
+		return nil
+	}
+	w.hdrBuf.Reset()
+	if err := w.enc.Encode(h); err != nil {
+		return err
+	}
+	w.hdrBytes = append(w.hdrBytes[:0], w.hdrBuf.Bytes()...)
+	return nil
+}
+
+// appendPageHeader appends h in Thrift's compact protocol, byte for byte
+// as parquet-go's encoder writes it (TestAppendPageHeader), without the
+// encoder's reflection, a microsecond per page: a block has over a
+// thousand pages, most of them tiny. It knows the two kinds of headers
+// this writer makes, a data page v2 header (compressed, no statistics)
+// and a dictionary page header; ok is false for any other.
+func appendPageHeader(b []byte, h *format.PageHeader) (_ []byte, ok bool) {
+	v2, dict := &h.DataPageHeaderV2, &h.DictionaryPageHeader
+	switch {
+	case h.DataPageHeader.Valid || h.IndexPageHeader.Valid || v2.Valid == dict.Valid:
+		return b, false
+	case v2.Valid && (v2.V.IsCompressed != thrift.New(true) || !isZeroStatistics(&v2.V.Statistics)):
+		return b, false
+	case dict.Valid && dict.V.IsSorted:
+		return b, false
+	}
+	// Fields: a byte of the field id's delta from the previous one and
+	// the type (0x5: i32, 0xC: struct, 0x1: true), an i32 as a zigzag
+	// varint.
+	i32 := func(b []byte, v int32) []byte { return binary.AppendVarint(append(b, 0x15), int64(v)) }
+	b = i32(b, int32(h.Type))
+	b = i32(b, h.UncompressedPageSize)
+	b = i32(b, h.CompressedPageSize)
+	last := byte(3)
+	if h.CRC != 0 { // optional, left out when zero
+		b = i32(b, h.CRC)
+		last = 4
+	}
+	if v2.Valid {
+		v := &v2.V
+		b = append(b, (8-last)<<4|0xC)
+		b = i32(b, v.NumValues)
+		b = i32(b, v.NumNulls)
+		b = i32(b, v.NumRows)
+		b = i32(b, int32(v.Encoding))
+		b = i32(b, v.DefinitionLevelsByteLength)
+		b = i32(b, v.RepetitionLevelsByteLength)
+		// is_compressed true; statistics (written even when empty) with
+		// null_count 0 (i64 0x6, written even when zero); the two ends.
+		b = append(b, 0x11, 0x1C, 0x36, 0x00, 0x00, 0x00)
+	} else {
+		b = append(b, (7-last)<<4|0xC)
+		b = i32(b, dict.V.NumValues)
+		b = i32(b, int32(dict.V.Encoding))
+		b = append(b, 0x00)
+	}
+	return append(b, 0x00), true
+}
+
+// isZeroStatistics says whether s is empty.
+func isZeroStatistics(s *format.Statistics) bool {
+	return s.Max == nil && s.Min == nil && s.NullCount == 0 && s.DistinctCount == 0 && s.MaxValue == nil && s.MinValue == nil
 }
 
 // newHistogram returns a level histogram, nil for a column without such
@@ -1507,12 +1575,11 @@ func (w *pqWriter[T]) writeDictionary(c *pqColumn) ([2]int64, error) {
 	}
 	h.DictionaryPageHeader.Valid = true
 	h.DictionaryPageHeader.V = format.DictionaryPageHeader{NumValues: int32(d.len()), Encoding: format.Plain}
-	w.hdrBuf.Reset()
-	if err := w.enc.Encode(h); err != nil {
+	if err := w.encodeHeader(h); err != nil {
 		return [2]int64{}, err
 	}
-	hl := int64(w.hdrBuf.Len())
-	w.write(w.hdrBuf.Bytes())
+	hl := int64(len(w.hdrBytes))
+	w.write(w.hdrBytes)
 	w.write(w.comp)
 	return [2]int64{hl + int64(len(d.plain)), hl + int64(len(w.comp))}, nil
 }
