@@ -193,3 +193,67 @@ func TestFindTraceWrongIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestMappedLookups: on a local directory the data file is mapped, and
+// lookups read their pages from the mapping; after Close they fail
+// (they neither crash nor read a released mapping), and a data file cut
+// short under the mapping gives damage errors, not a crash.
+func TestMappedLookups(t *testing.T) {
+	spans := genSpansLoad(t, 2000)
+	be, m := writeBlock(t, spans, WriterOptions{})
+	entries := traceRanges(t, be, m)
+	rd, err := Open(context.Background(), be, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := rd.rowSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.mapped == nil {
+		t.Skip("no mapping on this platform")
+	}
+	for _, e := range entries[:50] {
+		got, err := rd.FindTrace(context.Background(), e.TraceID)
+		if err != nil || len(got) != int(e.Rows) {
+			t.Fatalf("trace %v: %d spans, %v", e.TraceID, len(got), err)
+		}
+	}
+	if err := rd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if src.mapped != nil {
+		t.Fatal("mapping kept after Close")
+	}
+	if got, err := rd.FindTrace(context.Background(), entries[0].TraceID); err == nil {
+		t.Fatalf("after Close: %d spans, no error", len(got))
+	}
+
+	// Cut the data file to a tenth under an open reader's mapping: the
+	// traces whose pages are gone fault, which must be reported.
+	rd, err = Open(context.Background(), be, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	rd.Prepare()
+	p, err := be.path(m.ID, DataName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, m.DataSize/10); err != nil {
+		t.Fatal(err)
+	}
+	var failed int
+	for _, e := range entries {
+		if _, err := rd.FindTrace(context.Background(), e.TraceID); err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("trace %v: %v, want ErrCorrupt", e.TraceID, err)
+			}
+			failed++
+		}
+	}
+	if failed < len(entries)/2 {
+		t.Errorf("%d of %d lookups failed on a file cut to a tenth", failed, len(entries))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -151,6 +152,8 @@ func openParquet(ra io.ReaderAt, size int64) (f *parquet.File, err error) {
 	return parquet.OpenFile(ra, size, parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true), parquet.ReadBufferSize(16<<10))
 }
 
+var errClosed = errors.New("block reader closed")
+
 type rangeReader struct {
 	ctx   context.Context
 	be    Backend
@@ -167,11 +170,16 @@ func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
 // Meta returns the block's meta.
 func (r *Reader) Meta() Meta { return r.meta }
 
-// Close releases the data and index files.
+// Close releases the data and index files, and the mapping of the data
+// file once the reads using it are done. Reads after Close fail.
 func (r *Reader) Close() error {
 	var err error
+	r.rowOnce.Do(func() { r.rowErr = errClosed })
+	if r.rowSrc != nil {
+		err = r.rowSrc.unmap()
+	}
 	if r.closer != nil {
-		err = r.closer.Close()
+		err = errors.Join(err, r.closer.Close())
 	}
 	if r.index != nil {
 		err = errors.Join(err, r.index.Close())
@@ -262,7 +270,12 @@ func (r *Reader) Prepare() {
 // rowSource returns the row reader's view of the block, building it on
 // first use.
 func (r *Reader) rowSource() (*rowSource, error) {
-	r.rowOnce.Do(func() { r.rowSrc, r.rowErr = newRowSource(r.meta.ID, r.file) })
+	r.rowOnce.Do(func() {
+		r.rowSrc, r.rowErr = newRowSource(r.meta.ID, r.file)
+		if f, ok := r.closer.(*os.File); ok && r.rowErr == nil {
+			r.rowSrc.setMapped(mapFile(f, r.meta.DataSize))
+		}
+	})
 	return r.rowSrc, r.rowErr
 }
 

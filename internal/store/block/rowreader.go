@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -159,6 +160,43 @@ type rowSource struct {
 	index    []byte
 	indexOff int64
 	readBuf  []byte
+	// mapped is the data file mapped into memory, or nil: lookups' pages
+	// (fetch) are then slices of it instead of pread copies. Reads hold
+	// mapMu for reading while they use it; unmap takes it for writing.
+	mapMu  sync.RWMutex
+	mapped []byte
+}
+
+// setMapped makes fetch use the mapping m of the data file.
+func (s *rowSource) setMapped(m []byte) {
+	s.mapMu.Lock()
+	s.mapped = m
+	s.mapMu.Unlock()
+}
+
+// unmap releases the mapping once no read uses it; later reads use pread.
+func (s *rowSource) unmap() error {
+	s.mapMu.Lock()
+	defer s.mapMu.Unlock()
+	m := s.mapped
+	s.mapped = nil
+	if m == nil {
+		return nil
+	}
+	return unmapFile(m)
+}
+
+// pin holds the mapping (if any) for a read, and turns a fault on it (an
+// I/O error of the file under the mapping, a file cut short) into a panic
+// that the read's recover reports as damage. The caller defers the
+// returned function.
+func (s *rowSource) pin() func() {
+	s.mapMu.RLock()
+	fault := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(fault)
+		s.mapMu.RUnlock()
+	}
 }
 
 // sourceSeq numbers row sources.
@@ -489,6 +527,7 @@ func (s *rowSource) read(first int64, rows []Row, scan *rowScan, id *model.Trace
 			err = fmt.Errorf("%w: data: row reader: %v", ErrCorrupt, p)
 		}
 	}()
+	defer s.pin()()
 	sc := scratchPool.Get().(*rowScratch)
 	defer putScratch(sc)
 	var start int64

@@ -200,6 +200,7 @@ func (s *rowSource) readTraces(ranges [][2]int64, rows [][]Row) (err error) {
 			err = fmt.Errorf("%w: data: row reader: %v", ErrCorrupt, p)
 		}
 	}()
+	defer s.pin()()
 	for i := 1; i < len(ranges); i++ {
 		if ranges[i][0] < ranges[i-1][1] {
 			return fmt.Errorf("%w: rows %d and %d overlap", ErrCorrupt, ranges[i-1][0], ranges[i][0])
@@ -280,7 +281,8 @@ func (s *rowSource) planPages(plan []byteRange, seen map[int64]struct{}, a, b in
 
 // fetch reads the pages of plan into sc's prefetch buffer, with one read
 // per run of pages less than prefetchGap apart; beyond maxPrefetchBytes
-// it reads nothing and pages are then read one by one.
+// it reads nothing and pages are then read one by one. When the file is
+// mapped (rowSource.mapped), the pages are slices of the mapping instead.
 func (s *rowSource) fetch(sc *rowScratch, plan []byteRange) error {
 	slices.SortFunc(plan, func(a, b byteRange) int { return cmp.Compare(a.off, b.off) })
 	merged := sc.pre[:0]
@@ -293,6 +295,20 @@ func (s *rowSource) fetch(sc *rowScratch, plan []byteRange) error {
 		}
 		merged = append(merged, byteRange{off: r.off, end: r.end})
 		total += r.end - r.off
+	}
+	if s.mapped != nil {
+		// The pages are slices of the mapped file (held by the caller's
+		// pin): no read, no copy.
+		for i := range merged {
+			r := &merged[i]
+			if r.off < 0 || r.end > int64(len(s.mapped)) {
+				sc.pre = merged[:0]
+				return fmt.Errorf("pages [%d, %d) past the file", r.off, r.end)
+			}
+			r.b = s.mapped[r.off:r.end:r.end]
+		}
+		sc.pre = merged
+		return nil
 	}
 	if total > maxPrefetchBytes {
 		sc.pre = merged[:0]
