@@ -723,41 +723,59 @@ func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 // appendOptStrings appends the values of an optional dictionary string
 // column: empty strings are nulls.
 func (c *pqColumn) appendOptStrings(p unsafe.Pointer, n int, stride uintptr) {
-	d := c.dict
-	defs, idx := slices.Grow(c.defs, n), slices.Grow(c.idx, n)
-	before := len(idx)
-	for r := 0; r < n; r++ {
-		s := *(*string)(unsafe.Add(p, uintptr(r)*stride))
-		if len(s) == 0 {
-			defs = append(defs, 0)
-			continue
-		}
-		defs = append(defs, 1)
-		slot := d.slot(s)
-		if slot.ptr == unsafe.StringData(s) && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
-			idx = append(idx, slot.idx)
-		} else {
-			idx = append(idx, d.strMiss(s, slot))
-		}
-	}
-	c.nulls += n - (len(idx) - before)
-	c.defs, c.idx = defs, idx
+	k := len(c.idx)
+	c.idx, c.defs = c.dict.strs(slices.Grow(c.idx, n), slices.Grow(c.defs, n), true, p, n, stride)
+	c.nulls += n - (len(c.idx) - k)
 }
 
 // appendStrings appends the values of a required dictionary string column.
 func (c *pqColumn) appendStrings(p unsafe.Pointer, n int, stride uintptr) {
-	d := c.dict
-	idx := slices.Grow(c.idx, n)
+	c.idx, _ = c.dict.strs(slices.Grow(c.idx, n), nil, false, p, n, stride)
+}
+
+// strs appends the indexes of the strings of n rows (at p, stride bytes
+// apart) to idx, which has room for them. When optional, empty strings
+// are nulls, and the definition levels of the rows are appended to defs,
+// which has room for them.
+//
+// A string found by its address in the pointer cache costs no more. The
+// others, in a flush, point into their spans' own records: the common
+// case (a string of at most 16 bytes found at the first place of the
+// hash table) is hashed and compared here without a call.
+func (d *pqDict) strs(idx []int32, defs []byte, optional bool, p unsafe.Pointer, n int, stride uintptr) ([]int32, []byte) {
 	for r := 0; r < n; r++ {
 		s := *(*string)(unsafe.Add(p, uintptr(r)*stride))
-		slot := d.slot(s)
-		if slot.ptr == unsafe.StringData(s) && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
-			idx = append(idx, slot.idx)
-		} else {
-			idx = append(idx, d.strMiss(s, slot))
+		if optional {
+			if len(s) == 0 {
+				defs = append(defs, 0)
+				continue
+			}
+			defs = append(defs, 1)
 		}
+		ptr, ns := unsafe.StringData(s), len(s)
+		slot := d.slot(s)
+		if slot.ptr == ptr && slot.n == uint32(ns) && slot.epoch == d.epoch {
+			idx = append(idx, slot.idx)
+			continue
+		}
+		var i int32
+		if ns <= 16 {
+			a, b := pqWords(unsafe.Pointer(ptr), ns)
+			h := pqMix(a, b, ns)
+			e := d.table[h&uint64(len(d.table)-1)]
+			i = e.e - 1
+			if e.tag != uint32(h>>32) || i < 0 || d.lens[i] != uint32(ns) {
+				i = d.lookupHash(s, h)
+			} else if qa, qb := pqWords(unsafe.Add(unsafe.Pointer(unsafe.SliceData(d.plain)), d.starts[i]), ns); qa != a || qb != b {
+				i = d.lookupHash(s, h)
+			}
+		} else {
+			i = d.lookup(s)
+		}
+		*slot = pqPtrSlot{ptr: ptr, n: uint32(ns), idx: i, epoch: d.epoch}
+		idx = append(idx, i)
 	}
-	c.idx = idx
+	return idx, defs
 }
 
 // appendNums64 appends the values of a required dictionary int64 column.
@@ -1702,31 +1720,52 @@ var pqSeed = maphash.MakeSeed()
 // pqSeed64 seeds strHash.
 var pqSeed64 = maphash.Comparable(pqSeed, 0) | 1
 
-// strHash hashes s: strings of at most 32 bytes (most dictionary values)
-// by their whole content in two or four words, cheaper than maphash,
-// longer ones by maphash.
+// strHash hashes s: strings of at most 16 bytes (most dictionary values)
+// by their whole content in two words (pqWords, pqMix: the shredding
+// loops inline them), longer ones by strHashLong.
 func strHash(s string) uint64 {
+	if len(s) > 16 {
+		return strHashLong(s)
+	}
+	a, b := pqWords(unsafe.Pointer(unsafe.StringData(s)), len(s))
+	return pqMix(a, b, len(s))
+}
+
+// pqWords returns two words holding the n <= 16 bytes at p: the first
+// and last 8 or 4 (overlapping), or the first, middle and last bytes of
+// fewer than 4. Two strings of n bytes are equal exactly when their
+// words are.
+func pqWords(p unsafe.Pointer, n int) (a, b uint64) {
+	if n >= 8 {
+		return *(*uint64)(p), *(*uint64)(unsafe.Add(p, n-8))
+	}
+	if n >= 4 {
+		return uint64(*(*uint32)(p)), uint64(*(*uint32)(unsafe.Add(p, n-4)))
+	}
+	if n > 0 {
+		return uint64(*(*byte)(p)) | uint64(*(*byte)(unsafe.Add(p, n>>1)))<<8 | uint64(*(*byte)(unsafe.Add(p, n-1)))<<16, 0
+	}
+	return 0, 0
+}
+
+// pqMix hashes the words of a string of n bytes.
+func pqMix(a, b uint64, n int) uint64 {
+	hi, lo := bits.Mul64(a^pqSeed64, b^uint64(n)^0x9E3779B97F4A7C15)
+	return hi ^ lo
+}
+
+// strHashLong hashes strings of more than 16 bytes: those of at most 32
+// by their whole content in four words, cheaper than maphash, longer
+// ones by maphash.
+func strHashLong(s string) uint64 {
 	n := len(s)
 	if n > 32 {
 		return maphash.String(pqSeed, s)
 	}
-	var a, b uint64
 	p := unsafe.Pointer(unsafe.StringData(s))
-	switch {
-	case n > 16:
-		h1, l1 := bits.Mul64(*(*uint64)(p)^pqSeed64, *(*uint64)(unsafe.Add(p, 8))^0x9E3779B97F4A7C15)
-		h2, l2 := bits.Mul64(*(*uint64)(unsafe.Add(p, n-16))^uint64(n), *(*uint64)(unsafe.Add(p, n-8))^pqSeed64)
-		a, b = h1^l1, h2^l2
-	case n >= 8:
-		a = *(*uint64)(p)
-		b = *(*uint64)(unsafe.Add(p, n-8))
-	case n >= 4:
-		a = uint64(*(*uint32)(p))
-		b = uint64(*(*uint32)(unsafe.Add(p, n-4)))
-	case n > 0:
-		a = uint64(*(*byte)(p)) | uint64(*(*byte)(unsafe.Add(p, n/2)))<<8 | uint64(*(*byte)(unsafe.Add(p, n-1)))<<16
-	}
-	hi, lo := bits.Mul64(a^pqSeed64, b^uint64(n)^0x9E3779B97F4A7C15)
+	h1, l1 := bits.Mul64(*(*uint64)(p)^pqSeed64, *(*uint64)(unsafe.Add(p, 8))^0x9E3779B97F4A7C15)
+	h2, l2 := bits.Mul64(*(*uint64)(unsafe.Add(p, n-16))^uint64(n), *(*uint64)(unsafe.Add(p, n-8))^pqSeed64)
+	hi, lo := bits.Mul64(h1^l1^pqSeed64, h2^l2^uint64(n)^0x9E3779B97F4A7C15)
 	return hi ^ lo
 }
 
@@ -1775,8 +1814,10 @@ func (d *pqDict) strMiss(s string, slot *pqPtrSlot) int32 {
 }
 
 // lookup returns the index of s in the table, adding it.
-func (d *pqDict) lookup(s string) int32 {
-	h := strHash(s)
+func (d *pqDict) lookup(s string) int32 { return d.lookupHash(s, strHash(s)) }
+
+// lookupHash returns the index of s, of hash h, in the table, adding it.
+func (d *pqDict) lookupHash(s string, h uint64) int32 {
 	tag := uint32(h >> 32)
 	mask := uint64(len(d.table) - 1)
 	for slot := h & mask; ; slot = (slot + 1) & mask {
@@ -1799,23 +1840,32 @@ func (d *pqDict) lookup(s string) int32 {
 }
 
 // equalAt says whether b starts with s (len(b) >= len(s)); strings of up
-// to 32 bytes are compared by loads of words instead of a call.
+// to 16 bytes are compared by loads of words, inlined, longer ones by
+// equalLong.
 func equalAt(b []byte, s string) bool {
 	n := len(s)
 	p, q := unsafe.Pointer(unsafe.SliceData(b)), unsafe.Pointer(unsafe.StringData(s))
 	switch {
-	case n > 32:
-		return string(b[:n]) == s
 	case n > 16:
-		return *(*uint64)(p) == *(*uint64)(q) && *(*uint64)(unsafe.Add(p, 8)) == *(*uint64)(unsafe.Add(q, 8)) &&
-			*(*uint64)(unsafe.Add(p, n-16)) == *(*uint64)(unsafe.Add(q, n-16)) && *(*uint64)(unsafe.Add(p, n-8)) == *(*uint64)(unsafe.Add(q, n-8))
+		return equalLong(b, s)
 	case n >= 8:
 		return *(*uint64)(p) == *(*uint64)(q) && *(*uint64)(unsafe.Add(p, n-8)) == *(*uint64)(unsafe.Add(q, n-8))
 	case n >= 4:
 		return *(*uint32)(p) == *(*uint32)(q) && *(*uint32)(unsafe.Add(p, n-4)) == *(*uint32)(unsafe.Add(q, n-4))
-	default:
+	}
+	return string(b[:n]) == s
+}
+
+// equalLong is equalAt for strings of more than 16 bytes: those of up to
+// 32 are compared by loads of words instead of a call.
+func equalLong(b []byte, s string) bool {
+	n := len(s)
+	if n > 32 {
 		return string(b[:n]) == s
 	}
+	p, q := unsafe.Pointer(unsafe.SliceData(b)), unsafe.Pointer(unsafe.StringData(s))
+	return *(*uint64)(p) == *(*uint64)(q) && *(*uint64)(unsafe.Add(p, 8)) == *(*uint64)(unsafe.Add(q, 8)) &&
+		*(*uint64)(unsafe.Add(p, n-16)) == *(*uint64)(unsafe.Add(q, n-16)) && *(*uint64)(unsafe.Add(p, n-8)) == *(*uint64)(unsafe.Add(q, n-8))
 }
 
 // num returns the index of the integer v, adding it.

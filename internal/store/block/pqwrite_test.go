@@ -547,6 +547,46 @@ func BenchmarkPQWriterHead(b *testing.B) {
 	})
 }
 
+// BenchmarkPQShredHead is the shredding part of BenchmarkPQWriterHead
+// alone: the rows of a flush of the head put in the columns' page buffers
+// (emptied after each batch, no page is encoded), measured in the
+// process's CPU time.
+func BenchmarkPQShredHead(b *testing.B) {
+	batches := genHeadRows(b, 5000)
+	w, err := newPQWriter[Row](io.Discard, pqOptions{PageBufferSize: 32 << 10})
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]Row, 1024)
+	n := 0
+	var cpu time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, bt := range batches {
+			b.StopTimer()
+			rows := buf[:copy(buf, bt)]
+			touchStrings(rows)
+			for k := range w.cols {
+				c := &w.cols[k]
+				c.rows, c.nvals, c.nulls, c.nplain = 0, 0, 0, 0
+				c.reps, c.defs, c.idx, c.i64, c.bools, c.plain = c.reps[:0], c.defs[:0], c.idx[:0], c.i64[:0], c.bools[:0], c.plain[:0]
+				if d := c.dict; d != nil {
+					d.epoch++
+				}
+			}
+			b.StartTimer()
+			c0 := processCPU()
+			for r := 0; r < len(rows); r += 64 {
+				w.shred(unsafe.Pointer(&rows[r]), min(64, len(rows)-r))
+			}
+			cpu += time.Duration(processCPU() - c0)
+			n += len(rows)
+		}
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/span")
+}
+
 func benchParquet(b *testing.B, newSink func(io.Writer) (rowSink, error)) {
 	benchParquetRows(b, genRows(b, 5000), newSink)
 }
@@ -1014,6 +1054,98 @@ func TestAppendPageHeader(t *testing.T) {
 	for i := range others {
 		if b, ok := appendPageHeader(nil, &others[i]); ok {
 			t.Errorf("%+v: encoded as %x", others[i], b)
+		}
+	}
+}
+
+// TestPQDictStrs checks the shredding loop of string columns (pqDict.strs)
+// as TestPQDictStrings checks pqDict.str: values of every length up to 40
+// bytes, equal ones at the same address or at another (as in a flush),
+// empty ones as nulls of an optional column or as a value of a required
+// one, in chunks of up to 64 rows.
+func TestPQDictStrs(t *testing.T) {
+	type row struct {
+		pad [3]int64
+		s   string
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, optional := range []bool{false, true} {
+		d := newPQDict(&pqLeaf{kind: pqString})
+		want := map[string]int32{}
+		var values []string
+		for chunk := 0; chunk < 3000; chunk++ {
+			if chunk%20 == 0 {
+				d.epoch++ // a Write
+			}
+			rows := make([]row, 1+rng.IntN(64))
+			for i := range rows {
+				switch {
+				case len(values) > 0 && rng.IntN(3) == 0:
+					rows[i].s = values[rng.IntN(len(values))] // the same address
+				case len(values) > 0 && rng.IntN(2) == 0:
+					rows[i].s = string([]byte(values[rng.IntN(len(values))])) // a copy
+				case i > 0 && rng.IntN(4) == 0:
+					rows[i].s = string([]byte(rows[i-1].s)) // the row before's, copied
+				default:
+					b := make([]byte, rng.IntN(41))
+					for k := range b {
+						b[k] = "abc"[rng.IntN(3)]
+					}
+					rows[i].s = string(b)
+				}
+			}
+			idx, defs := d.strs(make([]int32, 0, len(rows)), make([]byte, 0, len(rows)), optional, unsafe.Pointer(&rows[0].s), len(rows), unsafe.Sizeof(row{}))
+			k := 0
+			for i, r := range rows {
+				if optional {
+					if wantDef := byte(min(len(r.s), 1)); defs[i] != wantDef {
+						t.Fatalf("row %d (%q): definition level %d, want %d", i, r.s, defs[i], wantDef)
+					}
+					if r.s == "" {
+						continue
+					}
+				}
+				got := idx[k]
+				k++
+				if w, ok := want[r.s]; ok && got != w {
+					t.Fatalf("%q: index %d, first given %d", r.s, got, w)
+				} else if !ok {
+					if int(got) != len(want) {
+						t.Fatalf("%q: new value has index %d, want %d", r.s, got, len(want))
+					}
+					want[r.s] = got
+					values = append(values, r.s)
+				}
+				if v := string(d.value(got)); v != r.s {
+					t.Fatalf("value %d is %q, want %q", got, v, r.s)
+				}
+			}
+			if k != len(idx) {
+				t.Fatalf("%d indexes for %d values", len(idx), k)
+			}
+		}
+	}
+}
+
+// TestPQDictStrsCollision checks that pqDict.strs compares a value with
+// the one its hash table entry names, of every length up to 40 bytes: the
+// entry of a second value of the same length is made to name the first
+// (as a collision of hash tags would), and the second must still get an
+// index of its own.
+func TestPQDictStrsCollision(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		d := newPQDict(&pqLeaf{kind: pqString})
+		a, b := strings.Repeat("a", n), strings.Repeat("a", n-1)+"b"
+		if i := d.str(a); i != 0 {
+			t.Fatalf("%q: index %d", a, i)
+		}
+		h := strHash(b)
+		mask := uint64(len(d.table) - 1)
+		d.table[h&mask] = pqEntry{tag: uint32(h >> 32), e: 1}
+		d.epoch++
+		idx, _ := d.strs(nil, nil, false, unsafe.Pointer(&b), 1, 0)
+		if len(idx) != 1 || idx[0] == 0 || string(d.value(idx[0])) != b {
+			t.Fatalf("length %d: %q got %v (value %q)", n, b, idx, d.value(idx[0]))
 		}
 	}
 }
