@@ -929,61 +929,98 @@ func mergeTerms(terms []encodedTerm) []encodedTerm {
 // dst; it returns the encoding, the count it records (ranks in the list,
 // or missing from it for a complement) and dst.
 func encodePosting(dst []byte, ranks []uint32, n int) (uint8, int, []byte) {
-	list := gapsSize(ranks)
 	bitmap := (n + 7) / 8
 	missing := n - len(ranks)
+	// The list takes at least a byte per rank, the complement a byte per
+	// missing rank: most terms need only one of their sizes, or none.
+	switch {
+	case len(ranks) > bitmap && missing > bitmap:
+		return postBitmap, len(ranks), appendBitmap(dst, ranks, bitmap)
+	case len(ranks) > bitmap:
+		if complementSize(ranks, n, bitmap) <= bitmap {
+			return postComplement, missing, appendComplement(dst, ranks, n)
+		}
+		return postBitmap, len(ranks), appendBitmap(dst, ranks, bitmap)
+	case missing > bitmap:
+		if bitmap < gapsSize(ranks, bitmap) {
+			return postBitmap, len(ranks), appendBitmap(dst, ranks, bitmap)
+		}
+		return postList, len(ranks), appendGaps(dst, ranks)
+	}
+	list := gapsSize(ranks, math.MaxInt)
 	compl := missing * 3 // an estimate, refined below when it matters
 	if missing < len(ranks) {
-		compl = complementSize(ranks, n)
+		compl = complementSize(ranks, n, math.MaxInt)
 	}
 	switch {
 	case compl <= list && compl <= bitmap:
-		// Each run of missing ordinals [lo, hi): the gap to its first,
-		// then gaps of 0.
-		var next, lo uint32
-		for i := 0; i <= len(ranks); i++ {
-			hi := uint32(n)
-			if i < len(ranks) {
-				hi = ranks[i]
-			}
-			if lo < hi {
-				dst = binary.AppendUvarint(dst, uint64(lo-next))
-				dst = append(dst, make([]byte, hi-lo-1)...)
-				next = hi
-			}
-			lo = hi + 1
-		}
-		return postComplement, missing, dst
+		return postComplement, missing, appendComplement(dst, ranks, n)
 	case bitmap < list:
-		start := len(dst)
-		dst = append(dst, make([]byte, bitmap)...)
-		for _, r := range ranks {
-			dst[start+int(r/8)] |= 1 << (r % 8)
-		}
-		return postBitmap, len(ranks), dst
+		return postBitmap, len(ranks), appendBitmap(dst, ranks, bitmap)
 	}
+	return postList, len(ranks), appendGaps(dst, ranks)
+}
+
+// appendGaps appends the gaps between sorted ranks, as uvarints.
+func appendGaps(dst []byte, ranks []uint32) []byte {
 	var next uint32
 	for _, r := range ranks {
 		dst = binary.AppendUvarint(dst, uint64(r-next))
 		next = r + 1
 	}
-	return postList, len(ranks), dst
+	return dst
+}
+
+// appendComplement appends the gaps between the ordinals below n missing
+// from sorted ranks, as uvarints: for each run of missing ordinals
+// [lo, hi), the gap to its first, then gaps of 0.
+func appendComplement(dst []byte, ranks []uint32, n int) []byte {
+	var next, lo uint32
+	for i := 0; i <= len(ranks); i++ {
+		hi := uint32(n)
+		if i < len(ranks) {
+			hi = ranks[i]
+		}
+		if lo < hi {
+			dst = binary.AppendUvarint(dst, uint64(lo-next))
+			dst = append(dst, make([]byte, hi-lo-1)...)
+			next = hi
+		}
+		lo = hi + 1
+	}
+	return dst
+}
+
+// appendBitmap appends a bitmap of size bytes with the bits of ranks set.
+func appendBitmap(dst []byte, ranks []uint32, size int) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, size)...)
+	for _, r := range ranks {
+		dst[start+int(r/8)] |= 1 << (r % 8)
+	}
+	return dst
 }
 
 func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 
-func gapsSize(ranks []uint32) int {
+// gapsSize returns the size appendGaps gives ranks, or a size past limit
+// once it passes it.
+func gapsSize(ranks []uint32, limit int) int {
 	size := 0
 	var next uint32
 	for _, r := range ranks {
 		size += uvarintLen(uint64(r - next))
 		next = r + 1
+		if size > limit {
+			break
+		}
 	}
 	return size
 }
 
-func complementSize(ranks []uint32, n int) int {
-	// As encodePosting writes it: runs of missing ordinals.
+// complementSize returns the size appendComplement gives ranks out of n,
+// or a size past limit once it passes it.
+func complementSize(ranks []uint32, n int, limit int) int {
 	size := 0
 	var next, lo uint32
 	for i := 0; i <= len(ranks); i++ {
@@ -994,6 +1031,9 @@ func complementSize(ranks []uint32, n int) int {
 		if lo < hi {
 			size += uvarintLen(uint64(lo-next)) + int(hi-lo-1)
 			next = hi
+			if size > limit {
+				break
+			}
 		}
 		lo = hi + 1
 	}

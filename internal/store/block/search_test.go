@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -246,7 +247,7 @@ func TestSearchCandidatesNewestFirst(t *testing.T) {
 func TestSearchPostingEncodings(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	for _, n := range []int{1, 7, 8, 9, 64, 65, 1000, 5000} {
-		for _, density := range []float64{0, 0.001, 0.05, 0.3, 0.9, 0.999, 1} {
+		for _, density := range []float64{0, 0.001, 0.05, 0.1, 0.13, 0.3, 0.87, 0.9, 0.95, 0.999, 1} {
 			var ranks []uint32
 			for r := 0; r < n; r++ {
 				if rng.Float64() < density {
@@ -272,11 +273,25 @@ func TestSearchPostingEncodings(t *testing.T) {
 			if diff := cmp.Diff(ranks, got); diff != "" && len(ranks)+len(got) > 0 {
 				t.Fatalf("n=%d density=%g enc=%d (-want +got):\n%s", n, density, enc, diff)
 			}
-			if size := len(b); size > (n+7)/8+1 && size > gapsSize(ranks) {
+			if size := len(b); size > (n+7)/8+1 && size > gapsSize(ranks, math.MaxInt) {
 				t.Errorf("n=%d density=%g: %d bytes, not the smallest", n, density, size)
 			}
-			if c := complementSize(ranks, n); enc == postComplement && c != len(b) {
+			if c := complementSize(ranks, n, math.MaxInt); enc == postComplement && c != len(b) {
 				t.Errorf("n=%d density=%g: complementSize %d, the complement takes %d bytes", n, density, c, len(b))
+			}
+			// The encoding is the one the sizes choose, computed in full.
+			list, bitmap, compl := gapsSize(ranks, math.MaxInt), (n+7)/8, 3*(n-len(ranks))
+			if n-len(ranks) < len(ranks) {
+				compl = complementSize(ranks, n, math.MaxInt)
+			}
+			want := uint8(postList)
+			if compl <= list && compl <= bitmap {
+				want = postComplement
+			} else if bitmap < list {
+				want = postBitmap
+			}
+			if enc != want {
+				t.Errorf("n=%d density=%g: encoding %d, want %d (list %d, bitmap %d, complement %d bytes)", n, density, enc, want, list, bitmap, compl)
 			}
 		}
 	}
