@@ -11,8 +11,8 @@ import (
 )
 
 // decoder reads b from position i, recording the first error. Its
-// readers of single-byte varints, the most common kind (counts, flags,
-// lengths), are small enough to be inlined.
+// readers of the most common fields, single-byte varints (small) and
+// short strings (shortString), are small enough to be inlined.
 type decoder struct {
 	b   []byte
 	i   int // read position in b
