@@ -153,6 +153,14 @@ func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64
 	next := 0
 	var t *headTrace
 	run := 0 // spans left in the current run of one trace
+	// A new trace's slice gets room for the head's mean spans per trace
+	// (at most 16: a trace of fewer spans wastes at most 15 headSpans):
+	// the spans of a trace usually come in one batch, but spread over its
+	// services' resource groups (so not in one run).
+	mean := 1
+	if n := len(h.traces); n > 0 {
+		mean = min((h.spans+n-1)/n, 16)
+	}
 	for i, sp := range spans {
 		var ops svcOps
 		found := false
@@ -167,8 +175,8 @@ func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64
 			cache[next].res, cache[next].ops = sp.Resource, ops
 			next = (next + 1) % len(cache)
 		}
-		// And often by trace: a run of spans of one trace is looked up
-		// once, and a new trace's slice gets room for the whole run.
+		// And sometimes by trace: a run of spans of one trace is looked
+		// up once, and a new trace's slice gets room for the whole run.
 		if run == 0 {
 			t = nil
 			run = 1
@@ -179,7 +187,7 @@ func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64
 				run++
 			}
 		}
-		t = h.addWithService(sp, ops, t, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now, run)
+		t = h.addWithService(sp, ops, t, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now, max(run, mean))
 		run--
 	}
 }
