@@ -1806,9 +1806,23 @@ func (d *pqDict) str(s string) int32 {
 }
 
 // strMiss returns the index of s, missing from its pointer cache slot,
-// and fills the slot.
+// and fills the slot. Its common case (a value of at most 16 bytes found
+// at the first place of the hash table) is strs' without a call.
 func (d *pqDict) strMiss(s string, slot *pqPtrSlot) int32 {
-	i := d.lookup(s)
+	var i int32
+	if n := len(s); n <= 16 {
+		a, b := pqWords(unsafe.Pointer(unsafe.StringData(s)), n)
+		h := pqMix(a, b, n)
+		e := d.table[h&uint64(len(d.table)-1)]
+		i = e.e - 1
+		if e.tag != uint32(h>>32) || i < 0 || d.lens[i] != uint32(n) {
+			i = d.lookupHash(s, h)
+		} else if qa, qb := pqWords(unsafe.Add(unsafe.Pointer(unsafe.SliceData(d.plain)), d.starts[i]), n); qa != a || qb != b {
+			i = d.lookupHash(s, h)
+		}
+	} else {
+		i = d.lookup(s)
+	}
 	*slot = pqPtrSlot{ptr: unsafe.StringData(s), n: uint32(len(s)), idx: i, epoch: d.epoch}
 	return i
 }

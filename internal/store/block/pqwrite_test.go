@@ -1031,7 +1031,7 @@ func TestAppendPageHeader(t *testing.T) {
 			h.Type = format.DataPageV2
 			h.DataPageHeaderV2.Valid = true
 			h.DataPageHeaderV2.V = format.DataPageHeaderV2{NumValues: i32(), NumNulls: i32(), NumRows: i32(),
-				Encoding: []format.Encoding{format.Plain, format.RLEDictionary, format.DeltaBinaryPacked, format.DeltaLengthByteArray}[rng.IntN(4)],
+				Encoding:                   []format.Encoding{format.Plain, format.RLEDictionary, format.DeltaBinaryPacked, format.DeltaLengthByteArray}[rng.IntN(4)],
 				DefinitionLevelsByteLength: i32(), RepetitionLevelsByteLength: i32(), IsCompressed: thrift.New(true)}
 		} else {
 			h.Type = format.DictionaryPage
@@ -1127,8 +1127,9 @@ func TestPQDictStrs(t *testing.T) {
 	}
 }
 
-// TestPQDictStrsCollision checks that pqDict.strs compares a value with
-// the one its hash table entry names, of every length up to 40 bytes: the
+// TestPQDictStrsCollision checks that pqDict.strs and pqDict.str compare
+// a value with the one its hash table entry names, of every length up to
+// 40 bytes: the
 // entry of a second value of the same length is made to name the first
 // (as a collision of hash tags would), and the second must still get an
 // index of its own.
@@ -1143,9 +1144,16 @@ func TestPQDictStrsCollision(t *testing.T) {
 		mask := uint64(len(d.table) - 1)
 		d.table[h&mask] = pqEntry{tag: uint32(h >> 32), e: 1}
 		d.epoch++
+		saved := slices.Clone(d.table)
 		idx, _ := d.strs(nil, nil, false, unsafe.Pointer(&b), 1, 0)
 		if len(idx) != 1 || idx[0] == 0 || string(d.value(idx[0])) != b {
-			t.Fatalf("length %d: %q got %v (value %q)", n, b, idx, d.value(idx[0]))
+			t.Fatalf("strs, length %d: %q got %v (value %q)", n, b, idx, d.value(idx[0]))
+		}
+		// The same through str (list values).
+		d.table, d.plain, d.starts, d.lens, d.hashes = saved, d.plain[:d.starts[1]-4], d.starts[:1], d.lens[:1], d.hashes[:1]
+		d.epoch++
+		if i := d.str(b); i == 0 || string(d.value(i)) != b {
+			t.Fatalf("str, length %d: %q got %d (value %q)", n, b, i, d.value(i))
 		}
 	}
 }
