@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"os"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -255,5 +256,76 @@ func TestMappedLookups(t *testing.T) {
 	}
 	if failed < len(entries)/2 {
 		t.Errorf("%d of %d lookups failed on a file cut to a tenth", failed, len(entries))
+	}
+}
+
+// TestPageCache checks the page cache's bound and recency order.
+func TestPageCache(t *testing.T) {
+	c := newPageCache(10 * (1000 + pageEntryBytes))
+	for i := 0; i < 30; i++ {
+		c.put(pageKey{page: i}, make([]byte, 1000))
+		if i%3 == 0 && c.get(pageKey{page: 0}) == nil {
+			t.Fatalf("page 0, used every third put, evicted at put %d", i)
+		}
+	}
+	if c.size > c.max || len(c.m) != 10 || c.lru.Len() != 10 {
+		t.Errorf("size %d of %d, %d entries", c.size, c.max, len(c.m))
+	}
+	if c.get(pageKey{page: 1}) != nil || c.get(pageKey{page: 29}) == nil {
+		t.Error("least recently used kept, or most recent dropped")
+	}
+	c.put(pageKey{page: 99}, make([]byte, c.max))
+	if c.get(pageKey{page: 99}) != nil {
+		t.Error("a page past an eighth of the cache was kept")
+	}
+}
+
+// TestLookupsPageCache reads every trace of a block three ways: with the
+// page cache off, then with it (filling it), then again (from it). The
+// rows must be the same, and the last pass must find its pages there.
+func TestLookupsPageCache(t *testing.T) {
+	spans := genSpansLoad(t, 1500)
+	be, m := writeBlock(t, spans, WriterOptions{})
+	rd, err := Open(context.Background(), be, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	src, err := rd.rowSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := traceRanges(t, be, m)
+	read := func() [][]Row {
+		var out [][]Row
+		for _, e := range entries {
+			rows := make([]Row, e.Rows)
+			if err := src.readTrace(int64(e.FirstRow), rows, e.TraceID); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, rows)
+		}
+		return out
+	}
+	saved := pageVals
+	defer func() { pageVals = saved }()
+	pageVals = newPageCache(0)
+	want := read()
+	pageVals = newPageCache(PageCacheBytes)
+	first := read()
+	if pageVals.size == 0 {
+		t.Fatal("nothing cached")
+	}
+	hits := pageVals.hits.Load()
+	again := read()
+	if pageVals.hits.Load()-hits < int64(len(entries)) {
+		t.Errorf("%d cache hits over %d lookups", pageVals.hits.Load()-hits, len(entries))
+	}
+	for i := range want {
+		for _, got := range [][]Row{first[i], again[i]} {
+			if !reflect.DeepEqual(want[i], got) {
+				t.Fatalf("trace %v with the cache (-without +with):\n%s", entries[i].TraceID, cmp.Diff(want[i], got, cmp.AllowUnexported(Row{})))
+			}
+		}
 	}
 }

@@ -703,14 +703,28 @@ func (s *rowSource) loadPage(sc *rowScratch, lp *loadedPage, lf *rowLeaf, ch *ch
 	return lp, nil
 }
 
-// values returns the page's values section, decompressing it once.
-func (lp *loadedPage) values(codec format.CompressionCodec) ([]byte, error) {
+// values returns the page's values section, decompressing it once. With
+// key (a lookup's page), a section the zstd decoder had to decompress is
+// taken from or kept in the page cache (pagecache).
+func (lp *loadedPage) values(codec format.CompressionCodec, key *pageKey) ([]byte, error) {
 	if !lp.decoded {
 		n := int(lp.h.uncompressedSize) - len(lp.rep) - len(lp.def)
+		keep := key != nil && codec == format.Zstd && n <= maxCachedPage
+		if keep {
+			if _, _, single := zstdSingleBlock(lp.vals, n); single {
+				keep = false // read in place or filled: cheaper than a copy
+			} else if b := pageVals.get(*key); b != nil && len(b) == n {
+				lp.vals, lp.decoded = b, true
+				return b, nil
+			}
+		}
 		v, err := decompress(&lp.dec, codec, lp.vals, n)
 		if err != nil {
 			lp.page = -1
 			return nil, err
+		}
+		if keep {
+			pageVals.put(*key, bytes.Clone(v))
 		}
 		lp.vals, lp.decoded = v, true
 	}
@@ -786,7 +800,11 @@ func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch
 	// Values, decompressed only when some are wanted.
 	sc.vals = grow(sc.vals, vn)
 	if vn > 0 {
-		vals, err := lp.values(ch.codec)
+		var key *pageKey
+		if cached == nil {
+			key = &pageKey{source: s.seq, group: ch.group, col: lf.col, page: p}
+		}
+		vals, err := lp.values(ch.codec, key)
 		if err != nil {
 			return err
 		}
