@@ -1058,6 +1058,67 @@ func TestAppendPageHeader(t *testing.T) {
 	}
 }
 
+// TestAppendPageIndexes checks appendColumnIndex and appendOffsetIndex
+// against parquet-go's Thrift encoder: the same bytes for random indexes
+// (lists short and long, empty and nil, values of every sign and size).
+func TestAppendPageIndexes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var proto thrift.CompactProtocol
+	encode := func(v any) []byte {
+		var buf bytes.Buffer
+		if err := thrift.NewEncoder(proto.NewWriter(&buf)).Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	num := func() int64 {
+		switch rng.IntN(3) {
+		case 0:
+			return int64(rng.IntN(100)) - 50
+		case 1:
+			return int64(rng.Uint64())
+		}
+		return int64(rng.IntN(1 << 30))
+	}
+	ints := func(n int) []int64 {
+		if rng.IntN(4) == 0 {
+			return nil
+		}
+		v := make([]int64, n)
+		for i := range v {
+			v[i] = num()
+		}
+		return v
+	}
+	for i := 0; i < 3000; i++ {
+		n := rng.IntN(40)
+		if i%7 == 0 {
+			n = rng.IntN(400)
+		}
+		ci := format.ColumnIndex{BoundaryOrder: format.BoundaryOrder(rng.IntN(3)), NullCounts: ints(n),
+			RepetitionLevelHistogram: ints(n * rng.IntN(3)), DefinitionLevelHistogram: ints(n * rng.IntN(3))}
+		oi := format.OffsetIndex{}
+		for k := 0; k < n; k++ {
+			ci.NullPages = append(ci.NullPages, rng.IntN(2) == 0)
+			mn, mx := make([]byte, rng.IntN(200)), make([]byte, rng.IntN(20))
+			for j := range mn {
+				mn[j] = byte(rng.Uint32())
+			}
+			ci.MinValues, ci.MaxValues = append(ci.MinValues, mn), append(ci.MaxValues, mx)
+			oi.PageLocations = append(oi.PageLocations, format.PageLocation{Offset: num(), CompressedPageSize: int32(num()), FirstRowIndex: num()})
+		}
+		if got, ok := appendColumnIndex([]byte("x"), &ci); !ok || !bytes.Equal(got, append([]byte("x"), encode(&ci)...)) {
+			t.Fatalf("column index %+v: %x, want %x", ci, got, encode(&ci))
+		}
+		if got, ok := appendOffsetIndex([]byte("x"), &oi); !ok || !bytes.Equal(got, append([]byte("x"), encode(&oi)...)) {
+			t.Fatalf("offset index %+v: %x, want %x", oi, got, encode(&oi))
+		}
+	}
+	if b, ok := appendOffsetIndex(nil, &format.OffsetIndex{UnencodedByteArrayDataBytes: []int64{1}}); ok {
+		t.Errorf("offset index with unencoded sizes encoded as %x", b)
+	}
+}
+
 // TestPQDictStrs checks the shredding loop of string columns (pqDict.strs)
 // as TestPQDictStrings checks pqDict.str: values of every length up to 40
 // bytes, equal ones at the same address or at another (as in a flush),
