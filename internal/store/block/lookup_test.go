@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"reflect"
@@ -325,6 +326,42 @@ func TestLookupsPageCache(t *testing.T) {
 		for _, got := range [][]Row{first[i], again[i]} {
 			if !reflect.DeepEqual(want[i], got) {
 				t.Fatalf("trace %v with the cache (-without +with):\n%s", entries[i].TraceID, cmp.Diff(want[i], got, cmp.AllowUnexported(Row{})))
+			}
+		}
+	}
+}
+
+// TestCloseDuringLookups closes a reader while lookups run on it: each
+// lookup either gives the trace whole or fails; none crashes or reads a
+// released mapping (run with -race).
+func TestCloseDuringLookups(t *testing.T) {
+	spans := genSpansLoad(t, 500)
+	be, m := writeBlock(t, spans, WriterOptions{})
+	entries := traceRanges(t, be, m)
+	for round := 0; round < 5; round++ {
+		rd, err := Open(context.Background(), be, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd.Prepare()
+		errs := make(chan error, 4)
+		for w := 0; w < 4; w++ {
+			go func(w int) {
+				for i := w; i < len(entries); i += 4 {
+					e := entries[i]
+					got, err := rd.FindTrace(context.Background(), e.TraceID)
+					if err == nil && len(got) != int(e.Rows) {
+						errs <- fmt.Errorf("trace %v: %d spans, want %d", e.TraceID, len(got), e.Rows)
+						return
+					}
+				}
+				errs <- nil
+			}(w)
+		}
+		rd.Close()
+		for w := 0; w < 4; w++ {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
