@@ -619,6 +619,25 @@ func BenchmarkSearchBuild(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
 }
 
+// BenchmarkSearchEncode is the encoding of a block's index when the block
+// is finished (Writer.Finish): the index of 20,000 traces (200,000 spans)
+// of the benchmark load, as a flush's head block.
+func BenchmarkSearchEncode(b *testing.B) {
+	spans := genSpansLoad(b, 20000)
+	slices.SortFunc(spans, CompareSpans)
+	sb := newSearchBuilder()
+	for i, sp := range spans {
+		sb.add(sp, i == 0 || sp.TraceID != spans[i-1].TraceID)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	c0 := rusageCPU()
+	for i := 0; i < b.N; i++ {
+		sb.encode()
+	}
+	b.ReportMetric(float64(rusageCPU()-c0)/float64(b.N)/1e6, "cpu-ms/op")
+}
+
 // BenchmarkSearchDecode loads the index of 100,000 traces (1,000,000
 // spans): what a block's first search costs.
 func BenchmarkSearchDecode(b *testing.B) {
