@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -222,14 +223,20 @@ func (a *API) traceV2(w http.ResponseWriter, r *http.Request) error {
 	return writeJSONBytes(w, out)
 }
 
+// writeProto and writeJSONBytes write a whole reply with its
+// Content-Length: net/http then sends it with two write calls instead of
+// the three of a chunked reply (headers and a first chunk, the rest, the
+// closing chunk).
 func writeProto(w http.ResponseWriter, b []byte) error {
 	w.Header().Set("Content-Type", "application/protobuf")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	_, err := w.Write(b)
 	return err
 }
 
 func writeJSONBytes(w http.ResponseWriter, b []byte) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	_, err := w.Write(b)
 	return err
 }

@@ -228,3 +228,44 @@ func FuzzSearch(f *testing.F) {
 		}
 	})
 }
+
+// TestTraceByIDLength: the replies of a trace by id, JSON and protobuf,
+// v1 and v2, carry their Content-Length and are not chunked (net/http
+// sets it by itself only for replies under 2 KiB: this trace's are
+// larger).
+func TestTraceByIDLength(t *testing.T) {
+	st := memstore.New(memstore.Options{})
+	res := &model.Resource{Attributes: model.Attributes{{Key: "service.name", Value: model.StringValue("svc")}}}
+	var spans []*model.Span
+	for i := 0; i < 60; i++ {
+		spans = append(spans, &model.Span{Resource: res, TraceID: model.TraceIDFromUint64s(0, 0xabc), SpanID: model.SpanIDFromUint64(uint64(i + 1)),
+			Name: "operation", StartTimeUnixNano: uint64(base.UnixNano()), EndTimeUnixNano: uint64(base.Add(time.Second).UnixNano()),
+			Attributes: model.Attributes{{Key: "http.route", Value: model.StringValue("/api/items/{id}")}}})
+	}
+	if err := st.WriteSpans(context.Background(), spans); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(st, engine.New(st, engine.Options{}), Options{Version: "test"}).Handler())
+	defer srv.Close()
+	for _, path := range []string{"/api/traces/", "/api/v2/traces/"} {
+		for _, accept := range []string{"application/json", "application/protobuf"} {
+			req, err := http.NewRequest(http.MethodGet, srv.URL+path+"00000000000000000000000000000abc", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Accept", accept)
+			r, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(r.Body)
+			r.Body.Close()
+			if err != nil || r.StatusCode != http.StatusOK || len(body) < 4096 {
+				t.Fatalf("%s %s: status %d, %d bytes, %v", path, accept, r.StatusCode, len(body), err)
+			}
+			if r.ContentLength != int64(len(body)) || len(r.TransferEncoding) > 0 {
+				t.Errorf("%s %s: Content-Length %d, Transfer-Encoding %v for %d bytes", path, accept, r.ContentLength, r.TransferEncoding, len(body))
+			}
+		}
+	}
+}
