@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/experimental"
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip compressor
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/mem"
@@ -42,6 +43,9 @@ func NewGRPC(addr string, maxBytes int, c Consumer, log *slog.Logger, opts ...gr
 		grpc.ForceServerCodecV2(rawCodec{}),
 		grpc.MaxRecvMsgSize(maxBytes),
 		grpc.MaxConcurrentStreams(1024),
+		// gRPC's frames too come from requestPool, which does not clear
+		// its buffers (frames are read into them in full).
+		experimental.BufferPool(requestPool),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute}),
 	)...)
 	r.srv.RegisterService(&traceServiceDesc, r)

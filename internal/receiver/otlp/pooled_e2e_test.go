@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	grpcgzip "google.golang.org/grpc/encoding/gzip"
 
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/pipeline"
@@ -90,7 +91,11 @@ func TestPooledRequestsStoredIntact(t *testing.T) {
 			t.Cleanup(func() { conn.Close() })
 			client := ptraceotlp.NewGRPCClient(conn)
 			return func(r int) error {
-				_, err := client.Export(context.Background(), distinctRequest(r))
+				var opts []grpc.CallOption
+				if r%2 == 1 { // decompressed into pooled buffers too
+					opts = append(opts, grpc.UseCompressor(grpcgzip.Name))
+				}
+				_, err := client.Export(context.Background(), distinctRequest(r), opts...)
 				return err
 			}
 		},
