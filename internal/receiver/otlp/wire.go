@@ -317,27 +317,7 @@ var errTruncated = errors.New("truncated or malformed protobuf")
 // is the payload; for varint and fixed types n is the value.
 func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error) error {
 	for len(b) > 0 {
-		num, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return errTruncated
-		}
-		b = b[l:]
-		var v []byte
-		var n uint64
-		switch typ {
-		case protowire.VarintType:
-			n, l = protowire.ConsumeVarint(b)
-		case protowire.Fixed64Type:
-			n, l = protowire.ConsumeFixed64(b)
-		case protowire.Fixed32Type:
-			var x uint32
-			x, l = protowire.ConsumeFixed32(b)
-			n = uint64(x)
-		case protowire.BytesType:
-			v, l = protowire.ConsumeBytes(b)
-		default:
-			l = protowire.ConsumeFieldValue(num, typ, b)
-		}
+		num, typ, v, n, l := nextField(b)
 		if l < 0 {
 			return errTruncated
 		}
