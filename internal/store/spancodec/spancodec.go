@@ -42,24 +42,25 @@ func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
 	// Spans come grouped by resource and scope, so a check against the
 	// previous span's answers almost every lookup; the maps are made only
 	// for the rare batch with many of them.
-	var ix batchIndex
+	var res ptrIndex[model.Resource]
+	var scopes ptrIndex[model.Scope]
 	for _, s := range spans {
-		if s.Resource != nil && s.Resource != ix.lastRes {
-			ix.resIndex(s.Resource)
+		if s.Resource != nil && s.Resource != res.last {
+			res.index(s.Resource)
 		}
-		if s.Scope != nil && s.Scope != ix.lastScope {
-			ix.scopeIndex(s.Scope)
+		if s.Scope != nil && s.Scope != scopes.last {
+			scopes.index(s.Scope)
 		}
 	}
 	dst = append(dst, Version)
-	dst = appendUvarint(dst, uint64(len(ix.resources)))
-	for _, r := range ix.resources {
+	dst = appendUvarint(dst, uint64(len(res.items)))
+	for _, r := range res.items {
 		dst = AppendAttributes(dst, r.Attributes)
 		dst = appendUvarint(dst, uint64(r.DroppedAttributesCount))
 		dst = appendString(dst, r.SchemaURL)
 	}
-	dst = appendUvarint(dst, uint64(len(ix.scopes)))
-	for _, sc := range ix.scopes {
+	dst = appendUvarint(dst, uint64(len(scopes.items)))
+	for _, sc := range scopes.items {
 		dst = appendString(dst, sc.Name)
 		dst = appendString(dst, sc.Version)
 		dst = AppendAttributes(dst, sc.Attributes)
@@ -67,14 +68,14 @@ func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
 		dst = appendString(dst, sc.SchemaURL)
 	}
 	dst = appendUvarint(dst, uint64(len(spans)))
-	ix.lastRes, ix.lastScope = nil, nil
+	res.last, scopes.last = nil, nil
 	for _, s := range spans {
 		ri, si := 0, 0
 		if s.Resource != nil {
-			ri = ix.resIndex(s.Resource) + 1
+			ri = res.index(s.Resource) + 1
 		}
 		if s.Scope != nil {
-			si = ix.scopeIndex(s.Scope) + 1
+			si = scopes.index(s.Scope) + 1
 		}
 		dst = appendUvarint(dst, uint64(ri))
 		dst = appendUvarint(dst, uint64(si))
@@ -87,85 +88,50 @@ func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
 	return dst
 }
 
-// batchIndex numbers the resources and scopes of a batch. Lookups of the
-// previous span's resource and scope are answered without a search; the
-// others search the few seen so far, or a map once there are many.
-type batchIndex struct {
-	resources []*model.Resource
-	scopes    []*model.Scope
-	lastRes   *model.Resource
-	lastScope *model.Scope
-	lastRi    int
-	lastSi    int
-	resMap    map[*model.Resource]int
-	scopeMap  map[*model.Scope]int
+// ptrIndex numbers the distinct resources (or scopes) of a batch in order
+// of first use. A lookup of the previous one is answered without a search;
+// the others search the few seen so far, or a map once there are many.
+type ptrIndex[T any] struct {
+	items []*T
+	last  *T
+	lastI int
+	m     map[*T]int
 }
 
 // batchIndexLinear is the number of resources (or scopes) searched
 // linearly before a map is built.
 const batchIndexLinear = 8
 
-func (x *batchIndex) resIndex(r *model.Resource) int {
-	if r == x.lastRes {
-		return x.lastRi
+// index returns p's number, numbering it if it is new.
+func (x *ptrIndex[T]) index(p *T) int {
+	if p == x.last {
+		return x.lastI
 	}
 	i, ok := -1, false
-	if x.resMap != nil {
-		i, ok = x.resMap[r]
+	if x.m != nil {
+		i, ok = x.m[p]
 	} else {
-		for j, c := range x.resources {
-			if c == r {
+		for j, c := range x.items {
+			if c == p {
 				i, ok = j, true
 				break
 			}
 		}
 	}
 	if !ok {
-		i = len(x.resources)
-		x.resources = append(x.resources, r)
+		i = len(x.items)
+		x.items = append(x.items, p)
 		switch {
-		case x.resMap != nil:
-			x.resMap[r] = i
-		case len(x.resources) > batchIndexLinear:
-			x.resMap = make(map[*model.Resource]int, 2*len(x.resources))
-			for j, c := range x.resources {
-				x.resMap[c] = j
+		case x.m != nil:
+			x.m[p] = i
+		case len(x.items) > batchIndexLinear:
+			x.m = make(map[*T]int, 2*len(x.items))
+			for j, c := range x.items {
+				x.m[c] = j
 			}
 		}
 	}
-	x.lastRes, x.lastRi = r, i
-	return i
-}
-
-func (x *batchIndex) scopeIndex(sc *model.Scope) int {
-	if sc == x.lastScope {
-		return x.lastSi
-	}
-	i, ok := -1, false
-	if x.scopeMap != nil {
-		i, ok = x.scopeMap[sc]
-	} else {
-		for j, c := range x.scopes {
-			if c == sc {
-				i, ok = j, true
-				break
-			}
-		}
-	}
-	if !ok {
-		i = len(x.scopes)
-		x.scopes = append(x.scopes, sc)
-		switch {
-		case x.scopeMap != nil:
-			x.scopeMap[sc] = i
-		case len(x.scopes) > batchIndexLinear:
-			x.scopeMap = make(map[*model.Scope]int, 2*len(x.scopes))
-			for j, c := range x.scopes {
-				x.scopeMap[c] = j
-			}
-		}
-	}
-	x.lastScope, x.lastSi = sc, i
+	x.last, x.lastI = p, i
 	return i
 }
 
