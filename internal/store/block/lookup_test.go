@@ -284,6 +284,7 @@ func TestPageCache(t *testing.T) {
 // TestLookupsPageCache reads every trace of a block three ways: with the
 // page cache off, then with it (filling it), then again (from it). The
 // rows must be the same, and the last pass must find its pages there.
+// The passes after the first also use the page headers the first kept.
 func TestLookupsPageCache(t *testing.T) {
 	spans := genSpansLoad(t, 1500)
 	be, m := writeBlock(t, spans, WriterOptions{})
@@ -318,6 +319,19 @@ func TestLookupsPageCache(t *testing.T) {
 		t.Fatal("nothing cached")
 	}
 	hits := pageVals.hits.Load()
+	var headers int
+	for g := range src.groups {
+		for c := range src.groups[g].chunks {
+			for i := range src.groups[g].chunks[c].headers {
+				if src.groups[g].chunks[c].headers[i].Load() != nil {
+					headers++
+				}
+			}
+		}
+	}
+	if headers == 0 {
+		t.Error("no page header kept by the lookups")
+	}
 	again := read()
 	if pageVals.hits.Load()-hits < int64(len(entries)) {
 		t.Errorf("%d cache hits over %d lookups", pageVals.hits.Load()-hits, len(entries))

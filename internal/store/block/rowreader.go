@@ -139,6 +139,9 @@ type chunkInfo struct {
 	// index, for the trace_id chunk only (nil otherwise, or when the
 	// column index has no such bounds).
 	idBounds [][2][16]byte
+	// headers are the pages' decoded headers, kept once a lookup has
+	// read and checked them (nil until then).
+	headers []atomic.Pointer[pageHeader]
 }
 
 type groupInfo struct {
@@ -286,6 +289,7 @@ func newRowSource(id string, f *parquet.File) (src *rowSource, err error) {
 					return nil, fmt.Errorf("%w: data: offset index of column %d in row group %d: bad page %d", ErrCorrupt, c, g, p)
 				}
 			}
+			ci.headers = make([]atomic.Pointer[pageHeader], len(ci.pages))
 			if len(ci.pages) == 0 && rg.NumRows > 0 {
 				return nil, fmt.Errorf("%w: data: column %d in row group %d has no pages", ErrCorrupt, c, g)
 			}
@@ -626,7 +630,8 @@ func (s *rowSource) loadPage(sc *rowScratch, lp *loadedPage, lf *rowLeaf, ch *ch
 	if lp != nil && lp.group == ch.group && lp.page == p {
 		return lp, nil
 	}
-	if lp == nil {
+	lookup := lp == nil
+	if lookup {
 		lp = &sc.lp
 	}
 	lp.page = -1
@@ -639,9 +644,18 @@ func (s *rowSource) loadPage(sc *rowScratch, lp *loadedPage, lf *rowLeaf, ch *ch
 			return nil, fmt.Errorf("read page: %w", err)
 		}
 	}
-	h, err := decodePageHeader(buf)
-	if err != nil {
-		return nil, err
+	var h pageHeader
+	known := ch.headers[p].Load()
+	if known != nil {
+		h = *known
+	} else {
+		var err error
+		if h, err = decodePageHeader(buf); err != nil {
+			return nil, err
+		}
+	}
+	if h.size > len(buf) {
+		return nil, fmt.Errorf("page header of %d bytes in %d", h.size, len(buf))
 	}
 	body := buf[h.size:]
 	if int(h.compressedSize) != len(body) {
@@ -649,6 +663,11 @@ func (s *rowSource) loadPage(sc *rowScratch, lp *loadedPage, lf *rowLeaf, ch *ch
 	}
 	if nv := int(h.numValues); nv > maxPageValues || nv < pageRows {
 		return nil, fmt.Errorf("page of %d values for %d rows", nv, pageRows)
+	}
+	if known == nil && lookup {
+		// Lookups keep the headers they read (scans read each page once).
+		hc := h
+		ch.headers[p].Store(&hc)
 	}
 	lp.h, lp.rep, lp.def, lp.vals, lp.decoded = h, nil, nil, nil, false
 	switch h.typ {
