@@ -1119,6 +1119,37 @@ func TestAppendPageIndexes(t *testing.T) {
 	}
 }
 
+// TestBounds16 checks bounds16 against bytes.Compare on pages of random
+// 16-byte values, many sharing their first 8 bytes (64-bit trace ids) or
+// all of them.
+func TestBounds16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for i := 0; i < 2000; i++ {
+		n := 1 + rng.IntN(50)
+		b := make([]byte, 16*n)
+		for k := 0; k < n; k++ {
+			v := b[16*k : 16*k+16]
+			for j := range v {
+				v[j] = byte(rng.IntN(3)) * 127
+			}
+			if rng.IntN(2) == 0 {
+				clear(v[:8])
+			}
+		}
+		lo, hi := b[:16], b[:16]
+		for k := 16; k < len(b); k += 16 {
+			if v := b[k : k+16]; bytes.Compare(v, lo) < 0 {
+				lo = v
+			} else if bytes.Compare(v, hi) > 0 {
+				hi = v
+			}
+		}
+		if gotLo, gotHi, ok := bounds16(b); !ok || !bytes.Equal(gotLo, lo) || !bytes.Equal(gotHi, hi) {
+			t.Fatalf("%x: %x %x, want %x %x", b, gotLo, gotHi, lo, hi)
+		}
+	}
+}
+
 // TestPQDictStrs checks the shredding loop of string columns (pqDict.strs)
 // as TestPQDictStrings checks pqDict.str: values of every length up to 40
 // bytes, equal ones at the same address or at another (as in a flush),
