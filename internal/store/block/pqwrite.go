@@ -968,10 +968,16 @@ func (w *pqWriter[T]) flushPage(c *pqColumn) error {
 	var values []byte
 	switch {
 	case l.enc == format.RLEDictionary:
-		var enc rle.DictionaryEncoding
-		if w.values, err = enc.EncodeInt32(w.values[:0], c.idx); err != nil {
+		// As rle.DictionaryEncoding: the bit width of the largest index,
+		// then the indexes; the width from the indexes' OR (the same
+		// highest bit as their maximum), cheaper than its loop of
+		// bits.Len32.
+		bw := bits.Len32(orInt32(c.idx))
+		enc := rle.Encoding{BitWidth: bw}
+		if w.data, err = enc.EncodeInt32(w.data[:0], c.idx); err != nil {
 			return err
 		}
+		w.values = append(append(w.values[:0], byte(bw)), w.data...)
 		values = w.values
 	case l.enc == format.DeltaBinaryPacked:
 		var enc delta.BinaryPackedEncoding
@@ -1225,6 +1231,19 @@ func appendColumnIndex(b []byte, x *format.ColumnIndex) (_ []byte, ok bool) {
 // isZeroStatistics says whether s is empty.
 func isZeroStatistics(s *format.Statistics) bool {
 	return s.Max == nil && s.Min == nil && s.NullCount == 0 && s.DistinctCount == 0 && s.MaxValue == nil && s.MinValue == nil
+}
+
+// orInt32 returns the OR of the values of v, as uint32.
+func orInt32(v []int32) uint32 {
+	var a, b, c, d uint32
+	for len(v) >= 4 {
+		a, b, c, d = a|uint32(v[0]), b|uint32(v[1]), c|uint32(v[2]), d|uint32(v[3])
+		v = v[4:]
+	}
+	for _, x := range v {
+		a |= uint32(x)
+	}
+	return a | b | c | d
 }
 
 // newHistogram returns a level histogram, nil for a column without such

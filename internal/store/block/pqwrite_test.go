@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -1146,6 +1147,23 @@ func TestBounds16(t *testing.T) {
 		}
 		if gotLo, gotHi, ok := bounds16(b); !ok || !bytes.Equal(gotLo, lo) || !bytes.Equal(gotHi, hi) {
 			t.Fatalf("%x: %x %x, want %x %x", b, gotLo, gotHi, lo, hi)
+		}
+	}
+}
+
+// TestOrInt32Width checks that the bit width of the OR of int32 values is
+// that of their largest (as uint32), which rle.DictionaryEncoding writes.
+func TestOrInt32Width(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := 0; i < 5000; i++ {
+		v := make([]int32, rng.IntN(20))
+		want := 0
+		for k := range v {
+			v[k] = int32(rng.Uint32() >> rng.IntN(33))
+			want = max(want, bits.Len32(uint32(v[k])))
+		}
+		if got := bits.Len32(orInt32(v)); got != want {
+			t.Fatalf("%v: width %d, want %d", v, got, want)
 		}
 	}
 }
