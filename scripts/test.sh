@@ -31,9 +31,9 @@ export CLEW_BINARY="$root/bin/clew"
 step "go test (unit and end-to-end)"
 go test -count=1 -timeout 30m -v ./... >"$logdir/go.log" 2>&1
 rc=$?
-grep -E '^(ok|FAIL|---|panic)|^\s+--- FAIL|_test.go:[0-9]+:' "$logdir/go.log" | grep -v -- '--- PASS' | tail -200
-p=$(grep -cE '^\s*--- PASS' "$logdir/go.log"); f=$(grep -cE '^\s*--- FAIL' "$logdir/go.log")
-if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "go test failed without a failing test (build error or panic):"; grep -E 'FAIL|panic|cannot|undefined' "$logdir/go.log" | head -30; fi
+grep -aE '^(ok|FAIL|---|panic)|^\s+--- FAIL|_test.go:[0-9]+:' "$logdir/go.log" | grep -v -- '--- PASS' | tail -200
+p=$(grep -acE '^\s*--- PASS' "$logdir/go.log"); f=$(grep -acE '^\s*--- FAIL' "$logdir/go.log")
+if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "go test failed without a failing test (build error or panic):"; grep -aE 'FAIL|panic|cannot|undefined' "$logdir/go.log" | head -30; fi
 echo "go test: $p passed, $f failed"
 count "$p" "$f"
 
