@@ -23,7 +23,7 @@ const maxCachedPage = 64 << 10
 
 // pageKey names a page of a column chunk of one row source.
 type pageKey struct {
-	source          uint64
+	source           uint64
 	group, col, page int
 }
 

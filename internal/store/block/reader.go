@@ -22,13 +22,13 @@ import (
 // (about BloomBitsPerTrace bits per trace), one fence per FenceEvery traces
 // and the Parquet footer. Methods are safe for concurrent use.
 type Reader struct {
-	be       Backend
-	meta     Meta
-	bloom    bloom.SplitBlockFilter
-	fences   []model.TraceID
-	nIndex   int
-	file     *parquet.File
-	closer   io.Closer
+	be     Backend
+	meta   Meta
+	bloom  bloom.SplitBlockFilter
+	fences []model.TraceID
+	nIndex int
+	file   *parquet.File
+	closer io.Closer
 	// index is the trace-ID index file kept open for lookups (nil when the
 	// backend cannot hand out a ReaderAt: each lookup then reads a range).
 	index    ReaderAtCloser
