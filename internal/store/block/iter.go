@@ -25,9 +25,17 @@ type Iterator struct {
 	err error
 }
 
-// Iter returns an iterator over the block's spans.
+// iterKeep is how many resources and scopes an Iterator remembers: spans
+// of equal resources (and scopes) share one, which spares the block
+// writer of a compaction, which caches them by pointer, building their
+// columns and search terms again at almost every span.
+const iterKeep = 32
+
+// Iter returns an iterator over the block's spans. Spans of equal
+// resources share one *model.Resource (and of equal scopes one
+// *model.Scope): callers must not modify them.
 func (r *Reader) Iter() *Iterator {
-	it := &Iterator{r: r, par: newParentResolver(r.slotKeys)}
+	it := &Iterator{r: r, par: newParentResolver(r.slotKeys), b: spanBuilder{keep: iterKeep}}
 	src, err := r.rowSource()
 	switch {
 	case err == nil:

@@ -657,6 +657,23 @@ type spanBuilder struct {
 	lastRes   *model.Resource
 	lastScope *model.Scope
 	resRow    Row // resource fields of the row lastRes was built from
+	// keep, when positive, is how many resources and scopes the builder
+	// remembers instead of the last one only (the Iterator's: the spans
+	// of a trace alternate between a few services, so that the last
+	// resource alone misses at almost every span). Spans of equal
+	// resource columns then share one *model.Resource, and of equal
+	// scope columns one *model.Scope, which the block writer caches by
+	// pointer.
+	keep   int
+	res    []keptRes // most recently used first, about
+	scopes []*model.Scope
+}
+
+// keptRes is a resource a spanBuilder remembers, with the row fields it
+// was built from.
+type keptRes struct {
+	res *model.Resource
+	row *Row
 }
 
 func sameStrAttrs(a, b []StrAttr) bool {
@@ -684,8 +701,13 @@ func sameOtherAttrs(a, b []OtherAttr) bool {
 }
 
 func (b *spanBuilder) sameResource(r *Row) bool {
-	p := &b.resRow
-	return b.lastRes != nil && p.ServiceName == r.ServiceName && p.resStrs2() == r.resStrs2() &&
+	return b.lastRes != nil && sameResourceCols(&b.resRow, r)
+}
+
+// sameResourceCols reports whether rows p and r have equal resource
+// columns.
+func sameResourceCols(p, r *Row) bool {
+	return p.ServiceName == r.ServiceName && p.resStrs2() == r.resStrs2() &&
 		p.Aliases&^((1<<resAliasShift)-1) == r.Aliases&^((1<<resAliasShift)-1) &&
 		p.ResourceDropped == r.ResourceDropped && p.ResourceSchemaURL == r.ResourceSchemaURL &&
 		sameStrAttrs(p.ResourceAttrsStr, r.ResourceAttrsStr) && sameOtherAttrs(p.ResourceAttrsOther, r.ResourceAttrsOther)
@@ -697,9 +719,44 @@ func (r *Row) resStrs2() [len(resCols)]string {
 }
 
 func (b *spanBuilder) resource(r *Row) *model.Resource {
+	if b.keep > 0 {
+		return b.keptResource(r)
+	}
 	if b.sameResource(r) {
 		return b.lastRes
 	}
+	b.lastRes = newResource(r, &b.resRow)
+	return b.lastRes
+}
+
+// keptResource returns the kept resource of r's columns, moved one place
+// towards the front, or builds it and keeps it in place of the least
+// recently used one.
+func (b *spanBuilder) keptResource(r *Row) *model.Resource {
+	for i := range b.res {
+		if k := b.res[i]; sameResourceCols(k.row, r) {
+			if i > 0 {
+				b.res[i-1], b.res[i] = k, b.res[i-1]
+			}
+			return k.res
+		}
+	}
+	var row *Row
+	if len(b.res) < b.keep {
+		row = new(Row)
+		b.res = append(b.res, keptRes{})
+	} else {
+		row = b.res[len(b.res)-1].row
+	}
+	k := keptRes{res: newResource(r, row), row: row}
+	copy(b.res[1:], b.res[:len(b.res)-1])
+	b.res[0] = k
+	return k.res
+}
+
+// newResource builds the resource of r's columns and sets kept to those
+// columns.
+func newResource(r *Row, kept *Row) *model.Resource {
 	res := &model.Resource{DroppedAttributesCount: r.ResourceDropped, SchemaURL: r.ResourceSchemaURL}
 	n := 1 + len(r.ResourceAttrsStr) + len(r.ResourceAttrsOther)
 	vals := r.resStrs2()
@@ -726,10 +783,9 @@ func (b *spanBuilder) resource(r *Row) *model.Resource {
 	if len(attrs) > 0 {
 		res.Attributes = attrs
 	}
-	b.lastRes = res
-	b.resRow = Row{ServiceName: r.ServiceName, Aliases: r.Aliases, ResourceDropped: r.ResourceDropped, ResourceSchemaURL: r.ResourceSchemaURL,
+	*kept = Row{ServiceName: r.ServiceName, Aliases: r.Aliases, ResourceDropped: r.ResourceDropped, ResourceSchemaURL: r.ResourceSchemaURL,
 		ResourceAttrsStr: append([]StrAttr(nil), r.ResourceAttrsStr...), ResourceAttrsOther: cloneOthers(r.ResourceAttrsOther)}
-	ps := b.resRow.resStrs()
+	ps := kept.resStrs()
 	for i, v := range vals {
 		*ps[i] = v
 	}
@@ -830,13 +886,39 @@ func (b *spanBuilder) ToSpan(r *Row) *model.Span {
 		}
 	}
 	sp.Resource = b.resource(r)
-	if sc := b.lastScope; sc != nil && sc.Name == r.ScopeName && sc.Version == r.ScopeVersion && sc.SchemaURL == r.ScopeSchemaURL &&
-		sc.DroppedAttributesCount == r.ScopeDropped && len(sc.Attributes) == 0 && len(r.ScopeAttrsStr) == 0 && len(r.ScopeAttrsOther) == 0 {
-		sp.Scope = sc
-	} else {
-		sp.Scope = &model.Scope{Name: r.ScopeName, Version: r.ScopeVersion, DroppedAttributesCount: r.ScopeDropped, SchemaURL: r.ScopeSchemaURL,
-			Attributes: joinAttrs(nil, r.ScopeAttrsStr, r.ScopeAttrsOther)}
-		b.lastScope = sp.Scope
-	}
+	sp.Scope = b.scope(r)
 	return sp
+}
+
+// sameScope reports whether sc is the scope of r's columns; scopes with
+// attributes never compare equal.
+func sameScope(sc *model.Scope, r *Row) bool {
+	return sc != nil && sc.Name == r.ScopeName && sc.Version == r.ScopeVersion && sc.SchemaURL == r.ScopeSchemaURL &&
+		sc.DroppedAttributesCount == r.ScopeDropped && len(sc.Attributes) == 0 && len(r.ScopeAttrsStr) == 0 && len(r.ScopeAttrsOther) == 0
+}
+
+// scope returns the scope of r's columns: the last one, a kept one (keep)
+// or a new one.
+func (b *spanBuilder) scope(r *Row) *model.Scope {
+	if sameScope(b.lastScope, r) {
+		return b.lastScope
+	}
+	if b.keep > 0 {
+		for i, sc := range b.scopes {
+			if sameScope(sc, r) {
+				b.scopes[i], b.lastScope = b.lastScope, sc
+				return sc
+			}
+		}
+		if b.lastScope != nil {
+			if len(b.scopes) < b.keep {
+				b.scopes = append(b.scopes, nil)
+			}
+			copy(b.scopes[1:], b.scopes[:len(b.scopes)-1])
+			b.scopes[0] = b.lastScope
+		}
+	}
+	b.lastScope = &model.Scope{Name: r.ScopeName, Version: r.ScopeVersion, DroppedAttributesCount: r.ScopeDropped, SchemaURL: r.ScopeSchemaURL,
+		Attributes: joinAttrs(nil, r.ScopeAttrsStr, r.ScopeAttrsOther)}
+	return b.lastScope
 }

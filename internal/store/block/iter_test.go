@@ -1,0 +1,96 @@
+package block
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/clew-dev/clew/internal/model"
+)
+
+// TestIterSharesResources checks the Iterator's kept resources and scopes:
+// spans come back as written when their resources and scopes alternate
+// among fewer than iterKeep and among more than iterKeep (so that kept
+// ones are evicted), and spans of equal resources (scopes) share one
+// pointer while different ones never do.
+func TestIterSharesResources(t *testing.T) {
+	for _, distinct := range []int{3, iterKeep + 5} {
+		t.Run(fmt.Sprint(distinct), func(t *testing.T) {
+			res := make([]*model.Resource, distinct)
+			scopes := make([]*model.Scope, distinct)
+			for i := range res {
+				res[i] = &model.Resource{Attributes: model.Attributes{
+					{Key: "service.name", Value: model.StringValue(fmt.Sprintf("svc-%d", i%4))},
+					{Key: "host.name", Value: model.StringValue(fmt.Sprintf("host-%d", i))},
+					{Key: "n", Value: model.IntValue(int64(i % 2))},
+				}}
+				scopes[i] = &model.Scope{Name: fmt.Sprintf("lib-%d", i%5), Version: fmt.Sprint(i)}
+			}
+			// A scope with attributes is never shared.
+			scopes[1] = &model.Scope{Name: "attrs", Attributes: model.Attributes{{Key: "k", Value: model.StringValue("v")}}}
+			var spans []*model.Span
+			for tr := 0; tr < 200; tr++ {
+				for s := 0; s < 7; s++ {
+					i := tr*7 + s
+					k := (i * 7919) % distinct // not in a cycle of the kept ones
+					start := uint64(1e18) + uint64(i)*1000
+					spans = append(spans, &model.Span{Resource: res[k], Scope: scopes[k],
+						TraceID: model.TraceIDFromUint64s(uint64(tr), 1), SpanID: model.SpanIDFromUint64(uint64(i + 1)),
+						Name: "op", StartTimeUnixNano: start, EndTimeUnixNano: start + 5})
+				}
+			}
+			be, m := writeBlock(t, spans, WriterOptions{RowGroupRows: 300})
+			rd, err := Open(context.Background(), be, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rd.Close()
+			it := rd.Iter()
+			defer it.Close()
+			var got []*model.Span
+			for sp := it.Next(); sp != nil; sp = it.Next() {
+				got = append(got, sp)
+			}
+			if err := it.Err(); err != nil {
+				t.Fatal(err)
+			}
+			byKey := cmpopts.SortSlices(func(a, b model.KeyValue) bool { return a.Key < b.Key })
+			if diff := cmp.Diff(spans, got, valueCmp, byKey, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+			resOf := map[*model.Resource]*model.Resource{} // read -> written
+			scopeOf := map[*model.Scope]*model.Scope{}
+			shared := 0
+			for i, sp := range got {
+				if w, ok := resOf[sp.Resource]; ok && w != spans[i].Resource {
+					t.Fatalf("span %d: resource shared by spans of different resources", i)
+				}
+				if _, ok := resOf[sp.Resource]; ok {
+					shared++
+				}
+				resOf[sp.Resource] = spans[i].Resource
+				if w, ok := scopeOf[sp.Scope]; ok && w != spans[i].Scope {
+					t.Fatalf("span %d: scope shared by spans of different scopes", i)
+				}
+				scopeOf[sp.Scope] = spans[i].Scope
+			}
+			// Every scope but the one with attributes is built once, that
+			// one for each of its spans.
+			wantScopes := distinct - 1
+			for _, sp := range spans {
+				if sp.Scope == scopes[1] {
+					wantScopes++
+				}
+			}
+			if distinct < iterKeep && (len(resOf) != distinct || len(scopeOf) != wantScopes) {
+				t.Errorf("%d resources, %d scopes read; want %d and %d", len(resOf), len(scopeOf), distinct, wantScopes)
+			}
+			if distinct < iterKeep && shared == 0 {
+				t.Error("no span shares a resource")
+			}
+		})
+	}
+}
