@@ -23,6 +23,9 @@ type Iterator struct {
 	b   spanBuilder
 	par parentResolver // parquet-go's rows only: the row reader resolves its own
 	err error
+	// reuse (ReuseSpans) has Next return sp, reused from span to span.
+	reuse bool
+	sp    model.Span
 }
 
 // iterKeep is how many resources and scopes an Iterator remembers: spans
@@ -96,10 +99,20 @@ func (it *Iterator) Next() (sp *model.Span) {
 			return nil
 		}
 	}
-	sp = it.b.ToSpan(&it.buf[it.pos])
+	r := &it.buf[it.pos]
 	it.pos++
-	return sp
+	if !it.reuse {
+		return it.b.ToSpan(r)
+	}
+	it.b.fillSpan(&it.sp, r)
+	return &it.sp
 }
+
+// ReuseSpans has Next reuse the memory of the span it returned last (the
+// span, its attribute, event and link slices): a span is valid only until
+// the next call to Next. Compaction, which hands each span to a block
+// writer that keeps none, allocates then almost nothing per span.
+func (it *Iterator) ReuseSpans() { it.reuse = true }
 
 // Err returns the error that ended the iteration, if any.
 func (it *Iterator) Err() error { return it.err }

@@ -11,14 +11,19 @@ import (
 	"github.com/clew-dev/clew/internal/model"
 )
 
-// TestIterSharesResources checks the Iterator's kept resources and scopes:
-// spans come back as written when their resources and scopes alternate
+// TestIterSharesResources checks the Iterator's kept resources and scopes
+// and its reuse of span memory (ReuseSpans): spans (of varying numbers of attributes,
+// events and links) come back as written when their resources and scopes alternate
 // among fewer than iterKeep and among more than iterKeep (so that kept
 // ones are evicted), and spans of equal resources (scopes) share one
 // pointer while different ones never do.
 func TestIterSharesResources(t *testing.T) {
-	for _, distinct := range []int{3, iterKeep + 5} {
-		t.Run(fmt.Sprint(distinct), func(t *testing.T) {
+	for _, tc := range []struct {
+		distinct int
+		reuse    bool
+	}{{3, false}, {3, true}, {iterKeep + 5, true}} {
+		distinct := tc.distinct
+		t.Run(fmt.Sprint(distinct, tc.reuse), func(t *testing.T) {
 			res := make([]*model.Resource, distinct)
 			scopes := make([]*model.Scope, distinct)
 			for i := range res {
@@ -37,9 +42,26 @@ func TestIterSharesResources(t *testing.T) {
 					i := tr*7 + s
 					k := (i * 7919) % distinct // not in a cycle of the kept ones
 					start := uint64(1e18) + uint64(i)*1000
-					spans = append(spans, &model.Span{Resource: res[k], Scope: scopes[k],
+					sp := &model.Span{Resource: res[k], Scope: scopes[k],
 						TraceID: model.TraceIDFromUint64s(uint64(tr), 1), SpanID: model.SpanIDFromUint64(uint64(i + 1)),
-						Name: "op", StartTimeUnixNano: start, EndTimeUnixNano: start + 5})
+						Name: "op", StartTimeUnixNano: start, EndTimeUnixNano: start + 5}
+					// Attributes, events and links of varying counts: the
+					// iterator reuses their memory from span to span.
+					for a := range i % 4 {
+						sp.Attributes = append(sp.Attributes, model.KeyValue{Key: fmt.Sprint("a", a), Value: model.IntValue(int64(i))})
+					}
+					for e := range i % 3 {
+						ev := model.Event{TimeUnixNano: start + uint64(e), Name: fmt.Sprint("e", e)}
+						for a := range (i + e) % 3 {
+							ev.Attributes = append(ev.Attributes, model.KeyValue{Key: fmt.Sprint("ea", a), Value: model.StringValue(fmt.Sprint(i))})
+						}
+						sp.Events = append(sp.Events, ev)
+					}
+					for l := range i % 5 / 3 {
+						sp.Links = append(sp.Links, model.Link{TraceID: model.TraceIDFromUint64s(9, uint64(i)), SpanID: model.SpanIDFromUint64(uint64(l + 1)),
+							Attributes: model.Attributes{{Key: "li", Value: model.IntValue(int64(i))}}[:i%2]})
+					}
+					spans = append(spans, sp)
 				}
 			}
 			be, m := writeBlock(t, spans, WriterOptions{RowGroupRows: 300})
@@ -50,21 +72,22 @@ func TestIterSharesResources(t *testing.T) {
 			defer rd.Close()
 			it := rd.Iter()
 			defer it.Close()
+			if tc.reuse {
+				it.ReuseSpans()
+			}
 			var got []*model.Span
-			for sp := it.Next(); sp != nil; sp = it.Next() {
-				got = append(got, sp)
-			}
-			if err := it.Err(); err != nil {
-				t.Fatal(err)
-			}
 			byKey := cmpopts.SortSlices(func(a, b model.KeyValue) bool { return a.Key < b.Key })
-			if diff := cmp.Diff(spans, got, valueCmp, byKey, cmpopts.EquateEmpty()); diff != "" {
-				t.Fatalf("(-want +got):\n%s", diff)
-			}
 			resOf := map[*model.Resource]*model.Resource{} // read -> written
 			scopeOf := map[*model.Scope]*model.Scope{}
-			shared := 0
-			for i, sp := range got {
+			shared, i := 0, 0
+			for sp := it.Next(); sp != nil; sp, i = it.Next(), i+1 {
+				if i >= len(spans) {
+					t.Fatalf("more than the %d spans written", len(spans))
+				}
+				if diff := cmp.Diff(spans[i], sp, valueCmp, byKey, cmpopts.EquateEmpty()); diff != "" {
+					t.Fatalf("span %d (-want +got):\n%s", i, diff)
+				}
+				got = append(got, sp)
 				if w, ok := resOf[sp.Resource]; ok && w != spans[i].Resource {
 					t.Fatalf("span %d: resource shared by spans of different resources", i)
 				}
@@ -76,6 +99,18 @@ func TestIterSharesResources(t *testing.T) {
 					t.Fatalf("span %d: scope shared by spans of different scopes", i)
 				}
 				scopeOf[sp.Scope] = spans[i].Scope
+			}
+			if err := it.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if i != len(spans) {
+				t.Fatalf("%d spans read, want %d", i, len(spans))
+			}
+			if !tc.reuse {
+				// Spans stay valid after the next call to Next.
+				if diff := cmp.Diff(spans, got, valueCmp, byKey, cmpopts.EquateEmpty()); diff != "" {
+					t.Fatalf("(-want +got):\n%s", diff)
+				}
 			}
 			// Every scope but the one with attributes is built once, that
 			// one for each of its spans.

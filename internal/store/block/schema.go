@@ -7,6 +7,7 @@ package block
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store/spancodec"
@@ -802,7 +803,17 @@ func cloneOthers(in []OtherAttr) []OtherAttr {
 
 // ToSpan builds a span from r. The span does not alias r.
 func (b *spanBuilder) ToSpan(r *Row) *model.Span {
-	sp := &model.Span{
+	sp := new(model.Span)
+	b.fillSpan(sp, r)
+	return sp
+}
+
+// fillSpan sets sp to the span of r, reusing the memory of sp's
+// attributes, events (with their attributes) and links. The span does not
+// alias r.
+func (b *spanBuilder) fillSpan(sp *model.Span, r *Row) {
+	attrs, events, links := sp.Attributes[:0], sp.Events[:0], sp.Links[:0]
+	*sp = model.Span{
 		TraceID:                r.TraceID,
 		SpanID:                 r.SpanID,
 		ParentSpanID:           r.ParentSpanID,
@@ -834,7 +845,7 @@ func (b *spanBuilder) ToSpan(r *Row) *model.Span {
 		}
 	}
 	if n > 0 {
-		attrs := make(model.Attributes, 0, n)
+		attrs = slices.Grow(attrs, n)
 		for i, p := range strs {
 			key := spanCols[i].key
 			if r.Aliases&(1<<i) != 0 {
@@ -867,27 +878,28 @@ func (b *spanBuilder) ToSpan(r *Row) *model.Span {
 		for i := range r.AttrsOther {
 			attrs = append(attrs, model.KeyValue{Key: r.AttrsOther[i].Key, Value: otherValue(r.AttrsOther[i].Value)})
 		}
-		sp.Attributes = attrs
 	}
+	sp.Attributes = attrs // nil for a new span without attributes
 	if len(r.Events) > 0 {
-		sp.Events = make([]model.Event, len(r.Events))
+		events = slices.Grow(events, len(r.Events))[:len(r.Events)]
 		for i := range r.Events {
 			e := &r.Events[i]
-			sp.Events[i] = model.Event{TimeUnixNano: uint64(r.StartUnixNano + e.TimeOffsetNano), Name: e.Name,
-				Attributes: joinAttrs(nil, e.AttrsStr, e.AttrsOther), DroppedAttributesCount: e.Dropped}
+			events[i] = model.Event{TimeUnixNano: uint64(r.StartUnixNano + e.TimeOffsetNano), Name: e.Name,
+				Attributes: joinAttrs(events[i].Attributes[:0], e.AttrsStr, e.AttrsOther), DroppedAttributesCount: e.Dropped}
 		}
 	}
+	sp.Events = events
 	if len(r.Links) > 0 {
-		sp.Links = make([]model.Link, len(r.Links))
+		links = slices.Grow(links, len(r.Links))[:len(r.Links)]
 		for i := range r.Links {
 			l := &r.Links[i]
-			sp.Links[i] = model.Link{TraceID: l.TraceID, SpanID: l.SpanID, TraceState: l.TraceState,
-				Attributes: joinAttrs(nil, l.AttrsStr, l.AttrsOther), DroppedAttributesCount: l.Dropped, Flags: l.Flags}
+			links[i] = model.Link{TraceID: l.TraceID, SpanID: l.SpanID, TraceState: l.TraceState,
+				Attributes: joinAttrs(links[i].Attributes[:0], l.AttrsStr, l.AttrsOther), DroppedAttributesCount: l.Dropped, Flags: l.Flags}
 		}
 	}
+	sp.Links = links
 	sp.Resource = b.resource(r)
 	sp.Scope = b.scope(r)
-	return sp
 }
 
 // sameScope reports whether sc is the scope of r's columns; scopes with

@@ -160,6 +160,8 @@ func (s *Store) Compact(ctx context.Context) (bool, error) {
 	for _, b := range srcs {
 		it := b.r.Iter()
 		defer it.Close()
+		// The writer keeps no span: each source's one span is reused.
+		it.ReuseSpans()
 		if sp := it.Next(); sp != nil {
 			h.items = append(h.items, mergeItem{sp: sp, it: it})
 		} else if err := it.Err(); err != nil {
