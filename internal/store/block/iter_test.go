@@ -12,11 +12,12 @@ import (
 )
 
 // TestIterSharesResources checks the Iterator's kept resources and scopes
-// and its reuse of span memory (ReuseSpans): spans (of varying numbers of attributes,
-// events and links) come back as written when their resources and scopes alternate
-// among fewer than iterKeep and among more than iterKeep (so that kept
-// ones are evicted), and spans of equal resources (scopes) share one
-// pointer while different ones never do.
+// and its reuse of span memory (ReuseSpans) and of the scan's rows
+// (clearKeep): spans (of varying numbers of attributes, events with
+// attributes of both lists, and links) come back as written when their
+// resources and scopes alternate among fewer than iterKeep and among more
+// than iterKeep (so that kept ones are evicted), and spans of equal
+// resources (scopes) share one pointer while different ones never do.
 func TestIterSharesResources(t *testing.T) {
 	for _, tc := range []struct {
 		distinct int
@@ -53,7 +54,11 @@ func TestIterSharesResources(t *testing.T) {
 					for e := range i % 3 {
 						ev := model.Event{TimeUnixNano: start + uint64(e), Name: fmt.Sprint("e", e)}
 						for a := range (i + e) % 3 {
-							ev.Attributes = append(ev.Attributes, model.KeyValue{Key: fmt.Sprint("ea", a), Value: model.StringValue(fmt.Sprint(i))})
+							v := model.StringValue(fmt.Sprint(i))
+							if a == 1 {
+								v = model.IntValue(int64(i)) // attrs_other
+							}
+							ev.Attributes = append(ev.Attributes, model.KeyValue{Key: fmt.Sprint("ea", a), Value: v})
 						}
 						sp.Events = append(sp.Events, ev)
 					}

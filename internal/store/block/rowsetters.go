@@ -42,10 +42,30 @@ func growTo[E any](s *[]E, n int) {
 	if l := len(*s); l < n {
 		if cap(*s) >= n {
 			*s = (*s)[:n]
-			clear((*s)[l:])
+			clearKeep(s, l)
 		} else {
 			*s = append(*s, make([]E, n-l)...)
 		}
+	}
+}
+
+// clearKeep clears the elements of *s from l on, keeping the storage of
+// the attribute lists of events and links (a scan reuses its rows, whose
+// events would otherwise allocate their lists again at every row).
+func clearKeep[E any](s *[]E, l int) {
+	switch p := any(s).(type) {
+	case *[]Event:
+		for i := l; i < len(*p); i++ {
+			e := &(*p)[i]
+			*e = Event{AttrsStr: e.AttrsStr[:0], AttrsOther: e.AttrsOther[:0]}
+		}
+	case *[]Link:
+		for i := l; i < len(*p); i++ {
+			e := &(*p)[i]
+			*e = Link{AttrsStr: e.AttrsStr[:0], AttrsOther: e.AttrsOther[:0]}
+		}
+	default:
+		clear((*s)[l:])
 	}
 }
 
