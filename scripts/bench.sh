@@ -61,8 +61,15 @@ echo "compacted: blocks $(metric clew_local_blocks), cpu ${cpu_compacted}s, peak
 if [ -z "${SKIP_QUERIES:-}" ]; then
   go run ./test/benchstore -query "http://127.0.0.1:$qport" -ids "$work/ids.txt" -spans-per-trace 10 -server-pid "$pid" ${BENCHSTORE_FLAGS:-} >"$work/query.json" || true
 fi
+# The high-water mark once the queries ran too: the pages of mapped block
+# files they touched count in the resident set (reclaimable page cache),
+# as do the pages of the binary itself (RssFile counts both).
+hwm_end_kb=$(awk '/VmHWM/{print $2}' /proc/$pid/status)
+rss_end_kb=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
+rss_file_kb=$(awk '/RssFile/{print $2}' /proc/$pid/status)
+echo "after the queries: peak RSS ${hwm_end_kb} kB; now ${rss_end_kb} kB, of which file-backed (the binary and mapped blocks) ${rss_file_kb} kB" >&2
 
-python3 - "$work/gen.json" "$work/query.json" "$cpu0" "$cpu_ingest" "$cpu_flushed" "$hwm_kb" "$disk" "$OUT" "$cpu_compacted" "$hwm_compacted_kb" "$disk_compacted" <<'PY'
+python3 - "$work/gen.json" "$work/query.json" "$cpu0" "$cpu_ingest" "$cpu_flushed" "$hwm_kb" "$disk" "$OUT" "$cpu_compacted" "$hwm_compacted_kb" "$disk_compacted" "$hwm_end_kb" "$rss_file_kb" <<'PY'
 import json, sys
 gen = json.load(open(sys.argv[1]))
 try:
@@ -71,6 +78,7 @@ except (OSError, ValueError):
   q = {"query_phase": "skipped or failed"}
 cpu0, cpu_ingest, cpu_flushed = map(float, sys.argv[3:6]); hwm_kb, disk = int(sys.argv[6]), int(sys.argv[7])
 cpu_compacted, hwm_compacted_kb, disk_compacted = float(sys.argv[9]), int(sys.argv[10]), int(sys.argv[11])
+hwm_end_kb, rss_file_kb = int(sys.argv[12]), int(sys.argv[13])
 # clew gen: spans_sent counts the spans of accepted requests, spans_failed
 # those of requests refused for good (after its retries).
 spans = gen.get("spans_accepted", gen["spans_sent"] - gen.get("spans_rejected", 0))
@@ -88,6 +96,8 @@ res = {
   "server_cpu_seconds_with_compaction": round(cpu_compacted - cpu0, 2),
   "peak_rss_mb_with_compaction": round(hwm_compacted_kb / 1024, 1),
   "disk_bytes_per_span_compacted": round(disk_compacted / spans, 1),
+  "peak_rss_mb_after_queries": round(hwm_end_kb / 1024, 1),
+  "rss_file_backed_mb_after_queries": round(rss_file_kb / 1024, 1),
 }
 res.update(q)
 json.dump(res, open(sys.argv[8], "w"), indent=2)
