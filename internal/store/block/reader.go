@@ -284,18 +284,7 @@ func (r *Reader) rowSource() (*rowSource, error) {
 // block has something the row reader does not handle, and resolves their
 // parents.
 func (r *Reader) readRows(first int64, rows []Row) error {
-	src, err := r.rowSource()
-	if err == nil {
-		err = src.readRange(first, rows, nil)
-	}
-	if errors.Is(err, errUnsupported) {
-		clear(rows)
-		err = r.readRowsGeneric(first, rows)
-	}
-	if err != nil {
-		return err
-	}
-	return resolveParents(rows, r.slotKeys)
+	return r.readRowsVia(first, rows, func(src *rowSource) error { return src.readRange(first, rows, nil) })
 }
 
 // readTraceRows reads len(rows) rows starting at row first, which the
@@ -303,9 +292,16 @@ func (r *Reader) readRows(first int64, rows []Row) error {
 // then skips the trace_id column where its page bounds agree
 // (rowSource.readTrace).
 func (r *Reader) readTraceRows(first int64, rows []Row, id model.TraceID) error {
+	return r.readRowsVia(first, rows, func(src *rowSource) error { return src.readTrace(first, rows, id) })
+}
+
+// readRowsVia reads the rows with read on the row reader, or with
+// parquet-go's when the row reader does not handle the block, and
+// resolves their parents.
+func (r *Reader) readRowsVia(first int64, rows []Row, read func(*rowSource) error) error {
 	src, err := r.rowSource()
 	if err == nil {
-		err = src.readTrace(first, rows, id)
+		err = read(src)
 	}
 	if errors.Is(err, errUnsupported) {
 		clear(rows)
