@@ -284,7 +284,7 @@ func (r *Reader) rowSource() (*rowSource, error) {
 // block has something the row reader does not handle, and resolves their
 // parents.
 func (r *Reader) readRows(first int64, rows []Row) error {
-	return r.readRowsVia(first, rows, func(src *rowSource) error { return src.readRange(first, rows, nil) })
+	return r.readRowsVia(first, rows, nil)
 }
 
 // readTraceRows reads len(rows) rows starting at row first, which the
@@ -292,16 +292,20 @@ func (r *Reader) readRows(first int64, rows []Row) error {
 // then skips the trace_id column where its page bounds agree
 // (rowSource.readTrace).
 func (r *Reader) readTraceRows(first int64, rows []Row, id model.TraceID) error {
-	return r.readRowsVia(first, rows, func(src *rowSource) error { return src.readTrace(first, rows, id) })
+	return r.readRowsVia(first, rows, &id)
 }
 
-// readRowsVia reads the rows with read on the row reader, or with
-// parquet-go's when the row reader does not handle the block, and
-// resolves their parents.
-func (r *Reader) readRowsVia(first int64, rows []Row, read func(*rowSource) error) error {
+// readRowsVia reads the rows with the row reader (as the rows of trace
+// *id when id is not nil), or with parquet-go's when the row reader does
+// not handle the block, and resolves their parents.
+func (r *Reader) readRowsVia(first int64, rows []Row, id *model.TraceID) error {
 	src, err := r.rowSource()
-	if err == nil {
-		err = read(src)
+	switch {
+	case err != nil:
+	case id != nil:
+		err = src.readTrace(first, rows, *id)
+	default:
+		err = src.readRange(first, rows, nil)
 	}
 	if errors.Is(err, errUnsupported) {
 		clear(rows)
