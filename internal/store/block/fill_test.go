@@ -208,30 +208,19 @@ func BenchmarkDecodeFill(b *testing.B) {
 	var e rowEncoder
 	e.slots = slots
 	rows := make([]Row, 1024)
-	var dec spancodec.SpanDecoder
-	buf := make([]model.Span, 64)
+	replay := newHeadReplay(enc, res, scopes)
 	b.ReportAllocs()
 	b.ResetTimer()
 	c0 := rusageCPU()
 	for i := 0; i < b.N; i++ {
-		k, n := 0, 0
-		for j := range enc {
-			if j > 0 && model.TraceID(enc[j][:16]) != model.TraceID(enc[j-1][:16]) {
-				dec.Reset()
-				k = 0
-			}
-			sp := &buf[k%len(buf)]
-			k++
-			sp.Resource, sp.Scope = res[j], scopes[j]
-			if err := dec.Decode(enc[j], sp); err != nil {
-				b.Fatal(err)
-			}
+		n := 0
+		replay.each(b, func(sp *model.Span, _ bool) {
 			e.fill(&rows[n], sp)
 			if n++; n == len(rows) {
 				n = 0
 				e.arena = e.arena[:0]
 			}
-		}
+		})
 	}
 	b.ReportMetric(float64(rusageCPU()-c0)/float64(b.N*len(enc)), "cpu-ns/span")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(enc)), "ns/span")

@@ -43,6 +43,41 @@ func headSpans(tb testing.TB, traces int) (enc [][]byte, res []*model.Resource, 
 	return enc, res, scopes
 }
 
+// headReplay decodes head encodings (headSpans) as local.flushHead does:
+// one trace at a time into reused spans, their strings sharing the
+// records' bytes, resources and scopes shared by pointer.
+type headReplay struct {
+	enc    [][]byte
+	res    []*model.Resource
+	scopes []*model.Scope
+	dec    spancodec.SpanDecoder
+	buf    []model.Span
+}
+
+func newHeadReplay(enc [][]byte, res []*model.Resource, scopes []*model.Scope) *headReplay {
+	return &headReplay{enc: enc, res: res, scopes: scopes, buf: make([]model.Span, 64)}
+}
+
+// each decodes every span and calls fn with it and whether it starts a
+// trace; the span is valid until the next trace starts.
+func (h *headReplay) each(tb testing.TB, fn func(sp *model.Span, newTrace bool)) {
+	k := 0
+	for j, enc := range h.enc {
+		newTrace := j == 0 || model.TraceID(enc[:16]) != model.TraceID(h.enc[j-1][:16])
+		if newTrace {
+			h.dec.Reset()
+			k = 0
+		}
+		sp := &h.buf[k%len(h.buf)]
+		k++
+		sp.Resource, sp.Scope = h.res[j], h.scopes[j]
+		if err := h.dec.Decode(enc, sp); err != nil {
+			tb.Fatal(err)
+		}
+		fn(sp, newTrace)
+	}
+}
+
 // genHeadRows returns the rows the block writer makes of the benchmark
 // load in a flush of the head (genRows with the spans decoded from
 // headSpans' records, as in BenchmarkFlushAdd), in batches of 1,024.
@@ -54,24 +89,11 @@ func genHeadRows(tb testing.TB, traces int) [][]Row {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var dec spancodec.SpanDecoder
-	buf := make([]model.Span, 64)
-	k := 0
-	for j := range enc {
-		if j > 0 && model.TraceID(enc[j][:16]) != model.TraceID(enc[j-1][:16]) {
-			dec.Reset()
-			k = 0
-		}
-		sp := &buf[k%len(buf)]
-		k++
-		sp.Resource, sp.Scope = res[j], scopes[j]
-		if err := dec.Decode(enc[j], sp); err != nil {
-			tb.Fatal(err)
-		}
+	newHeadReplay(enc, res, scopes).each(tb, func(sp *model.Span, _ bool) {
 		if err := w.Add(sp); err != nil {
 			tb.Fatal(err)
 		}
-	}
+	})
 	if err := w.flushRows(); err != nil {
 		tb.Fatal(err)
 	}
@@ -104,29 +126,17 @@ func benchFlush(b *testing.B, newSink func(io.Writer, WriterOptions) (rowSink, e
 	b.ReportAllocs()
 	b.ResetTimer()
 	c0 := rusageCPU()
-	var dec spancodec.SpanDecoder
-	buf := make([]model.Span, 64)
+	replay := newHeadReplay(enc, res, scopes)
 	for i := 0; i < b.N; i++ {
 		w, err := newWriter(be, filepath.Join(dir, "tmp"), Meta{}, WriterOptions{}, newSink)
 		if err != nil {
 			b.Fatal(err)
 		}
-		k := 0
-		for j := range enc {
-			if j > 0 && model.TraceID(enc[j][:16]) != model.TraceID(enc[j-1][:16]) {
-				dec.Reset()
-				k = 0
-			}
-			sp := &buf[k%len(buf)]
-			k++
-			sp.Resource, sp.Scope = res[j], scopes[j]
-			if err := dec.Decode(enc[j], sp); err != nil {
-				b.Fatal(err)
-			}
+		replay.each(b, func(sp *model.Span, _ bool) {
 			if err := w.Add(sp); err != nil {
 				b.Fatal(err)
 			}
-		}
+		})
 		m, err := w.Finish(context.Background(), time.Now())
 		if err != nil {
 			b.Fatal(err)

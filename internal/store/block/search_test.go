@@ -17,7 +17,6 @@ import (
 
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store"
-	"github.com/clew-dev/clew/internal/store/spancodec"
 )
 
 // searchSpans makes traces over 5 services with attributes of every kind
@@ -700,30 +699,17 @@ func BenchmarkSearchBuilder(b *testing.B) {
 	enc, res, scopes := headSpans(b, 20000)
 	for _, build := range []bool{false, true} {
 		b.Run(map[bool]string{false: "decode", true: "build"}[build], func(b *testing.B) {
-			var dec spancodec.SpanDecoder
-			buf := make([]model.Span, 64)
+			replay := newHeadReplay(enc, res, scopes)
 			b.ReportAllocs()
 			b.ResetTimer()
 			c0 := rusageCPU()
 			for i := 0; i < b.N; i++ {
 				sb := newSearchBuilder()
-				k := 0
-				for j := range enc {
-					newTrace := j == 0 || model.TraceID(enc[j][:16]) != model.TraceID(enc[j-1][:16])
-					if newTrace {
-						dec.Reset()
-						k = 0
-					}
-					sp := &buf[k%len(buf)]
-					k++
-					sp.Resource, sp.Scope = res[j], scopes[j]
-					if err := dec.Decode(enc[j], sp); err != nil {
-						b.Fatal(err)
-					}
+				replay.each(b, func(sp *model.Span, newTrace bool) {
 					if build {
 						sb.add(sp, newTrace)
 					}
-				}
+				})
 				if build {
 					sb.encode()
 				}
