@@ -67,6 +67,17 @@ func writeBlock(t testing.TB, spans []*model.Span, o WriterOptions) (*Dir, Meta)
 	return be, m
 }
 
+// openBlock opens block m of be, closed when the test ends.
+func openBlock(tb testing.TB, be Backend, m Meta) *Reader {
+	tb.Helper()
+	rd, err := Open(context.Background(), be, m.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rd.Close() })
+	return rd
+}
+
 func TestRoundTripAllFields(t *testing.T) {
 	r := &model.Resource{Attributes: model.Attributes{{Key: "service.name", Value: model.StringValue("svc")}, {Key: "k", Value: model.IntValue(3)}}, SchemaURL: "s", DroppedAttributesCount: 1}
 	sc := &model.Scope{Name: "lib", Version: "2", Attributes: model.Attributes{{Key: "a", Value: model.BoolValue(true)}}, DroppedAttributesCount: 2, SchemaURL: "x"}
@@ -92,11 +103,7 @@ func TestRoundTripAllFields(t *testing.T) {
 		Status:                 model.Status{Code: model.StatusError, Message: "boom"},
 	}
 	be, m := writeBlock(t, []*model.Span{sp}, WriterOptions{})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(t, be, m)
 	got, err := rd.FindTrace(context.Background(), sp.TraceID)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("FindTrace: %v, %d spans", err, len(got))
@@ -221,11 +228,7 @@ func BenchmarkFindTrace(b *testing.B) {
 		ids = append(ids, spans[i].TraceID)
 	}
 	be, m := writeBlock(b, spans, WriterOptions{})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(b, be, m)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -239,11 +242,7 @@ func BenchmarkFindTrace(b *testing.B) {
 func BenchmarkScanSummaries(b *testing.B) {
 	spans := genSpans(10000, 10)
 	be, m := writeBlock(b, spans, WriterOptions{})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(b, be, m)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -267,11 +266,7 @@ func TestTracesSharingAnIDPrefix(t *testing.T) {
 		}
 	}
 	be, m := writeBlock(t, spans, WriterOptions{RowGroupRows: 100})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(t, be, m)
 	for low := uint64(1); low <= 3000; low++ {
 		got, err := rd.FindTrace(context.Background(), model.TraceIDFromUint64s(low%2, low))
 		if err != nil || len(got) != int(low%3+1) {

@@ -1,7 +1,6 @@
 package block
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -70,11 +69,7 @@ func TestIterSharesResources(t *testing.T) {
 				}
 			}
 			be, m := writeBlock(t, spans, WriterOptions{RowGroupRows: 300})
-			rd, err := Open(context.Background(), be, m.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rd.Close()
+			rd := openBlock(t, be, m)
 			it := rd.Iter()
 			defer it.Close()
 			if tc.reuse {

@@ -89,11 +89,7 @@ func TestReadTraceSkipsTraceID(t *testing.T) {
 func TestReadTraceWithoutBounds(t *testing.T) {
 	spans := genSpansLoad(t, 50)
 	be, m := writeBlock(t, spans, WriterOptions{})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(t, be, m)
 	src, err := rd.rowSource()
 	if err != nil {
 		t.Fatal(err)
@@ -181,11 +177,7 @@ func TestFindTraceWrongIndex(t *testing.T) {
 				}
 			}
 			rewriteIndex(t, be, m, tc.fn)
-			rd, err := Open(context.Background(), be, m.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rd.Close()
+			rd := openBlock(t, be, m)
 			for _, e := range entries[1 : len(entries)-1] {
 				got, err := rd.FindTrace(context.Background(), e.TraceID)
 				if !errors.Is(err, ErrCorrupt) || got != nil {
@@ -288,11 +280,7 @@ func TestPageCache(t *testing.T) {
 func TestLookupsPageCache(t *testing.T) {
 	spans := genSpansLoad(t, 1500)
 	be, m := writeBlock(t, spans, WriterOptions{})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(t, be, m)
 	src, err := rd.rowSource()
 	if err != nil {
 		t.Fatal(err)

@@ -1423,11 +1423,7 @@ func TestPQWriterBoundsDictionaries(t *testing.T) {
 					Attributes: model.Attributes{{Key: "db.query.text", Value: model.StringValue(fmt.Sprintf("%08d%s", i, pad))}}})
 			}
 			be, m := writeBlock(t, spans, WriterOptions{})
-			rd, err := Open(context.Background(), be, m.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rd.Close()
+			rd := openBlock(t, be, m)
 			groups := rd.file.RowGroups()
 			if len(groups) < 2 {
 				t.Fatalf("%d row groups, want the dictionary to end the first early", len(groups))

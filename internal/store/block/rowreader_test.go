@@ -144,11 +144,7 @@ func TestRowReaderMatchesParquetGo(t *testing.T) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			spans := richSpans(400, int64(i))
 			be, m := writeBlock(t, spans, o)
-			rd, err := Open(context.Background(), be, m.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rd.Close()
+			rd := openBlock(t, be, m)
 			src, err := rd.rowSource()
 			if err != nil {
 				t.Fatalf("row reader refuses the block: %v", err)
@@ -216,11 +212,7 @@ func TestRowReaderMatchesParquetGo(t *testing.T) {
 func TestRowReaderRoundTrip(t *testing.T) {
 	spans := richSpans(200, 7)
 	be, m := writeBlock(t, spans, WriterOptions{RowGroupRows: 100, PageBufferSize: 1024})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(t, be, m)
 	byTrace := map[model.TraceID][]*model.Span{}
 	for _, sp := range spans {
 		byTrace[sp.TraceID] = append(byTrace[sp.TraceID], sp)
@@ -314,11 +306,7 @@ func normalizeOthers(s []OtherAttr) []OtherAttr {
 // to skip.
 func TestRowSourcePageIndex(t *testing.T) {
 	be, m := writeBlock(t, genSpans(300, 10), WriterOptions{RowGroupRows: 1000, PageBufferSize: 1024})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(t, be, m)
 	src, err := rd.rowSource()
 	if err != nil {
 		t.Fatal(err)
@@ -368,11 +356,7 @@ func BenchmarkFindTraceGen(b *testing.B) {
 	for _, page := range []int{8 << 10, 16 << 10, 32 << 10} {
 		b.Run(fmt.Sprintf("page=%dKiB", page>>10), func(b *testing.B) {
 			be, m := writeBlock(b, append([]*model.Span(nil), spans...), WriterOptions{PageBufferSize: page})
-			rd, err := Open(context.Background(), be, m.ID)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer rd.Close()
+			rd := openBlock(b, be, m)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -391,11 +375,7 @@ func BenchmarkFindTraceGen(b *testing.B) {
 func BenchmarkScanRows(b *testing.B) {
 	spans := genSpansLoad(b, 5000)
 	be, m := writeBlock(b, spans, WriterOptions{})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(b, be, m)
 	for _, generic := range []bool{false, true} {
 		b.Run(fmt.Sprintf("parquet-go=%v", generic), func(b *testing.B) {
 			b.ReportAllocs()
@@ -493,11 +473,7 @@ func TestRowReaderConcurrent(t *testing.T) {
 		want[sp.TraceID]++
 	}
 	be, m := writeBlock(t, spans, WriterOptions{RowGroupRows: 200, PageBufferSize: 2048})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(t, be, m)
 	errs := make(chan error, 4)
 	for w := 0; w < 4; w++ {
 		go func() {

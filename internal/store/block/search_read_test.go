@@ -132,11 +132,7 @@ func TestTracesAtDamagedIndex(t *testing.T) {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(t, be, m)
 	for _, ords := range [][]int{{5}, {4, 6}, {5, 6}, {3, 4, 5, 6, 7}} {
 		if _, err := rd.TracesAt(context.Background(), ords); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("TracesAt(%v): %v, want ErrCorrupt", ords, err)

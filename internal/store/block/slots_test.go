@@ -126,11 +126,7 @@ func TestAttrColumnsNone(t *testing.T) {
 	}
 	spans[0].Attributes = append(spans[0].Attributes, model.KeyValue{Key: "once", Value: model.StringValue("x")})
 	be, m := writeBlock(t, spans, WriterOptions{})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(t, be, m)
 	if rd.slotKeys != nil {
 		if _, ok := rd.file.Lookup(slotKeysMeta); !ok {
 			t.Fatal("keys without metadata")

@@ -84,11 +84,7 @@ func TestRoundTripManyRows(t *testing.T) {
 		}
 	}
 	be, m := writeBlock(t, spans, WriterOptions{RowGroupRows: 700})
-	rd, err := Open(context.Background(), be, m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	rd := openBlock(t, be, m)
 	byKey := cmpopts.SortSlices(func(a, b model.KeyValue) bool { return a.Key < b.Key })
 	for tr := 0; tr < 300; tr++ {
 		id := model.TraceIDFromUint64s(uint64(tr), uint64(tr)*7+1)
