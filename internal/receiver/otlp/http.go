@@ -130,7 +130,10 @@ func (h *HTTPHandler) readBody(w http.ResponseWriter, r *http.Request) (*[]byte,
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 		if r.ContentLength > 0 {
-			size = r.ContentLength + 1 // room to read the end without growing
+			// Room to read the end without growing, but no more than 1
+			// MiB ahead of the bytes that arrive: a client may announce
+			// a length it never sends.
+			size = min(r.ContentLength+1, 1<<20)
 		}
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(rd)
