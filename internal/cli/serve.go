@@ -34,6 +34,7 @@ import (
 	"github.com/clew-dev/clew/internal/receiver/zipkin"
 	"github.com/clew-dev/clew/internal/server"
 	"github.com/clew-dev/clew/internal/store"
+	"github.com/clew-dev/clew/internal/store/block"
 	"github.com/clew-dev/clew/internal/store/local"
 	"github.com/clew-dev/clew/internal/store/memstore"
 	"github.com/clew-dev/clew/internal/ui"
@@ -209,6 +210,10 @@ func openStore(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (
 		if o.CompactionInterval == 0 {
 			o.CompactionInterval = -1
 		}
+		// The read caches serve every block of the process.
+		block.SetDictionaryCacheBytes(int64(cfg.Local.DictionaryCache))
+		block.SetPageCacheBytes(int64(cfg.Local.PageCache))
+		local.SetSearchCacheBytes(int64(cfg.Local.SearchCache))
 		return local.Open(o)
 	}
 	return nil, fmt.Errorf("storage %q is not available", cfg.Storage)

@@ -50,6 +50,9 @@ type Local struct {
 	DiskBudget         Bytes         `yaml:"disk_budget" help:"When set, the oldest blocks are deleted while blocks and WAL take more than this (0: no budget)."`
 	CompactionInterval time.Duration `yaml:"compaction_interval" help:"How often compaction and retention run (0 disables compaction; retention then runs every minute)."`
 	CompactionMaxSpans int           `yaml:"compaction_max_spans" help:"Largest block compaction writes, in spans."`
+	DictionaryCache    Bytes         `yaml:"dictionary_cache_bytes" help:"Memory for the decoded Parquet dictionaries that reads of blocks keep, for the whole process (least recently used dropped first; 0 keeps none)."`
+	SearchCache        Bytes         `yaml:"search_cache_bytes" help:"Memory for the decoded search indexes of blocks that searches keep, for the whole process (least recently used dropped first; 0 keeps none: every search reads them again)."`
+	PageCache          Bytes         `yaml:"page_cache_bytes" help:"Memory for the decompressed block pages that lookups by trace id keep, for the whole process (least recently used dropped first; 0 keeps none)."`
 }
 
 // Limits bound what is accepted.
@@ -247,6 +250,7 @@ func Default() Config {
 			Fsync: "batch", FsyncInterval: 5 * time.Millisecond,
 			FlushBytes: 48 << 20, FlushSpans: 250_000, FlushInterval: time.Minute, MaxHeadBytes: 96 << 20,
 			Retention: 72 * time.Hour, CompactionInterval: time.Minute, CompactionMaxSpans: 2_000_000,
+			DictionaryCache: 32 << 20, SearchCache: 32 << 20, PageCache: 8 << 20,
 		},
 		Limits: Limits{
 			MaxRequestBytes:        16 << 20,
@@ -328,6 +332,9 @@ func (c *Config) Validate() error {
 		}
 		if c.Local.Retention < 0 || c.Local.DiskBudget < 0 || c.Local.CompactionInterval < 0 || c.Local.CompactionMaxSpans <= 0 {
 			bad("local.retention, local.disk_budget and local.compaction_interval must not be negative, local.compaction_max_spans must be positive")
+		}
+		if c.Local.DictionaryCache < 0 || c.Local.SearchCache < 0 || c.Local.PageCache < 0 {
+			bad("local.dictionary_cache_bytes, local.search_cache_bytes and local.page_cache_bytes must not be negative")
 		}
 	}
 	if c.Memory.MaxBytes <= 0 {

@@ -66,11 +66,35 @@ type dictCache struct {
 var dicts = &dictCache{max: DictionaryCacheBytes, m: map[dictKey]*list.Element{}}
 
 // DictionaryCacheUsed returns the bytes of decoded dictionaries the
-// process keeps (at most DictionaryCacheBytes).
+// process keeps (at most DictionaryCacheBytes, or the bound set by
+// SetDictionaryCacheBytes).
 func DictionaryCacheUsed() int64 {
 	dicts.mu.Lock()
 	defer dicts.mu.Unlock()
 	return dicts.size
+}
+
+// SetDictionaryCacheBytes sets the bound of the decoded dictionaries the
+// process keeps (DictionaryCacheBytes until set; 0 keeps none), dropping
+// the least recently used ones beyond it.
+func SetDictionaryCacheBytes(n int64) {
+	c := dicts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.max = max(n, 0)
+	c.evict()
+}
+
+// evict drops the least recently used dictionaries while the cache holds
+// more than its bound.
+func (c *dictCache) evict() {
+	for c.size > c.max {
+		e := c.lru.Back()
+		de := e.Value.(*dictEntry)
+		c.lru.Remove(e)
+		delete(c.m, de.key)
+		c.size -= de.d.size
+	}
 }
 
 func (c *dictCache) get(k dictKey) *dictionary {
@@ -84,24 +108,18 @@ func (c *dictCache) get(k dictKey) *dictionary {
 }
 
 func (c *dictCache) put(k dictKey, d *dictionary) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if d.size > c.max/8 {
 		return // too big to keep: decoded for each use
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if e, ok := c.m[k]; ok {
 		c.size -= e.Value.(*dictEntry).d.size
 		c.lru.Remove(e)
 	}
 	c.m[k] = c.lru.PushFront(&dictEntry{k, d})
 	c.size += d.size
-	for c.size > c.max {
-		e := c.lru.Back()
-		de := e.Value.(*dictEntry)
-		c.lru.Remove(e)
-		delete(c.m, de.key)
-		c.size -= de.d.size
-	}
+	c.evict()
 }
 
 // dictionary returns the dictionary of the chunk of lf in ch, from the

@@ -49,7 +49,7 @@ func newPageCache(max int64) *pageCache {
 }
 
 // PageCacheUsed returns the bytes of decompressed pages the process keeps
-// (at most PageCacheBytes).
+// (at most PageCacheBytes, or the bound set by SetPageCacheBytes).
 func PageCacheUsed() int64 {
 	pageVals.mu.Lock()
 	defer pageVals.mu.Unlock()
@@ -58,6 +58,29 @@ func PageCacheUsed() int64 {
 
 // pageEntryBytes is a cached section's memory besides its bytes.
 const pageEntryBytes = 128
+
+// SetPageCacheBytes sets the bound of the decompressed pages lookups keep
+// for the process (PageCacheBytes until set; 0 keeps none), dropping the
+// least recently used ones beyond it.
+func SetPageCacheBytes(n int64) {
+	c := pageVals
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.max = max(n, 0)
+	c.evict()
+}
+
+// evict drops the least recently used pages while the cache holds more
+// than its bound.
+func (c *pageCache) evict() {
+	for c.size > c.max {
+		e := c.lru.Back()
+		pe := e.Value.(*pageEntry)
+		c.lru.Remove(e)
+		delete(c.m, pe.key)
+		c.size -= int64(len(pe.b)) + pageEntryBytes
+	}
+}
 
 func (c *pageCache) get(k pageKey) []byte {
 	c.mu.Lock()
@@ -73,22 +96,16 @@ func (c *pageCache) get(k pageKey) []byte {
 
 func (c *pageCache) put(k pageKey, b []byte) {
 	n := int64(len(b)) + pageEntryBytes
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if n > c.max/8 {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if e, ok := c.m[k]; ok {
 		c.size -= int64(len(e.Value.(*pageEntry).b)) + pageEntryBytes
 		c.lru.Remove(e)
 	}
 	c.m[k] = c.lru.PushFront(&pageEntry{k, b})
 	c.size += n
-	for c.size > c.max {
-		e := c.lru.Back()
-		pe := e.Value.(*pageEntry)
-		c.lru.Remove(e)
-		delete(c.m, pe.key)
-		c.size -= int64(len(pe.b)) + pageEntryBytes
-	}
+	c.evict()
 }

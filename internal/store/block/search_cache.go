@@ -38,6 +38,17 @@ func NewSearchCache(maxBytes int64) *SearchCache {
 	return &SearchCache{max: maxBytes, byID: map[string]*list.Element{}}
 }
 
+// SetMaxBytes changes the cache's bound (0 keeps nothing), dropping the
+// least recently used indexes beyond it.
+func (c *SearchCache) SetMaxBytes(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.max = max(n, 0)
+	for c.used > c.max {
+		c.remove(c.lru.Back())
+	}
+}
+
 // Bytes returns the bytes the cache holds.
 func (c *SearchCache) Bytes() int64 {
 	c.mu.Lock()

@@ -14,15 +14,20 @@ import (
 	"github.com/clew-dev/clew/internal/store/block"
 )
 
-// searchCacheBytes bounds the decoded block search indexes kept in memory,
-// for the whole process. The benchmark load's index takes about 3 bytes
+// SearchCacheBytes is the default bound of the decoded block search
+// indexes kept in memory, for the whole process (local.search_cache_bytes
+// sets it: SetSearchCacheBytes). The benchmark load's index takes about 3 bytes
 // per span decoded, so 32 MiB holds the indexes of some 10 million spans;
 // a block whose index was evicted reads it again (about 3 ms per million
 // spans, BenchmarkSearchDecode).
-const searchCacheBytes = 32 << 20
+const SearchCacheBytes = 32 << 20
 
 // searchCache is shared by the stores of the process: block ids are unique.
-var searchCache = block.NewSearchCache(searchCacheBytes)
+var searchCache = block.NewSearchCache(SearchCacheBytes)
+
+// SetSearchCacheBytes sets the bound of the decoded search indexes the
+// process keeps (32 MiB until set; 0 keeps none).
+func SetSearchCacheBytes(n int64) { searchCache.SetMaxBytes(n) }
 
 // IndexesTags reports that FindTraces answers searches with tags from the
 // blocks' search indexes (engine.TagIndexer), reading only the traces it
