@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (make test): installs what the tests need, then runs
 # vet, unit and end-to-end Go tests, a short run of every fuzz target, the
-# Jaeger conformance suite and the browser tests, and ends with one
+# Jaeger conformance suite, the browser tests and the Parquet reader tests
+# (DuckDB), and ends with one
 # "N passed, M failed" line over all of them.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,6 +56,17 @@ if [ -x "$root/test/browser/run.sh" ]; then
   rc=$?
   tail -80 "$logdir/browser.log"
   p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$logdir/browser.log" | tail -1); f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$logdir/browser.log" | tail -1)
+  p=${p:-0}; f=${f:-0}
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  count "$p" "$f"
+fi
+
+if [ -x "$root/test/parquet/run.sh" ]; then
+  step "Parquet readers (DuckDB reads the blocks)"
+  CLEW_BIN="$root/bin/clew" "$root/test/parquet/run.sh" >"$logdir/parquet.log" 2>&1
+  rc=$?
+  tail -40 "$logdir/parquet.log"
+  p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$logdir/parquet.log" | tail -1); f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$logdir/parquet.log" | tail -1)
   p=${p:-0}; f=${f:-0}
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   count "$p" "$f"
