@@ -72,6 +72,47 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// Bounds describe a batch of spans as the decoder that made them measured
+// it while decoding, so that the pipeline need not go over every span and
+// attribute again to find that nothing exceeds its limits. Each maximum may
+// overstate (a decoder may count strings the limits do not look at, such as
+// nested values or a scope's attributes) but never understate what the
+// spans hold; the zero value shows nothing (its MinStartTimeUnixNano is
+// before MinStartTime), so a batch with it is checked span by span.
+type Bounds struct {
+	// MaxNameBytes is the longest span name, event name or attribute key
+	// (of the spans, their events and links, and their resources).
+	MaxNameBytes int
+	// MaxValueBytes is the longest string or bytes attribute value (of the
+	// spans, their events and links, and their resources).
+	MaxValueBytes int
+	// MaxAttributes, MaxEvents and MaxLinks are the longest lists of one
+	// span.
+	MaxAttributes int
+	MaxEvents     int
+	MaxLinks      int
+	// MinStartTimeUnixNano and MaxStartTimeUnixNano are the earliest and
+	// latest span start.
+	MinStartTimeUnixNano uint64
+	MaxStartTimeUnixNano uint64
+	// Irregular is set when some span has a zero trace or span id, an
+	// empty name, or an end before its start.
+	Irregular bool
+}
+
+// within reports whether every span of a batch with bounds b passes l
+// unchanged at time now: apply would neither reject nor adjust any of them.
+func (l Limits) within(b *Bounds, now time.Time) bool {
+	return !b.Irregular &&
+		b.MinStartTimeUnixNano >= uint64(MinStartTime.UnixNano()) &&
+		b.MaxStartTimeUnixNano <= uint64(now.Add(l.MaxFutureSkew).UnixNano()) &&
+		b.MaxNameBytes <= l.MaxNameBytes &&
+		b.MaxValueBytes <= l.MaxAttributeValueBytes &&
+		b.MaxAttributes <= l.MaxAttributes &&
+		b.MaxEvents <= l.MaxEvents &&
+		b.MaxLinks <= l.MaxLinks
+}
+
 // apply checks and corrects sp in place. It returns the reason for
 // rejecting the span ("" to keep it) and the adjustments made.
 func (l Limits) apply(sp *model.Span, now time.Time) (reject string, adjusted []string) {

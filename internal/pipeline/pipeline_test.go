@@ -230,3 +230,135 @@ func TestSharedResourceNotChangedInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestWithin checks Limits.within field by field: bounds at every limit are
+// within, one past any of them (or irregular) is not.
+func TestWithin(t *testing.T) {
+	l := Limits{}.withDefaults()
+	at := Bounds{
+		MaxNameBytes: l.MaxNameBytes, MaxValueBytes: l.MaxAttributeValueBytes,
+		MaxAttributes: l.MaxAttributes, MaxEvents: l.MaxEvents, MaxLinks: l.MaxLinks,
+		MinStartTimeUnixNano: uint64(MinStartTime.UnixNano()),
+		MaxStartTimeUnixNano: uint64(now.Add(l.MaxFutureSkew).UnixNano()),
+	}
+	if !l.within(&at, now) {
+		t.Fatalf("bounds at the limits %+v: not within", at)
+	}
+	if l.within(&Bounds{}, now) {
+		t.Errorf("zero bounds are within")
+	}
+	for name, mod := range map[string]func(b *Bounds){
+		"name":      func(b *Bounds) { b.MaxNameBytes++ },
+		"value":     func(b *Bounds) { b.MaxValueBytes++ },
+		"attrs":     func(b *Bounds) { b.MaxAttributes++ },
+		"events":    func(b *Bounds) { b.MaxEvents++ },
+		"links":     func(b *Bounds) { b.MaxLinks++ },
+		"early":     func(b *Bounds) { b.MinStartTimeUnixNano-- },
+		"late":      func(b *Bounds) { b.MaxStartTimeUnixNano++ },
+		"irregular": func(b *Bounds) { b.Irregular = true },
+	} {
+		b := at
+		mod(&b)
+		if l.within(&b, now) {
+			t.Errorf("%s: bounds %+v within", name, b)
+		}
+	}
+}
+
+// TestConsumeBounded checks both ways of ConsumeBounded: bounds outside the
+// limits have every span checked as Consume does (the invalid one dropped,
+// the long name cut), and bounds within them have the spans stored as they
+// are (the pipeline trusts them: here they lie, to show it).
+func TestConsumeBounded(t *testing.T) {
+	long := strings.Repeat("n", 2000)
+	batch := func() []*model.Span {
+		return []*model.Span{span(nil), span(func(s *model.Span) { s.SpanID = model.SpanID{} }), span(func(s *model.Span) { s.Name = long })}
+	}
+	within := Bounds{MaxNameBytes: 2, MinStartTimeUnixNano: uint64(now.Add(-time.Minute).UnixNano()), MaxStartTimeUnixNano: uint64(now.UnixNano())}
+	for name, c := range map[string]struct {
+		b             Bounds
+		stored, names int
+	}{
+		"outside": {b: Bounds{MaxNameBytes: 2000, MinStartTimeUnixNano: within.MinStartTimeUnixNano, MaxStartTimeUnixNano: within.MaxStartTimeUnixNano, Irregular: true}, stored: 2, names: 1024},
+		"within":  {b: within, stored: 3, names: 2000},
+	} {
+		w := &recordingWriter{}
+		reg := prometheus.NewRegistry()
+		p := New(w, Options{Registerer: reg, Now: func() time.Time { return now }})
+		res, err := p.ConsumeBounded(context.Background(), "test", batch(), &c.b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Accepted != c.stored || len(w.spans) != c.stored {
+			t.Errorf("%s: result %+v, %d stored, want %d", name, res, len(w.spans), c.stored)
+		}
+		if got := len(w.spans[len(w.spans)-1].Name); got != c.names {
+			t.Errorf("%s: long name stored with %d bytes, want %d", name, got, c.names)
+		}
+		if got := testutil.ToFloat64(p.stored.WithLabelValues("test")); got != float64(c.stored) {
+			t.Errorf("%s: stored counter %v", name, got)
+		}
+	}
+}
+
+// benchSpans are n spans shaped like the benchmark load: 11 attributes, an
+// event with 2 and a resource of 4.
+func benchSpans(n int) []*model.Span {
+	res := &model.Resource{Attributes: model.Attributes{
+		{Key: "service.name", Value: model.StringValue("checkout")},
+		{Key: "host.name", Value: model.StringValue("host-1")},
+		{Key: "service.version", Value: model.StringValue("1.4.2")},
+		{Key: "deployment.environment", Value: model.StringValue("prod")},
+	}}
+	spans := make([]*model.Span, n)
+	for i := range spans {
+		sp := span(func(s *model.Span) { s.SpanID = model.SpanIDFromUint64(uint64(i + 1)); s.Resource = res })
+		for k := range 11 {
+			sp.Attributes = append(sp.Attributes, model.KeyValue{Key: "attribute.key." + string(rune('a'+k)), Value: model.StringValue("value")})
+		}
+		sp.Events = []model.Event{{Name: "event", Attributes: model.Attributes{
+			{Key: "a", Value: model.IntValue(1)}, {Key: "b", Value: model.StringValue("x")},
+		}}}
+		spans[i] = sp
+	}
+	return spans
+}
+
+// BenchmarkConsumeLimits is Consume of 500 spans of the benchmark load's
+// shape, every span checked (checked) or with bounds within the limits
+// (bounded), to a writer that keeps nothing. The spans stay in the cache
+// here; in the server they mostly do not, so the check costs more there.
+func BenchmarkConsumeLimits(b *testing.B) {
+	spans := benchSpans(500)
+	bounds := Bounds{MaxNameBytes: 64, MaxValueBytes: 64, MaxAttributes: 11, MaxEvents: 1,
+		MinStartTimeUnixNano: uint64(now.Add(-time.Minute).UnixNano()), MaxStartTimeUnixNano: uint64(now.UnixNano())}
+	for _, bounded := range []bool{false, true} {
+		name := "checked"
+		if bounded {
+			name = "bounded"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := New(discard{}, Options{Now: func() time.Time { return now }})
+			batch := make([]*model.Span, len(spans))
+			b.ReportAllocs()
+			for b.Loop() {
+				copy(batch, spans)
+				var err error
+				if bounded {
+					_, err = p.ConsumeBounded(context.Background(), "bench", batch, &bounds)
+				} else {
+					_, err = p.Consume(context.Background(), "bench", batch)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
+		})
+	}
+}
+
+// discard is a store.Writer that keeps nothing.
+type discard struct{}
+
+func (discard) WriteSpans(context.Context, []*model.Span) error { return nil }

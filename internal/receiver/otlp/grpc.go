@@ -103,7 +103,7 @@ func (r *GRPC) exportRaw(ctx context.Context, in []byte) ([]byte, error) {
 		r.consumer.Refuse(NameGRPC, ReasonMalformed, 0)
 		return nil, status.Errorf(codes.InvalidArgument, "decode ExportTraceServiceRequest: %s", shortErr(err))
 	}
-	out := export(ctx, r.consumer, NameGRPC, spans)
+	out := export(ctx, r.consumer, NameGRPC, spans, arena.bounds())
 	arena.release()
 	if out.err != nil {
 		if isOverload(out.err) {

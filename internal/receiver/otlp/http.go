@@ -90,7 +90,7 @@ func (h *HTTPHandler) serveTraces(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, mediaType, http.StatusBadRequest, codes.InvalidArgument, "decode ExportTraceServiceRequest: "+shortErr(err))
 		return
 	}
-	out := export(r.Context(), h.consumer, NameHTTP, spans)
+	out := export(r.Context(), h.consumer, NameHTTP, spans, arena.bounds())
 	arena.release()
 	if out.err != nil {
 		if isOverload(out.err) {

@@ -31,6 +31,14 @@ type Consumer interface {
 	Refuse(receiver, reason string, n int)
 }
 
+// boundedConsumer is a Consumer that can skip its limits on spans whose
+// decoder measured them (*pipeline.Pipeline).
+type boundedConsumer interface {
+	ConsumeBounded(ctx context.Context, receiver string, spans []*model.Span, b *pipeline.Bounds) (pipeline.Result, error)
+}
+
+var _ boundedConsumer = (*pipeline.Pipeline)(nil)
+
 // Reasons a whole request is refused, as counted in /metrics.
 const (
 	ReasonMalformed   = "malformed"
@@ -60,13 +68,20 @@ func decode(body []byte, json bool) ([]*model.Span, *decodeArena, error) {
 }
 
 // export passes decoded spans to the consumer and builds the OTLP response,
-// with partial success when spans were rejected.
-func export(ctx context.Context, c Consumer, receiver string, spans []*model.Span) outcome {
+// with partial success when spans were rejected. b, when not nil, is the
+// spans' bounds, for a consumer that takes them.
+func export(ctx context.Context, c Consumer, receiver string, spans []*model.Span, b *pipeline.Bounds) outcome {
 	resp := ptraceotlp.NewExportResponse()
 	if len(spans) == 0 {
 		return outcome{resp: resp}
 	}
-	res, err := c.Consume(ctx, receiver, spans)
+	var res pipeline.Result
+	var err error
+	if bc, ok := c.(boundedConsumer); ok && b != nil {
+		res, err = bc.ConsumeBounded(ctx, receiver, spans, b)
+	} else {
+		res, err = c.Consume(ctx, receiver, spans)
+	}
 	if err != nil {
 		return outcome{err: err}
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/clew-dev/clew/internal/model"
+	"github.com/clew-dev/clew/internal/pipeline"
 )
 
 // decodeProtoPooled decodes an ExportTraceServiceRequest straight from its
@@ -30,12 +31,13 @@ import (
 // pooled memory: the caller must call release once nothing uses the spans
 // any more (stores copy what they keep; see store.Writer), and must not
 // touch them afterwards. Resources and scopes are not pooled: stores may
-// keep those.
+// keep those. The arena also holds the spans' bounds (arena.bounds), which
+// the pipeline uses to skip its limits when nothing exceeds them.
 func decodeProtoPooled(b []byte) ([]*model.Span, *decodeArena, error) {
 	a := arenaPool.Get().(*decodeArena)
 	d := wireDecoder{strs: a.strs, alias: true, arena: a}
 	out, err := d.request(b, a.out[:0])
-	a.out = out
+	a.out, a.bnds = out, d.bounds
 	if err != nil {
 		a.release()
 		return nil, nil, err
@@ -43,8 +45,10 @@ func decodeProtoPooled(b []byte) ([]*model.Span, *decodeArena, error) {
 	return out, a, nil
 }
 
-// request decodes an ExportTraceServiceRequest, appending its spans to out.
+// request decodes an ExportTraceServiceRequest, appending its spans to out
+// and setting d.bounds to theirs.
 func (d *wireDecoder) request(b []byte, out []*model.Span) ([]*model.Span, error) {
+	d.bounds = pipeline.Bounds{MinStartTimeUnixNano: math.MaxUint64}
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
 		if num != 1 {
 			return nil
@@ -75,6 +79,16 @@ type decodeArena struct {
 	curSpans         []model.Span // the rest of the current spans chunk
 	out              []*model.Span
 	strs             map[string]string
+	bnds             pipeline.Bounds // of out
+}
+
+// bounds returns the bounds of the spans decoded into a, or nil for a nil
+// arena (spans not decoded by the wire decoder).
+func (a *decodeArena) bounds() *pipeline.Bounds {
+	if a == nil {
+		return nil
+	}
+	return &a.bnds
 }
 
 const (
@@ -190,6 +204,20 @@ type wireDecoder struct {
 	alias bool
 	// arena, when set, gives the spans and the slab's chunks.
 	arena *decodeArena
+	// bounds measures the decoded spans for the pipeline's limits: every
+	// key and every string or bytes value decoded counts, at any depth
+	// and in scopes too, which can only overstate what the limits see.
+	bounds pipeline.Bounds
+}
+
+// key notes the length of a decoded attribute key or name in the bounds.
+func (d *wireDecoder) key(b []byte) {
+	d.bounds.MaxNameBytes = max(d.bounds.MaxNameBytes, len(b))
+}
+
+// value notes the length of a decoded string or bytes value in the bounds.
+func (d *wireDecoder) value(b []byte) {
+	d.bounds.MaxValueBytes = max(d.bounds.MaxValueBytes, len(b))
 }
 
 // copying makes str copy strings until the returned func is called.
@@ -273,12 +301,15 @@ func (d *wireDecoder) shortKeyValue(b []byte, kv *model.KeyValue) bool {
 		if v[1] >= 0x80 || len(v) != 2+int(v[1]) {
 			return false
 		}
+		d.key(key)
+		d.value(v[2:])
 		kv.Key, kv.Value = d.str(key), model.StringValue(d.str(v[2:]))
 	case 0x18: // int_value
 		n, l := protowire.ConsumeVarint(v[1:])
 		if l != len(v)-1 {
 			return false
 		}
+		d.key(key)
 		kv.Key, kv.Value = d.str(key), model.IntValue(int64(n))
 	default:
 		return false
@@ -496,6 +527,16 @@ func (d *wireDecoder) span(b []byte, sp *model.Span) error {
 	err := d.spanFields(b, sp)
 	sp.Events = d.popEvents(evStart)
 	sp.Attributes = d.attrs(start)
+	bd := &d.bounds
+	bd.MaxNameBytes = max(bd.MaxNameBytes, len(sp.Name))
+	bd.MaxAttributes = max(bd.MaxAttributes, len(sp.Attributes))
+	bd.MaxEvents = max(bd.MaxEvents, len(sp.Events))
+	bd.MaxLinks = max(bd.MaxLinks, len(sp.Links))
+	bd.MinStartTimeUnixNano = min(bd.MinStartTimeUnixNano, sp.StartTimeUnixNano)
+	bd.MaxStartTimeUnixNano = max(bd.MaxStartTimeUnixNano, sp.StartTimeUnixNano)
+	if sp.Name == "" || sp.EndTimeUnixNano < sp.StartTimeUnixNano || sp.TraceID.IsZero() || sp.SpanID.IsZero() {
+		bd.Irregular = true
+	}
 	return err
 }
 
@@ -652,6 +693,7 @@ func (d *wireDecoder) event(b []byte, ev *model.Event) error {
 	start := len(d.stack)
 	err := d.eventFields(b, ev)
 	ev.Attributes = d.attrs(start)
+	d.bounds.MaxNameBytes = max(d.bounds.MaxNameBytes, len(ev.Name))
 	return err
 }
 
@@ -770,6 +812,7 @@ func (d *wireDecoder) anyValue(b []byte, depth int) (model.Value, error) {
 			if typ != protowire.BytesType {
 				return val, errWireType("AnyValue.string_value")
 			}
+			d.value(v)
 			val = model.StringValue(d.str(v))
 		case 2:
 			if typ != protowire.VarintType {
@@ -806,6 +849,7 @@ func (d *wireDecoder) anyValue(b []byte, depth int) (model.Value, error) {
 			if typ != protowire.BytesType {
 				return val, errWireType("AnyValue.bytes_value")
 			}
+			d.value(v)
 			val = model.BytesValue(v)
 		}
 	}
@@ -881,6 +925,7 @@ func (d *wireDecoder) nestedKeyValue(b []byte, depth int) (model.KeyValue, error
 		b = b[l:]
 		switch num {
 		case 1:
+			d.key(v)
 			kv.Key = d.str(v)
 		case 2:
 			val, err := d.anyValue(v, depth)
