@@ -163,14 +163,30 @@ type svcKey struct {
 type svcState struct {
 	term    *termBuilder
 	keys    map[string]*svcKey
-	slots   []slotWays // the keys last seen at each span attribute position
+	slots   []slotWays // the keys last seen at each span attribute position, for names without their own
 	evSlots []slotWays // the same for event attributes
 	derived [4]*svcKey // span.kind, error, otel.status_code, otel.status_description
 	// kinds are the span.kind terms by span kind, once made.
-	kinds    [8]*termBuilder
-	names    map[string]*termBuilder
-	lastName string
-	lastN    *termBuilder
+	kinds [8]*termBuilder
+	names map[string]*nameState
+	// recent are the names seen last, in turn: a service's spans in a
+	// trace mostly repeat a few names (its server span, its client
+	// calls, its database and internal spans).
+	recent [4]*nameState
+	next   uint8
+	// noName stands for the names without a term (the names key
+	// dropped): no term, the service's slots.
+	noName nameState
+}
+
+// nameState is a span name of a service: its term and the keys and values
+// last seen at each attribute position of its spans (spans of one name
+// carry the same keys in the same order, mostly with the same values).
+type nameState struct {
+	text  string
+	term  *termBuilder
+	slots *[]slotWays // own, or the service's once maxSlotPositions/2 are taken
+	own   []slotWays
 }
 
 // slotWays are the keys last seen at one attribute position, most recent
@@ -192,6 +208,12 @@ type slotWay struct {
 type resScope struct {
 	res *model.Resource
 	sc  *model.Scope
+}
+
+// rsWay is a (resource, scope) pair seen recently and its terms.
+type rsWay struct {
+	rs resScope
+	rt *resTerms
 }
 
 type resTerms struct {
@@ -218,17 +240,20 @@ type searchBuilder struct {
 	// every span of it; its keys keep the pointers alive, so they cannot
 	// be reused by other resources.
 	cache map[resScope]*resTerms
-	// last is the cache's last hit.
-	lastRS resScope
-	lastRT *resTerms
+	// rsWays are the pairs seen last, in turn, the first the last one:
+	// the spans of a trace come from a few resources in turn, and those
+	// of a request share their resources' pointers.
+	rsWays [8]rsWay
+	rsNext int
 	ord    uint32
-	// slotPositions counts the attribute positions of every service's
-	// slots and evSlots, up to maxSlotPositions.
+	// slotPositions counts the attribute positions of every name's and
+	// service's slots and evSlots, up to maxSlotPositions.
 	slotPositions int
 }
 
 // maxSlotPositions bounds the attribute positions the builder remembers
-// keys for, over all services (192 bytes each).
+// keys for, over all names and services (192 bytes each). Names made once
+// half of them are taken use their service's.
 const maxSlotPositions = 1 << 13
 
 func newSearchBuilder() *searchBuilder {
@@ -254,18 +279,7 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 		f.end = max(f.end, end)
 		f.maxDur = max(f.maxDur, dur)
 	}
-	rs := resScope{sp.Resource, sp.Scope}
-	rt := b.lastRT
-	if rt == nil || b.lastRS != rs {
-		if rt = b.cache[rs]; rt == nil {
-			rt = b.resourceTerms(sp)
-			if len(b.cache) >= 4096 {
-				clear(b.cache)
-			}
-			b.cache[rs] = rt
-		}
-		b.lastRS, b.lastRT = rs, rt
-	}
+	rt := b.rsTerms(resScope{sp.Resource, sp.Scope}, sp)
 	if rt.marked != b.ord+1 {
 		for _, t := range rt.terms {
 			b.mark(t)
@@ -273,15 +287,15 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 		rt.marked = b.ord + 1
 	}
 	s := rt.svc
-	if s.lastN == nil || s.lastName != sp.Name {
-		if s.lastN = b.nameTerm(s, sp.Name); s.lastN != nil {
-			s.lastName = s.lastN.text
-		}
+	nm := s.recent[0]
+	if nm == nil || nm.text != sp.Name {
+		nm = b.nameState(s, sp.Name)
 	}
-	b.mark(s.lastN)
+	b.mark(nm.term)
+	slots := nm.slots
 	for i := range sp.Attributes {
 		a := &sp.Attributes[i]
-		if sk, w := b.slotKey(s, &s.slots, i, a.Key); sk != nil && !sk.dropped {
+		if sk, w := b.slotKey(s, slots, i, a.Key); sk != nil && !sk.dropped {
 			if w != nil && a.Value.Type() == model.ValueString && w.lastS != nil && w.lastStr == a.Value.Str() {
 				b.mark(w.lastS)
 			} else {
@@ -324,6 +338,62 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 	case model.StatusOK:
 		b.value(b.derivedKey(s, 2, "otel.status_code"), model.StringValue("OK"), nil)
 	}
+}
+
+// rsTerms returns the terms of the (resource, scope) pair rs of span sp.
+func (b *searchBuilder) rsTerms(rs resScope, sp *model.Span) *resTerms {
+	if w := &b.rsWays[0]; w.rt != nil && w.rs == rs {
+		return w.rt
+	}
+	for i := 1; i < len(b.rsWays); i++ {
+		if w := &b.rsWays[i]; w.rt != nil && w.rs == rs {
+			b.rsWays[0], *w = *w, b.rsWays[0]
+			return b.rsWays[0].rt
+		}
+	}
+	rt := b.cache[rs]
+	if rt == nil {
+		rt = b.resourceTerms(sp)
+		if len(b.cache) >= 4096 {
+			clear(b.cache)
+		}
+		b.cache[rs] = rt
+	}
+	// The new pair goes first; the first goes to a way in turn.
+	b.rsNext = b.rsNext%(len(b.rsWays)-1) + 1
+	b.rsWays[b.rsNext] = b.rsWays[0]
+	b.rsWays[0] = rsWay{rs, rt}
+	return rt
+}
+
+// nameState returns the state of span name name of service s, which is
+// not s.recent[0], and makes it s.recent[0].
+func (b *searchBuilder) nameState(s *svcState, name string) *nameState {
+	for i := 1; i < len(s.recent); i++ {
+		if nm := s.recent[i]; nm != nil && nm.text == name {
+			s.recent[0], s.recent[i] = nm, s.recent[0]
+			return nm
+		}
+	}
+	nm, ok := s.names[name]
+	if !ok {
+		t := b.newTerm(&b.names, false)
+		if t == nil {
+			// Not remembered: the names key is dropped.
+			return &s.noName
+		}
+		t.text = strings.Clone(name)
+		nm = &nameState{text: t.text, term: t}
+		nm.slots = &nm.own
+		if b.slotPositions >= maxSlotPositions/2 {
+			nm.slots = &s.slots
+		}
+		s.names[t.text] = nm
+	}
+	s.next = s.next%uint8(len(s.recent)-1) + 1
+	s.recent[s.next] = s.recent[0]
+	s.recent[0] = nm
+	return nm
 }
 
 // slotKey returns svcKey(s, key), remembered by attribute position in
@@ -387,7 +457,8 @@ func (b *searchBuilder) resourceTerms(sp *model.Span) *resTerms {
 	name := sp.ServiceName()
 	s := b.svcs[name]
 	if s == nil {
-		s = &svcState{keys: map[string]*svcKey{}, names: map[string]*termBuilder{}}
+		s = &svcState{keys: map[string]*svcKey{}, names: map[string]*nameState{}}
+		s.noName.slots = &s.slots
 		s.term = b.newTerm(&b.services, false)
 		b.svcs[strings.Clone(name)] = s
 	}
@@ -433,18 +504,6 @@ func (b *searchBuilder) svcKey(s *svcState, key string) *svcKey {
 	k.svcKeys = append(k.svcKeys, sk)
 	s.keys[k.name] = sk
 	return sk
-}
-
-func (b *searchBuilder) nameTerm(s *svcState, name string) *termBuilder {
-	if t, ok := s.names[name]; ok {
-		return t
-	}
-	t := b.newTerm(&b.names, false)
-	if t != nil {
-		t.text = strings.Clone(name)
-		s.names[t.text] = t
-	}
-	return t
 }
 
 // value records (out nil) or collects (into out) the terms of attribute
@@ -770,8 +829,8 @@ func (b *searchBuilder) encode() []byte {
 		if t := st.term; t != nil && !t.key.dropped && t.n > 0 {
 			terms = append(terms, encodedTerm{kind: termService, svc: svc, tb: t})
 		}
-		for name, t := range st.names {
-			if !t.key.dropped && t.n > 0 {
+		for name, nm := range st.names {
+			if t := nm.term; !t.key.dropped && t.n > 0 {
 				terms = append(terms, encodedTerm{kind: termName, svc: svc, val: name, tb: t})
 			}
 		}

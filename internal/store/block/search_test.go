@@ -1,6 +1,7 @@
 package block
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,8 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -718,4 +722,253 @@ func BenchmarkSearchBuilder(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(enc)), "ns/span")
 		})
 	}
+}
+
+// randomSearchLoad makes spans in block order for the builder comparison:
+// services with several resources (new resource and scope pointers per
+// trace at times, as requests bring them), span names with a shape of
+// keys each plus random extras, values of every type (low and high
+// cardinality strings, ints equal to strings, long values, arrays, maps),
+// many keys at times (past maxSearchKeys, long keys), event and link
+// attributes, every span kind (and unknown ones) and status.
+func randomSearchLoad(rng *rand.Rand, traces int) []*model.Span {
+	nsvc := 1 + rng.IntN(8)
+	nkeys := 1 + rng.IntN(40)
+	if rng.IntN(4) == 0 {
+		nkeys = 600 // past maxSearchKeys
+	}
+	nnames := 1 + rng.IntN(30)
+	if rng.IntN(4) == 0 {
+		nnames = 400 // past maxSlotPositions with the shapes' positions
+	}
+	key := func(i int) string {
+		if i%97 == 96 {
+			return strings.Repeat("k", 130) + strconv.Itoa(i) // too long
+		}
+		return "key." + strconv.Itoa(i)
+	}
+	value := func() model.Value {
+		switch rng.IntN(14) {
+		case 0:
+			return model.StringValue(fmt.Sprintf("hi-%d", rng.IntN(100000)))
+		case 1:
+			return model.IntValue(int64(rng.IntN(5)))
+		case 2:
+			return model.StringValue(strconv.Itoa(rng.IntN(5))) // the same terms as the ints
+		case 3:
+			return model.BoolValue(rng.IntN(2) == 0)
+		case 4:
+			return model.DoubleValue(float64(rng.IntN(4)) / 2)
+		case 5:
+			return model.SliceValue([]model.Value{model.StringValue(fmt.Sprintf("e%d", rng.IntN(3))), model.IntValue(int64(rng.IntN(3)))})
+		case 6:
+			if rng.IntN(20) == 0 {
+				return model.StringValue(strings.Repeat("x", 129)) // too long
+			}
+			return model.StringValue("")
+		case 7:
+			return model.MapValue([]model.KeyValue{{Key: "a", Value: model.IntValue(1)}})
+		case 8:
+			return model.IntValue(int64(rng.IntN(1000)))
+		case 9:
+			return model.BytesValue([]byte{byte(rng.IntN(3))})
+		default:
+			return model.StringValue(fmt.Sprintf("v%d", rng.IntN(8)))
+		}
+	}
+	type svc struct {
+		res    []*model.Resource
+		shapes [][]model.KeyValue // by name
+	}
+	svcs := make([]svc, nsvc)
+	for i := range svcs {
+		for j := 0; j < 1+rng.IntN(3); j++ {
+			r := &model.Resource{Attributes: model.Attributes{
+				{Key: "service.name", Value: model.StringValue(fmt.Sprintf("svc-%d", i))},
+				{Key: "host.name", Value: model.StringValue(fmt.Sprintf("host-%d", rng.IntN(3)))},
+			}}
+			if rng.IntN(2) == 0 {
+				r.Attributes = append(r.Attributes, model.KeyValue{Key: "instance", Value: model.StringValue(fmt.Sprintf("i-%d", rng.IntN(1000)))})
+			}
+			if rng.IntN(3) == 0 {
+				r.Attributes = append(r.Attributes, model.KeyValue{Key: key(rng.IntN(nkeys)), Value: value()})
+			}
+			if rng.IntN(8) == 0 {
+				r.Attributes = r.Attributes[1:] // no service name
+			}
+			svcs[i].res = append(svcs[i].res, r)
+		}
+		for j := 0; j < nnames; j++ {
+			var shape []model.KeyValue
+			for k := 0; k < rng.IntN(12); k++ {
+				shape = append(shape, model.KeyValue{Key: key(rng.IntN(nkeys)), Value: value()})
+			}
+			svcs[i].shapes = append(svcs[i].shapes, shape)
+		}
+	}
+	scopes := []*model.Scope{
+		{Name: "lib", Version: "1"},
+		{Name: "other"},
+		{Attributes: model.Attributes{{Key: "scope.attr", Value: model.StringValue("s")}}},
+		nil,
+	}
+	clone := func(r *model.Resource) *model.Resource {
+		c := *r
+		c.Attributes = slices.Clone(r.Attributes)
+		return &c
+	}
+	var out []*model.Span
+	start := uint64(time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC).UnixNano())
+	for t := 0; t < traces; t++ {
+		tid := model.TraceIDFromUint64s(uint64(t+1), rng.Uint64())
+		fresh := rng.IntN(3) == 0
+		n := 1 + rng.IntN(15)
+		ts := start + uint64(rng.IntN(3600_000))*1e6
+		var spans []*model.Span
+		for s := 0; s < n; s++ {
+			si := rng.IntN(nsvc)
+			name := rng.IntN(nnames)
+			sp := &model.Span{TraceID: tid, SpanID: model.SpanIDFromUint64(rng.Uint64() | 1),
+				Resource: svcs[si].res[rng.IntN(len(svcs[si].res))], Scope: scopes[rng.IntN(len(scopes))],
+				Name: fmt.Sprintf("op-%d", name), Kind: model.SpanKind(rng.IntN(9)),
+				StartTimeUnixNano: ts + uint64(rng.IntN(1e9))}
+			sp.EndTimeUnixNano = sp.StartTimeUnixNano + uint64(rng.IntN(1e9))
+			if fresh {
+				sp.Resource = clone(sp.Resource)
+				if sp.Scope != nil {
+					c := *sp.Scope
+					sp.Scope = &c
+				}
+			}
+			for _, kv := range svcs[si].shapes[name] {
+				if rng.IntN(6) == 0 {
+					kv.Value = value()
+				}
+				if rng.IntN(20) != 0 {
+					sp.Attributes = append(sp.Attributes, kv)
+				}
+			}
+			for k := 0; k < rng.IntN(3); k++ {
+				sp.Attributes = append(sp.Attributes, model.KeyValue{Key: key(rng.IntN(nkeys)), Value: value()})
+			}
+			if rng.IntN(5) == 0 {
+				sp.Events = append(sp.Events, model.Event{Name: "e", Attributes: model.Attributes{
+					{Key: "event.seq", Value: model.IntValue(int64(rng.IntN(3)))},
+					{Key: key(rng.IntN(nkeys)), Value: value()}}})
+			}
+			if rng.IntN(10) == 0 {
+				sp.Links = append(sp.Links, model.Link{TraceID: tid, Attributes: model.Attributes{{Key: key(rng.IntN(nkeys)), Value: value()}}})
+			}
+			switch rng.IntN(8) {
+			case 0:
+				sp.Status = model.Status{Code: model.StatusError, Message: fmt.Sprintf("boom %d", rng.IntN(3))}
+			case 1:
+				sp.Status = model.Status{Code: model.StatusOK}
+			}
+			spans = append(spans, sp)
+		}
+		slices.SortFunc(spans, CompareSpans)
+		out = append(out, spans...)
+	}
+	return out
+}
+
+// scribbleSpan returns a copy of sp whose strings (names, keys, string
+// values, the resource's and scope's) live in buf, which the caller
+// overwrites once the builder has the span: the builder must keep copies.
+func scribbleSpan(sp *model.Span, buf *[]byte) *model.Span {
+	*buf = (*buf)[:0]
+	var offs [][2]int
+	str := func(s string) { offs = append(offs, [2]int{len(*buf), len(s)}); *buf = append(*buf, s...) }
+	attrs := func(as model.Attributes) {
+		for _, a := range as {
+			str(a.Key)
+			str(a.Value.Str())
+		}
+	}
+	str(sp.Name)
+	attrs(sp.Attributes)
+	for _, e := range sp.Events {
+		attrs(e.Attributes)
+	}
+	for _, l := range sp.Links {
+		attrs(l.Attributes)
+	}
+	if sp.Resource != nil {
+		attrs(sp.Resource.Attributes)
+	}
+	if sp.Scope != nil {
+		str(sp.Scope.Name)
+		str(sp.Scope.Version)
+		attrs(sp.Scope.Attributes)
+	}
+	i := 0
+	next := func() string {
+		o := offs[i]
+		i++
+		return unsafe.String(unsafe.SliceData((*buf)[o[0]:]), o[1])
+	}
+	re := func(as model.Attributes) model.Attributes {
+		out := slices.Clone(as)
+		for j := range out {
+			out[j].Key = next()
+			s := next()
+			if out[j].Value.Type() == model.ValueString {
+				out[j].Value = model.StringValue(s)
+			}
+		}
+		return out
+	}
+	c := *sp
+	c.Name = next()
+	c.Attributes = re(sp.Attributes)
+	c.Events = slices.Clone(sp.Events)
+	for j := range c.Events {
+		c.Events[j].Attributes = re(c.Events[j].Attributes)
+	}
+	c.Links = slices.Clone(sp.Links)
+	for j := range c.Links {
+		c.Links[j].Attributes = re(c.Links[j].Attributes)
+	}
+	// Resources and scopes are shared by pointer: a new copy per span
+	// would change what the builder caches, so they keep theirs.
+	return &c
+}
+
+// TestSearchBuilderMatchesReference checks that the builder writes the
+// same index bytes as the reference builder (search_ref_test.go) on random
+// loads, the storage benchmark's and searchSpans', with the spans' strings
+// overwritten after each add.
+func TestSearchBuilderMatchesReference(t *testing.T) {
+	check := func(name string, spans []*model.Span) {
+		t.Helper()
+		got, want := newSearchBuilder(), newRefSearchBuilder()
+		var buf []byte
+		for i, sp := range spans {
+			newTrace := i == 0 || sp.TraceID != spans[i-1].TraceID
+			want.add(sp, newTrace)
+			got.add(scribbleSpan(sp, &buf), newTrace)
+			for j := range buf {
+				buf[j] = '#'
+			}
+		}
+		if g, w := got.encode(), want.encode(); !bytes.Equal(g, w) {
+			t.Errorf("%s (%d spans): index of %d bytes, want %d bytes as the reference writes", name, len(spans), len(g), len(w))
+		}
+	}
+	n := 3000
+	if testing.Short() {
+		n = 300
+	}
+	for seed := uint64(1); seed <= 24; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		traces := []int{1, 10, 300, n}[rng.IntN(4)]
+		check(fmt.Sprintf("random load %d", seed), randomSearchLoad(rng, traces))
+	}
+	gen := genSpansLoad(t, n)
+	slices.SortFunc(gen, CompareSpans)
+	check("benchmark load", gen)
+	spans := searchSpans(n, 3)
+	slices.SortFunc(spans, CompareSpans)
+	check("searchSpans", spans)
 }
