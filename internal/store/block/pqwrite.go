@@ -457,7 +457,7 @@ func (w *pqWriter[T]) release() {
 		if cap(c.plain) > pqKeepPageBytes || cap(c.idx) > pqKeepPageBytes/4 || cap(c.defs) > pqKeepPageBytes || cap(c.reps) > pqKeepPageBytes {
 			c.plain, c.idx, c.defs, c.reps, c.i64, c.bools = nil, nil, nil, nil, nil, nil
 		}
-		if d := c.dict; d != nil && (cap(d.plain) > pqKeepDictBytes || len(d.table) > pqKeepDictBytes/8) {
+		if d := c.dict; d != nil && (cap(d.plain) > pqKeepDictBytes || len(d.table) > pqKeepDictBytes/8 || len(d.stab) > pqKeepDictBytes/24) {
 			c.dict = newPQDict(c.leaf)
 		}
 	}
@@ -737,45 +737,80 @@ func (c *pqColumn) appendStrings(p unsafe.Pointer, n int, stride uintptr) {
 // apart) to idx, which has room for them. When optional, empty strings
 // are nulls, and the definition levels of the rows are appended to defs,
 // which has room for them.
-//
-// A string found by its address in the pointer cache costs no more. The
-// others, in a flush, point into their spans' own records: the common
-// case (a string of at most 16 bytes found at the first place of the
-// hash table) is hashed and compared here without a call.
 func (d *pqDict) strs(idx []int32, defs []byte, optional bool, p unsafe.Pointer, n int, stride uintptr) ([]int32, []byte) {
+	if optional {
+		return d.optStrs(idx, defs, p, n, stride)
+	}
+	return d.reqStrs(idx, p, n, stride), defs
+}
+
+// optStrs is strs for an optional column. The loop is kept small, its
+// values in registers: a string found by its address in the pointer
+// cache costs a few instructions, one of at most 16 bytes found at the
+// first place of the hash table (in a flush, most values point into
+// their spans' own records, at new addresses) a few more, without a
+// call; the others are looked up by lookup.
+func (d *pqDict) optStrs(idx []int32, defs []byte, p unsafe.Pointer, n int, stride uintptr) ([]int32, []byte) {
+	ni, nd := len(idx), len(defs)
+	idx, defs = idx[:ni+n], defs[:nd+n] // the caller made room
+	ip, dp := unsafe.Pointer(unsafe.SliceData(idx)), unsafe.Pointer(unsafe.SliceData(defs))
+	epoch := d.epoch
 	for r := 0; r < n; r++ {
 		s := *(*string)(unsafe.Add(p, uintptr(r)*stride))
-		if optional {
-			if len(s) == 0 {
-				defs = append(defs, 0)
-				continue
-			}
-			defs = append(defs, 1)
-		}
-		ptr, ns := unsafe.StringData(s), len(s)
-		slot := d.slot(s)
-		if slot.ptr == ptr && slot.n == uint32(ns) && slot.epoch == d.epoch {
-			idx = append(idx, slot.idx)
+		if len(s) == 0 {
+			*(*byte)(unsafe.Add(dp, nd)) = 0
+			nd++
 			continue
 		}
-		var i int32
-		if ns <= 16 {
-			a, b := pqWords(unsafe.Pointer(ptr), ns)
-			h := pqMix(a, b, ns)
-			e := d.table[h&uint64(len(d.table)-1)]
-			i = e.e - 1
-			if e.tag != uint32(h>>32) || i < 0 || d.lens[i] != uint32(ns) {
-				i = d.lookupHash(s, h)
-			} else if qa, qb := pqWords(unsafe.Add(unsafe.Pointer(unsafe.SliceData(d.plain)), d.starts[i]), ns); qa != a || qb != b {
-				i = d.lookupHash(s, h)
-			}
-		} else {
-			i = d.lookup(s)
+		*(*byte)(unsafe.Add(dp, nd)) = 1
+		nd++
+		slot := d.slot(s)
+		i := slot.idx
+		if slot.ptr != uintptr(unsafe.Pointer(unsafe.StringData(s))) || slot.n != uint32(len(s)) || slot.epoch != epoch {
+			i = d.strMissInline(s, slot, epoch)
 		}
-		*slot = pqPtrSlot{ptr: ptr, n: uint32(ns), idx: i, epoch: d.epoch}
-		idx = append(idx, i)
+		*(*int32)(unsafe.Add(ip, 4*ni)) = i
+		ni++
 	}
-	return idx, defs
+	return idx[:ni], defs[:nd]
+}
+
+// reqStrs is strs for a required column.
+func (d *pqDict) reqStrs(idx []int32, p unsafe.Pointer, n int, stride uintptr) []int32 {
+	ni := len(idx)
+	idx = idx[:ni+n] // the caller made room
+	ip := unsafe.Pointer(unsafe.SliceData(idx))
+	epoch := d.epoch
+	for r := 0; r < n; r++ {
+		s := *(*string)(unsafe.Add(p, uintptr(r)*stride))
+		slot := d.slot(s)
+		i := slot.idx
+		if slot.ptr != uintptr(unsafe.Pointer(unsafe.StringData(s))) || slot.n != uint32(len(s)) || slot.epoch != epoch {
+			i = d.strMissInline(s, slot, epoch)
+		}
+		*(*int32)(unsafe.Add(ip, 4*ni)) = i
+		ni++
+	}
+	return idx[:ni]
+}
+
+// strMissInline returns the index of s, missing from its pointer cache
+// slot, and fills the slot: inlined, a value of at most 16 bytes found at
+// the first place of the hash table costs no call.
+func (d *pqDict) strMissInline(s string, slot *pqPtrSlot, epoch uint32) int32 {
+	var i int32 = -1
+	if n := len(s); n <= 16 {
+		a, b := pqWords(unsafe.Pointer(unsafe.StringData(s)), n)
+		e := &d.stab[pqMix(a, b, n)&uint64(len(d.stab)-1)]
+		if e.a == a && e.b == b && e.n == uint32(n) {
+			i = e.e - 1 // -1 for an empty slot (of a, b, n all 0)
+		}
+	}
+	if i < 0 {
+		i = d.lookup(s)
+	}
+	*slot = pqPtrSlot{ptr: uintptr(unsafe.Pointer(unsafe.StringData(s))), n: uint32(len(s)), idx: i, epoch: epoch}
+	return i
 }
 
 // appendNums64 appends the values of a required dictionary int64 column.
@@ -1805,7 +1840,7 @@ func (w *pqWriter[T]) Close() error {
 
 // pqDict is a column's dictionary: its values in insertion order, PLAIN
 // encoded as the dictionary page holds them, and an open-addressing hash
-// table of their indexes.
+// table of their indexes (strs for strings, table for numbers).
 type pqDict struct {
 	kind  uint8
 	width int // bytes of a numeric value
@@ -1814,8 +1849,11 @@ type pqDict struct {
 	// of byte arrays); lens their lengths.
 	starts []uint32
 	lens   []uint32
+	// The hash table of numbers, and the hashes of its values.
 	hashes []uint64
 	table  []pqEntry
+	// The hash table of strings (and byte arrays).
+	stab []pqStrEntry
 	// Strings looked up in this Write (epoch), by their data pointer:
 	// the spans of a resource share its strings.
 	ptrs  [16]pqPtrSlot
@@ -1833,18 +1871,31 @@ type pqDict struct {
 // length, valid during the Write of its epoch (when the caller may not
 // reuse the memory).
 type pqPtrSlot struct {
-	ptr   *byte
+	ptr   uintptr // not a reference: only compared
 	n     uint32
 	idx   int32
 	epoch uint32
 }
 
-// pqEntry is a slot of a dictionary's hash table: the value's index+1 (0
-// for an empty slot) and the high half of its hash, so that a probe reads
-// the value only when that matches.
+// pqEntry is a slot of a dictionary's hash table of numbers: the value's
+// index+1 (0 for an empty slot) and the high half of its hash, so that a
+// probe reads the value only when that matches.
 type pqEntry struct {
 	tag uint32
 	e   int32
+}
+
+// pqStrEntry is a slot of a dictionary's hash table of strings: the
+// value's index+1 (0 for an empty slot), its length, and either its
+// bytes (pqWords: two strings of at most 16 bytes are equal exactly when
+// their lengths and words are) or, for a longer value, its hash in a (b
+// is 0), which the value itself then confirms. A lookup of a short value
+// thus reads one entry, not the entry, the lengths, the offsets and the
+// dictionary's bytes.
+type pqStrEntry struct {
+	a, b uint64
+	n    uint32
+	e    int32
 }
 
 var pqSeed = maphash.MakeSeed()
@@ -1853,8 +1904,8 @@ var pqSeed = maphash.MakeSeed()
 var pqSeed64 = maphash.Comparable(pqSeed, 0) | 1
 
 // strHash hashes s: strings of at most 16 bytes (most dictionary values)
-// by their whole content in two words (pqWords, pqMix: the shredding
-// loops inline them), longer ones by strHashLong.
+// by their whole content in two words (pqWords, pqMix), longer ones by
+// strHashLong.
 func strHash(s string) uint64 {
 	if len(s) > 16 {
 		return strHashLong(s)
@@ -1901,8 +1952,23 @@ func strHashLong(s string) uint64 {
 	return hi ^ lo
 }
 
+// strKey returns the hash of s and the words of its hash table entry.
+func strKey(s string) (h, a, b uint64) {
+	if n := len(s); n <= 16 {
+		a, b = pqWords(unsafe.Pointer(unsafe.StringData(s)), n)
+		return pqMix(a, b, n), a, b
+	}
+	h = strHashLong(s)
+	return h, h, 0
+}
+
 func newPQDict(l *pqLeaf) *pqDict {
-	d := &pqDict{kind: l.kind, width: 4, table: make([]pqEntry, 64)}
+	d := &pqDict{kind: l.kind, width: 4}
+	if l.kind == pqString || l.kind == pqBytes {
+		d.stab = make([]pqStrEntry, 64)
+	} else {
+		d.table = make([]pqEntry, 64)
+	}
 	if is64(l.kind) {
 		d.width = 8
 	}
@@ -1914,10 +1980,14 @@ func (d *pqDict) len() int { return len(d.starts) }
 func (d *pqDict) reset() {
 	d.plain = d.plain[:0]
 	d.starts, d.lens, d.hashes = d.starts[:0], d.lens[:0], d.hashes[:0]
-	if len(d.table) > 4096 {
+	switch {
+	case len(d.table) > 4096:
 		d.table = make([]pqEntry, 64)
-	} else {
+	case len(d.stab) > 4096:
+		d.stab = make([]pqStrEntry, 64)
+	default:
 		clear(d.table)
+		clear(d.stab)
 	}
 	d.hasLast = false
 	d.epoch++
@@ -1931,79 +2001,62 @@ func (d *pqDict) slot(s string) *pqPtrSlot {
 // str returns the index of s, adding it.
 func (d *pqDict) str(s string) int32 {
 	slot := d.slot(s)
-	if slot.ptr == unsafe.StringData(s) && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
+	if slot.ptr == uintptr(unsafe.Pointer(unsafe.StringData(s))) && slot.n == uint32(len(s)) && slot.epoch == d.epoch {
 		return slot.idx
 	}
-	return d.strMiss(s, slot)
-}
-
-// strMiss returns the index of s, missing from its pointer cache slot,
-// and fills the slot. Its common case (a value of at most 16 bytes found
-// at the first place of the hash table) is strs' without a call.
-func (d *pqDict) strMiss(s string, slot *pqPtrSlot) int32 {
-	var i int32
-	if n := len(s); n <= 16 {
-		a, b := pqWords(unsafe.Pointer(unsafe.StringData(s)), n)
-		h := pqMix(a, b, n)
-		e := d.table[h&uint64(len(d.table)-1)]
-		i = e.e - 1
-		if e.tag != uint32(h>>32) || i < 0 || d.lens[i] != uint32(n) {
-			i = d.lookupHash(s, h)
-		} else if qa, qb := pqWords(unsafe.Add(unsafe.Pointer(unsafe.SliceData(d.plain)), d.starts[i]), n); qa != a || qb != b {
-			i = d.lookupHash(s, h)
-		}
-	} else {
-		i = d.lookup(s)
-	}
-	*slot = pqPtrSlot{ptr: unsafe.StringData(s), n: uint32(len(s)), idx: i, epoch: d.epoch}
-	return i
+	return d.strMissInline(s, slot, d.epoch)
 }
 
 // lookup returns the index of s in the table, adding it.
-func (d *pqDict) lookup(s string) int32 { return d.lookupHash(s, strHash(s)) }
-
-// lookupHash returns the index of s, of hash h, in the table, adding it.
-func (d *pqDict) lookupHash(s string, h uint64) int32 {
-	tag := uint32(h >> 32)
-	mask := uint64(len(d.table) - 1)
+func (d *pqDict) lookup(s string) int32 {
+	h, a, b := strKey(s)
+	n := uint32(len(s))
+	mask := uint64(len(d.stab) - 1)
 	for slot := h & mask; ; slot = (slot + 1) & mask {
-		e := d.table[slot]
+		e := &d.stab[slot]
 		if e.e == 0 {
 			i := int32(len(d.starts))
-			d.plain = binary.LittleEndian.AppendUint32(d.plain, uint32(len(s)))
+			d.plain = binary.LittleEndian.AppendUint32(d.plain, n)
 			d.starts = append(d.starts, uint32(len(d.plain)))
-			d.lens = append(d.lens, uint32(len(s)))
-			d.hashes = append(d.hashes, h)
+			d.lens = append(d.lens, n)
 			d.plain = append(d.plain, s...)
-			d.table[slot] = pqEntry{tag, i + 1}
-			d.grow()
+			*e = pqStrEntry{a: a, b: b, n: n, e: i + 1}
+			d.growStrs()
 			return i
 		}
-		if i := e.e - 1; e.tag == tag && d.lens[i] == uint32(len(s)) && equalAt(d.plain[d.starts[i]:], s) {
-			return i
+		if e.a == a && e.b == b && e.n == n && (n <= 16 || equalLong(d.plain[d.starts[e.e-1]:], s)) {
+			return e.e - 1
 		}
 	}
 }
 
-// equalAt says whether b starts with s (len(b) >= len(s)); strings of up
-// to 16 bytes are compared by loads of words, inlined, longer ones by
-// equalLong.
-func equalAt(b []byte, s string) bool {
-	n := len(s)
-	p, q := unsafe.Pointer(unsafe.SliceData(b)), unsafe.Pointer(unsafe.StringData(s))
-	switch {
-	case n > 16:
-		return equalLong(b, s)
-	case n >= 8:
-		return *(*uint64)(p) == *(*uint64)(q) && *(*uint64)(unsafe.Add(p, n-8)) == *(*uint64)(unsafe.Add(q, n-8))
-	case n >= 4:
-		return *(*uint32)(p) == *(*uint32)(q) && *(*uint32)(unsafe.Add(p, n-4)) == *(*uint32)(unsafe.Add(q, n-4))
+// growStrs doubles the string table when it is half full.
+func (d *pqDict) growStrs() {
+	if 2*len(d.starts) <= len(d.stab) {
+		return
 	}
-	return string(b[:n]) == s
+	old := d.stab
+	d.stab = make([]pqStrEntry, 2*len(old))
+	mask := uint64(len(d.stab) - 1)
+	for _, e := range old {
+		if e.e == 0 {
+			continue
+		}
+		h := e.a // a long value's hash
+		if e.n <= 16 {
+			h = pqMix(e.a, e.b, int(e.n))
+		}
+		slot := h & mask
+		for d.stab[slot].e != 0 {
+			slot = (slot + 1) & mask
+		}
+		d.stab[slot] = e
+	}
 }
 
-// equalLong is equalAt for strings of more than 16 bytes: those of up to
-// 32 are compared by loads of words instead of a call.
+// equalLong says whether b starts with s (len(b) >= len(s) > 16):
+// strings of up to 32 bytes are compared by loads of words instead of a
+// call.
 func equalLong(b []byte, s string) bool {
 	n := len(s)
 	if n > 32 {

@@ -1239,10 +1239,11 @@ func TestPQDictStrs(t *testing.T) {
 
 // TestPQDictStrsCollision checks that pqDict.strs and pqDict.str compare
 // a value with the one its hash table entry names, of every length up to
-// 40 bytes: the
-// entry of a second value of the same length is made to name the first
-// (as a collision of hash tags would), and the second must still get an
-// index of its own.
+// 40 bytes: the first value's entry is put where the second's hash leads
+// (as a collision of slots would), with the second's hash for a value
+// of more than 16 bytes (whose entry holds its hash, not its bytes, as a
+// collision of hashes would), and the second must still get an index of
+// its own.
 func TestPQDictStrsCollision(t *testing.T) {
 	for n := 1; n <= 40; n++ {
 		d := newPQDict(&pqLeaf{kind: pqString})
@@ -1250,17 +1251,26 @@ func TestPQDictStrsCollision(t *testing.T) {
 		if i := d.str(a); i != 0 {
 			t.Fatalf("%q: index %d", a, i)
 		}
-		h := strHash(b)
-		mask := uint64(len(d.table) - 1)
-		d.table[h&mask] = pqEntry{tag: uint32(h >> 32), e: 1}
+		var ea pqStrEntry
+		for _, e := range d.stab {
+			if e.e != 0 {
+				ea = e
+			}
+		}
+		h, _, _ := strKey(b)
+		if n > 16 {
+			ea.a = h
+		}
+		mask := uint64(len(d.stab) - 1)
+		d.stab[h&mask] = ea
 		d.epoch++
-		saved := slices.Clone(d.table)
-		idx, _ := d.strs(nil, nil, false, unsafe.Pointer(&b), 1, 0)
+		saved := slices.Clone(d.stab)
+		idx, _ := d.strs(make([]int32, 0, 1), nil, false, unsafe.Pointer(&b), 1, 0)
 		if len(idx) != 1 || idx[0] == 0 || string(d.value(idx[0])) != b {
 			t.Fatalf("strs, length %d: %q got %v (value %q)", n, b, idx, d.value(idx[0]))
 		}
 		// The same through str (list values).
-		d.table, d.plain, d.starts, d.lens, d.hashes = saved, d.plain[:d.starts[1]-4], d.starts[:1], d.lens[:1], d.hashes[:1]
+		d.stab, d.plain, d.starts, d.lens = saved, d.plain[:d.starts[1]-4], d.starts[:1], d.lens[:1]
 		d.epoch++
 		if i := d.str(b); i == 0 || string(d.value(i)) != b {
 			t.Fatalf("str, length %d: %q got %d (value %q)", n, b, i, d.value(i))
