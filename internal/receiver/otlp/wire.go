@@ -35,14 +35,25 @@ import (
 // the pipeline uses to skip its limits when nothing exceeds them.
 func decodeProtoPooled(b []byte) ([]*model.Span, *decodeArena, error) {
 	a := arenaPool.Get().(*decodeArena)
-	d := wireDecoder{strs: a.strs, alias: true, arena: a}
-	out, err := d.request(b, a.out[:0])
-	a.out, a.bnds = out, d.bounds
+	out, err := a.decode(b)
 	if err != nil {
 		a.release()
 		return nil, nil, err
 	}
 	return out, a, nil
+}
+
+// decode decodes the request b into a, which must be reset.
+func (a *decodeArena) decode(b []byte) ([]*model.Span, error) {
+	d := wireDecoder{strs: a.strs, alias: true, arena: a, stack: a.stack[:0]}
+	out, err := d.request(b, a.out[:0])
+	a.out, a.bnds = out, d.bounds
+	if cap(d.stack) <= maxPooledStack {
+		a.stack = d.stack[:0]
+	}
+	trimLast(a.usedKVs, len(d.slab))
+	trimLast(a.usedEvs, len(d.evSlab))
+	return out, err
 }
 
 // request decodes an ExportTraceServiceRequest, appending its spans to out
@@ -80,6 +91,10 @@ type decodeArena struct {
 	out              []*model.Span
 	strs             map[string]string
 	bnds             pipeline.Bounds // of out
+	// stack is the decoder's attribute stack, kept for the next request.
+	// Its entries are not cleared (they are overwritten before they are
+	// read); at most maxPooledStack of them keep what they pointed to.
+	stack []model.KeyValue
 }
 
 // bounds returns the bounds of the spans decoded into a, or nil for a nil
@@ -99,12 +114,27 @@ const (
 	// chunks are left to the garbage collector.
 	maxPooledChunks = 64
 	maxPooledSpans  = 16 // chunks of spanChunk spans
+	maxPooledStack  = 1024
 )
 
 var arenaPool = sync.Pool{New: func() any { return &decodeArena{strs: make(map[string]string, 64)} }}
 
-// attrChunk returns a chunk of slabSize attributes.
-func (a *decodeArena) attrChunk() []model.KeyValue {
+// The chunks in use (used*) are cut to the part handed out, so that release
+// clears only that: the rest of a chunk is still zero. A chunk is cut when
+// the next one is taken (rest is then how much of the previous one was
+// left) and, for the last, once the request is decoded or released.
+
+// trimLast cuts rest unused elements off the end of used's last chunk.
+func trimLast[T any](used [][]T, rest int) {
+	if n := len(used); n > 0 {
+		used[n-1] = used[n-1][:len(used[n-1])-rest]
+	}
+}
+
+// attrChunk returns a chunk of slabSize attributes; rest is how many of
+// the previous one were not handed out.
+func (a *decodeArena) attrChunk(rest int) []model.KeyValue {
+	trimLast(a.usedKVs, rest)
 	var c []model.KeyValue
 	if n := len(a.kvs); n > 0 {
 		c, a.kvs = a.kvs[n-1], a.kvs[:n-1]
@@ -115,8 +145,10 @@ func (a *decodeArena) attrChunk() []model.KeyValue {
 	return c
 }
 
-// eventChunk returns a chunk of evChunk events.
-func (a *decodeArena) eventChunk() []model.Event {
+// eventChunk returns a chunk of evChunk events; rest is how many of the
+// previous one were not handed out.
+func (a *decodeArena) eventChunk(rest int) []model.Event {
+	trimLast(a.usedEvs, rest)
 	var c []model.Event
 	if n := len(a.evs); n > 0 {
 		c, a.evs = a.evs[n-1], a.evs[:n-1]
@@ -133,6 +165,7 @@ func (a *decodeArena) takeSpans(n int) []model.Span {
 		return make([]model.Span, n)
 	}
 	if len(a.curSpans) < n {
+		trimLast(a.usedSpans, len(a.curSpans))
 		var c []model.Span
 		if k := len(a.spans); k > 0 {
 			c, a.spans = a.spans[k-1], a.spans[:k-1]
@@ -147,28 +180,35 @@ func (a *decodeArena) takeSpans(n int) []model.Span {
 	return out
 }
 
-// release clears what the request used and pools the arena again; a nil
-// arena (nothing pooled) is left alone.
+// release resets the arena and pools it again; a nil arena (nothing
+// pooled) is left alone.
 func (a *decodeArena) release() {
 	if a == nil {
 		return
 	}
+	a.reset()
+	arenaPool.Put(a)
+}
+
+// reset clears what the request used and keeps its chunks for the next.
+func (a *decodeArena) reset() {
+	trimLast(a.usedSpans, len(a.curSpans))
 	for _, c := range a.usedKVs {
 		clear(c)
 		if len(a.kvs) < maxPooledChunks {
-			a.kvs = append(a.kvs, c)
+			a.kvs = append(a.kvs, c[:slabSize])
 		}
 	}
 	for _, c := range a.usedSpans {
 		clear(c)
 		if len(a.spans) < maxPooledSpans {
-			a.spans = append(a.spans, c)
+			a.spans = append(a.spans, c[:spanChunk])
 		}
 	}
 	for _, c := range a.usedEvs {
 		clear(c)
 		if len(a.evs) < maxPooledSpans {
-			a.evs = append(a.evs, c)
+			a.evs = append(a.evs, c[:evChunk])
 		}
 	}
 	clear(a.usedKVs)
@@ -182,7 +222,6 @@ func (a *decodeArena) release() {
 		a.out = nil
 	}
 	clear(a.strs)
-	arenaPool.Put(a)
 }
 
 type wireDecoder struct {
@@ -241,7 +280,7 @@ func (d *wireDecoder) attrs(start int) model.Attributes {
 	} else {
 		if len(d.slab) < n {
 			if d.arena != nil {
-				d.slab = d.arena.attrChunk()
+				d.slab = d.arena.attrChunk(len(d.slab))
 			} else {
 				d.slab = make([]model.KeyValue, slabSize)
 			}
@@ -250,14 +289,20 @@ func (d *wireDecoder) attrs(start int) model.Attributes {
 		d.slab = d.slab[n:]
 	}
 	copy(out, d.stack[start:])
-	clear(d.stack[start:])
+	// The popped entries are not cleared: pushKeyValue overwrites an
+	// entry whole before anything reads it.
 	d.stack = d.stack[:start]
 	return out
 }
 
 // pushKeyValue decodes one KeyValue onto the stack.
 func (d *wireDecoder) pushKeyValue(v []byte) error {
-	d.stack = append(d.stack, model.KeyValue{})
+	// A new entry, not zeroed: shortKeyValue and keyValue set it whole.
+	if len(d.stack) < cap(d.stack) {
+		d.stack = d.stack[:len(d.stack)+1]
+	} else {
+		d.stack = append(d.stack, model.KeyValue{})
+	}
 	kv := &d.stack[len(d.stack)-1]
 	if d.shortKeyValue(v, kv) {
 		return nil
@@ -658,7 +703,7 @@ func (d *wireDecoder) popEvents(start int) []model.Event {
 	var out []model.Event
 	if d.arena != nil && n <= evChunk/4 {
 		if len(d.evSlab) < n {
-			d.evSlab = d.arena.eventChunk()
+			d.evSlab = d.arena.eventChunk(len(d.evSlab))
 		}
 		out = d.evSlab[:n:n]
 		d.evSlab = d.evSlab[n:]

@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -195,6 +196,81 @@ func TestDecodeArenaReuse(t *testing.T) {
 		arena.release()
 		if _, arena, err = decodeProtoPooled([]byte{0x0a, 0xff}); err == nil || arena != nil {
 			t.Fatalf("malformed request: error %v, arena %v", err, arena)
+		}
+	}
+}
+
+// TestArenaChunksZeroAfterReset checks the arena's invariant: once reset,
+// every chunk it keeps is all zero (release clears only the part of each
+// chunk that was handed out, and spans are decoded into zero memory), over
+// requests that end chunks at different points, cross from one chunk to
+// the next, and overflow them, each decoded as pdata decodes it.
+func TestArenaChunksZeroAfterReset(t *testing.T) {
+	a := &decodeArena{strs: make(map[string]string)}
+	reqs := [][]byte{
+		genLoad(t, 3), mustProto(t, benchRequest(1000)), genLoad(t, 60), mustProto(t, benchRequest(3)),
+		mustProto(t, benchRequest(2000)), genLoad(t, 110), seedProto(t), mustProto(t, benchRequest(600)), genLoad(t, 1),
+	}
+	for round, b := range reqs {
+		want, err := viaPdata(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := a.decode(b)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if diff := cmp.Diff(asJSON(t, want), asJSON(t, got)); diff != "" {
+			t.Fatalf("round %d: arena decoding differs from pdata (-pdata +wire):\n%s", round, diff)
+		}
+		a.reset()
+		checkZero(t, round, "attribute", a.kvs, slabSize)
+		checkZero(t, round, "span", a.spans, spanChunk)
+		checkZero(t, round, "event", a.evs, evChunk)
+		if len(a.kvs) == 0 || len(a.spans) == 0 || len(a.evs) == 0 {
+			t.Fatalf("round %d: no chunks kept (%d, %d, %d)", round, len(a.kvs), len(a.spans), len(a.evs))
+		}
+	}
+}
+
+// FuzzArenaReuse decodes input after input into one arena, reset in
+// between, and checks each against the decoder without an arena (which
+// FuzzWireMatchesPdata checks against pdata) and the arena's chunks all
+// zero after each reset, whether the input decoded or failed half-way.
+func FuzzArenaReuse(f *testing.F) {
+	f.Add(seedProto(f))
+	f.Add(mustProto(f, benchRequest(3)))
+	f.Add(sdkOrder(f, genLoad(f, 1)))
+	f.Add([]byte{0x0a, 0x04, 0x12, 0x02, 0x12, 0x7f})
+	a := &decodeArena{strs: make(map[string]string)}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, werr := decodeProto(b)
+		got, gerr := a.decode(b)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("without an arena: %v; with one: %v", werr, gerr)
+		}
+		if werr == nil {
+			if diff := cmp.Diff(asJSON(t, want), asJSON(t, got)); diff != "" {
+				t.Fatalf("arena decoding of %x differs (-plain +arena):\n%s", b, diff)
+			}
+		}
+		a.reset()
+		checkZero(t, 0, "attribute", a.kvs, slabSize)
+		checkZero(t, 0, "span", a.spans, spanChunk)
+		checkZero(t, 0, "event", a.evs, evChunk)
+	})
+}
+
+func checkZero[T any](t *testing.T, round int, what string, chunks [][]T, size int) {
+	t.Helper()
+	for i, c := range chunks {
+		if len(c) != size {
+			t.Fatalf("round %d: %s chunk %d of length %d, want %d", round, what, i, len(c), size)
+		}
+		for j := range c {
+			if !reflect.ValueOf(c[j]).IsZero() {
+				t.Fatalf("round %d: %s chunk %d not cleared at %d: %+v", round, what, i, j, c[j])
+			}
 		}
 	}
 }
