@@ -169,20 +169,91 @@ type svcState struct {
 	// kinds are the span.kind terms by span kind, once made.
 	kinds [8]*termBuilder
 	names map[string]*nameState
-	// recent are the names seen last, in turn: a service's spans in a
-	// trace mostly repeat a few names (its server span, its client
-	// calls, its database and internal spans).
-	recent [4]*nameState
-	next   uint8
+	seed  uint32 // sets the service's names apart in nameHash
 	// noName stands for the names without a term (the names key
 	// dropped): no term, the service's slots.
 	noName nameState
+	// prints are the (resource, scope) contents seen last, in turn: the
+	// spans of every request bring their own resource and scope
+	// pointers, mostly with the same content.
+	prints    [4]*resPrint
+	printNext uint8
+}
+
+// resPrint is the content of a (resource, scope) pair that resourceTerms
+// reads, with copies of its strings, and the terms it gives.
+type resPrint struct {
+	attrs             []model.KeyValue // the resource's, then the scope's attributes
+	nres              int              // how many of attrs are the resource's
+	scope             bool             // whether there is a scope
+	scName, scVersion string
+	rt                *resTerms
+}
+
+// newResPrint returns the print of res and sc, or nil when an attribute
+// value is an array or a map (not compared).
+func newResPrint(res *model.Resource, sc *model.Scope, rt *resTerms) *resPrint {
+	p := &resPrint{rt: rt, scope: sc != nil}
+	var attrs []model.KeyValue
+	if res != nil {
+		attrs = res.Attributes
+	}
+	p.nres = len(attrs)
+	if sc != nil {
+		attrs = append(attrs[:len(attrs):len(attrs)], sc.Attributes...)
+		p.scName, p.scVersion = strings.Clone(sc.Name), strings.Clone(sc.Version)
+	}
+	p.attrs = make([]model.KeyValue, len(attrs))
+	for i, a := range attrs {
+		v := a.Value
+		switch v.Type() {
+		case model.ValueString:
+			v = model.StringValue(strings.Clone(v.Str()))
+		case model.ValueBytes:
+			v = model.BytesValue([]byte(v.Str()))
+		case model.ValueSlice, model.ValueMap:
+			return nil
+		}
+		p.attrs[i] = model.KeyValue{Key: strings.Clone(a.Key), Value: v}
+	}
+	return p
+}
+
+// matches reports whether res and sc have the content of p.
+func (p *resPrint) matches(res *model.Resource, sc *model.Scope) bool {
+	var ra, sa model.Attributes
+	if res != nil {
+		ra = res.Attributes
+	}
+	if sc != nil {
+		if !p.scope || sc.Name != p.scName || sc.Version != p.scVersion {
+			return false
+		}
+		sa = sc.Attributes
+	} else if p.scope {
+		return false
+	}
+	if len(ra) != p.nres || len(ra)+len(sa) != len(p.attrs) {
+		return false
+	}
+	for i := range ra {
+		if q := &p.attrs[i]; ra[i].Key != q.Key || !ra[i].Value.Equal(q.Value) {
+			return false
+		}
+	}
+	for i := range sa {
+		if q := &p.attrs[p.nres+i]; sa[i].Key != q.Key || !sa[i].Value.Equal(q.Value) {
+			return false
+		}
+	}
+	return true
 }
 
 // nameState is a span name of a service: its term and the keys and values
 // last seen at each attribute position of its spans (spans of one name
 // carry the same keys in the same order, mostly with the same values).
 type nameState struct {
+	svc   *svcState
 	text  string
 	term  *termBuilder
 	slots *[]slotWays // own, or the service's once maxSlotPositions/2 are taken
@@ -245,7 +316,11 @@ type searchBuilder struct {
 	// of a request share their resources' pointers.
 	rsWays [8]rsWay
 	rsNext int
-	ord    uint32
+	// nameSeen holds names looked up before, by nameHash of their service
+	// and text: comparing a span's name with one costs less than a map
+	// lookup, and most spans repeat a name seen a few spans before.
+	nameSeen [512]*nameState
+	ord      uint32
 	// slotPositions counts the attribute positions of every name's and
 	// service's slots and evSlots, up to maxSlotPositions.
 	slotPositions int
@@ -287,9 +362,10 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 		rt.marked = b.ord + 1
 	}
 	s := rt.svc
-	nm := s.recent[0]
-	if nm == nil || nm.text != sp.Name {
-		nm = b.nameState(s, sp.Name)
+	h := nameHash(s.seed, sp.Name)
+	nm := b.nameSeen[h]
+	if nm == nil || nm.svc != s || nm.text != sp.Name {
+		nm = b.nameState(s, sp.Name, h)
 	}
 	b.mark(nm.term)
 	slots := nm.slots
@@ -351,13 +427,30 @@ func (b *searchBuilder) rsTerms(rs resScope, sp *model.Span) *resTerms {
 			return b.rsWays[0].rt
 		}
 	}
-	rt := b.cache[rs]
-	if rt == nil {
-		rt = b.resourceTerms(sp)
-		if len(b.cache) >= 4096 {
-			clear(b.cache)
+	name := sp.ServiceName()
+	s := b.svcs[name]
+	var rt *resTerms
+	if s != nil {
+		for _, p := range s.prints {
+			if p != nil && p.matches(rs.res, rs.sc) {
+				rt = p.rt
+				break
+			}
 		}
-		b.cache[rs] = rt
+	}
+	if rt == nil {
+		if rt = b.cache[rs]; rt == nil {
+			rt = b.resourceTerms(sp, name, s)
+			if len(b.cache) >= 4096 {
+				clear(b.cache)
+			}
+			b.cache[rs] = rt
+			if p := newResPrint(rs.res, rs.sc, rt); p != nil {
+				s := rt.svc
+				s.printNext = (s.printNext + 1) % uint8(len(s.prints))
+				s.prints[s.printNext] = p
+			}
+		}
 	}
 	// The new pair goes first; the first goes to a way in turn.
 	b.rsNext = b.rsNext%(len(b.rsWays)-1) + 1
@@ -366,15 +459,21 @@ func (b *searchBuilder) rsTerms(rs resScope, sp *model.Span) *resTerms {
 	return rt
 }
 
-// nameState returns the state of span name name of service s, which is
-// not s.recent[0], and makes it s.recent[0].
-func (b *searchBuilder) nameState(s *svcState, name string) *nameState {
-	for i := 1; i < len(s.recent); i++ {
-		if nm := s.recent[i]; nm != nil && nm.text == name {
-			s.recent[0], s.recent[i] = nm, s.recent[0]
-			return nm
-		}
+// nameHash returns the index in searchBuilder.nameSeen of span name of
+// the service of seed: a mix of the seed, the name's length and four of
+// its bytes (Writer's opHash).
+func nameHash(seed uint32, name string) uint32 {
+	h := seed ^ uint32(len(name))
+	if n := len(name); n > 0 {
+		h ^= uint32(name[0]) | uint32(name[n/2])<<8 | uint32(name[n-1])<<16 | uint32(name[(n-1)/4*3])<<24
 	}
+	h *= 0x9e3779b1
+	return h >> 23
+}
+
+// nameState returns the state of span name name of service s, and keeps it
+// in nameSeen at h.
+func (b *searchBuilder) nameState(s *svcState, name string, h uint32) *nameState {
 	nm, ok := s.names[name]
 	if !ok {
 		t := b.newTerm(&b.names, false)
@@ -383,16 +482,14 @@ func (b *searchBuilder) nameState(s *svcState, name string) *nameState {
 			return &s.noName
 		}
 		t.text = strings.Clone(name)
-		nm = &nameState{text: t.text, term: t}
+		nm = &nameState{svc: s, text: t.text, term: t}
 		nm.slots = &nm.own
 		if b.slotPositions >= maxSlotPositions/2 {
 			nm.slots = &s.slots
 		}
 		s.names[t.text] = nm
 	}
-	s.next = s.next%uint8(len(s.recent)-1) + 1
-	s.recent[s.next] = s.recent[0]
-	s.recent[0] = nm
+	b.nameSeen[h] = nm
 	return nm
 }
 
@@ -450,14 +547,12 @@ func (b *searchBuilder) derivedKey(s *svcState, i int, key string) *svcKey {
 	return s.derived[i]
 }
 
-// resourceTerms returns the service of sp and the terms every span of its
-// resource and scope has: the service, the resource and scope attributes,
-// the scope's name and version.
-func (b *searchBuilder) resourceTerms(sp *model.Span) *resTerms {
-	name := sp.ServiceName()
-	s := b.svcs[name]
+// resourceTerms returns the service of sp (name, and s unless new) and the
+// terms every span of its resource and scope has: the service, the
+// resource and scope attributes, the scope's name and version.
+func (b *searchBuilder) resourceTerms(sp *model.Span, name string, s *svcState) *resTerms {
 	if s == nil {
-		s = &svcState{keys: map[string]*svcKey{}, names: map[string]*nameState{}}
+		s = &svcState{keys: map[string]*svcKey{}, names: map[string]*nameState{}, seed: uint32(len(b.svcs)) * 0x85ebca6b}
 		s.noName.slots = &s.slots
 		s.term = b.newTerm(&b.services, false)
 		b.svcs[strings.Clone(name)] = s

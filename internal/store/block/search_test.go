@@ -694,16 +694,53 @@ func BenchmarkSearchCandidates(b *testing.B) {
 // 250,000; the keys past their bounds are dropped early in a block of this
 // size, as in a flush). The spans are decoded from the head's encoding one
 // trace at a time into reused spans, as local.flushHead does (so the index
-// sees them hot in the cache, strings sharing the records' bytes,
-// resources and scopes shared by pointer). "decode" is that decoding
-// alone; "build" adds the builder's add of every span and its encode: the
-// builder's cost is the difference. Both report the process's CPU time per
-// span (getrusage).
+// sees them hot in the cache, strings sharing the records' bytes).
+// "decode" is that decoding alone; "build" adds the builder's add of every
+// span and its encode: the builder's cost is the difference. In "build",
+// resources and scopes are shared by pointer over the block; in
+// "build-requests" each trace has its own, as in a server's head, where
+// every request brings its own (the load's traces come one request each).
+// Both report the process's CPU time per span (getrusage).
 func BenchmarkSearchBuilder(b *testing.B) {
 	enc, res, scopes := headSpans(b, 20000)
-	for _, build := range []bool{false, true} {
-		b.Run(map[bool]string{false: "decode", true: "build"}[build], func(b *testing.B) {
+	// Each trace's resources and scopes: new pointers, the same content.
+	reqRes, reqScopes := slices.Clone(res), slices.Clone(scopes)
+	resCopies := map[*model.Resource]*model.Resource{}
+	scopeCopies := map[*model.Scope]*model.Scope{}
+	for j := range enc {
+		if j == 0 || model.TraceID(enc[j][:16]) != model.TraceID(enc[j-1][:16]) {
+			clear(resCopies)
+			clear(scopeCopies)
+		}
+		if c := resCopies[res[j]]; c != nil {
+			reqRes[j] = c
+		} else {
+			c := *res[j]
+			c.Attributes = slices.Clone(c.Attributes)
+			for i := range c.Attributes {
+				a := &c.Attributes[i]
+				a.Key = strings.Clone(a.Key)
+				if a.Value.Type() == model.ValueString {
+					a.Value = model.StringValue(strings.Clone(a.Value.Str()))
+				}
+			}
+			resCopies[res[j]], reqRes[j] = &c, &c
+		}
+		if c := scopeCopies[scopes[j]]; c != nil {
+			reqScopes[j] = c
+		} else {
+			c := *scopes[j]
+			c.Name, c.Version = strings.Clone(c.Name), strings.Clone(c.Version)
+			scopeCopies[scopes[j]], reqScopes[j] = &c, &c
+		}
+	}
+	for _, bench := range []string{"decode", "build", "build-requests"} {
+		b.Run(bench, func(b *testing.B) {
 			replay := newHeadReplay(enc, res, scopes)
+			if bench == "build-requests" {
+				replay = newHeadReplay(enc, reqRes, reqScopes)
+			}
+			build := bench != "decode"
 			b.ReportAllocs()
 			b.ResetTimer()
 			c0 := rusageCPU()
@@ -971,4 +1008,22 @@ func TestSearchBuilderMatchesReference(t *testing.T) {
 	spans := searchSpans(n, 3)
 	slices.SortFunc(spans, CompareSpans)
 	check("searchSpans", spans)
+	if testing.Short() {
+		return
+	}
+	// Past maxSearchNames span names, then past maxSearchServices.
+	spans = randomSearchLoad(rand.New(rand.NewPCG(1, 8)), 10000)
+	for i, sp := range spans {
+		sp.Name = fmt.Sprintf("name-%d", i%(maxSearchNames+5000))
+	}
+	check("many names", spans)
+	spans = randomSearchLoad(rand.New(rand.NewPCG(2, 8)), maxSearchServices+500)
+	for i, sp := range spans {
+		if i == 0 || sp.TraceID != spans[i-1].TraceID {
+			sp.Resource = &model.Resource{Attributes: model.Attributes{{Key: "service.name", Value: model.StringValue(fmt.Sprintf("svc-%d", i))}}}
+		} else {
+			sp.Resource = spans[i-1].Resource
+		}
+	}
+	check("many services", spans)
 }
