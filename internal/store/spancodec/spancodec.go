@@ -1,10 +1,13 @@
 // Package spancodec is a compact binary encoding of span batches, used for
 // WAL records, and of single attribute values, used for the composite
 // values of block files. Resources and scopes shared by spans of a batch
-// are written once. The byte layout is in FORMAT.md beside this file.
+// are written once, and so is each string repeated by the spans of a
+// trace. The byte layout is in FORMAT.md beside this file.
 //
-// Encoders append to a caller's buffer; decoders copy every string out of
-// the input, so the input may be reused after they return.
+// Encoders append to a caller's buffer. DecodeBatch, DecodeValue and
+// DecodeAttributes copy every string out of the input, so the input may be
+// reused after they return; DecodeSpan, DecodeSpanAt and SpanDecoder share
+// the input's bytes.
 package spancodec
 
 import (
@@ -15,8 +18,9 @@ import (
 	"github.com/clew-dev/clew/internal/model"
 )
 
-// Version is the batch format version, the first byte of every batch.
-const Version = 1
+// Version is the batch format version, the first byte of every batch that
+// AppendBatch writes. DecodeBatch also reads version 1 (FORMAT.md).
+const Version = 2
 
 // MaxDepth bounds the nesting of array and map values when decoding.
 const MaxDepth = 32
@@ -30,8 +34,9 @@ func AppendBatch(dst []byte, spans []*model.Span) []byte {
 }
 
 // AppendBatchBounds is AppendBatch that also appends to bounds, for each
-// span, the offsets in dst where its AppendSpan encoding starts and ends:
-// dst[bounds[2i]:bounds[2i+1]] decodes with DecodeSpan.
+// span, the offsets in dst where its own fields start and end: the span
+// decodes with DecodeSpanAt(dst[:bounds[2i+1]], bounds[2i], s) (its
+// strings may refer back to earlier bytes of the batch).
 func AppendBatchBounds(dst []byte, spans []*model.Span, bounds []int) ([]byte, []int) {
 	dst = appendBatch(dst, spans, &bounds)
 	return dst, bounds
@@ -52,20 +57,25 @@ func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
 			scopes.index(s.Scope)
 		}
 	}
+	t := getStrTable()
+	defer putStrTable(t)
 	dst = append(dst, Version)
 	dst = appendUvarint(dst, uint64(len(res.items)))
 	for _, r := range res.items {
-		dst = AppendAttributes(dst, r.Attributes)
+		// Resources and scopes are decoded apart from the spans: their
+		// strings are written out (nil table), and spans do not refer
+		// to them.
+		dst = appendAttrs(dst, r.Attributes, nil)
 		dst = appendUvarint(dst, uint64(r.DroppedAttributesCount))
-		dst = appendString(dst, r.SchemaURL)
+		dst = appendStr(dst, r.SchemaURL, nil)
 	}
 	dst = appendUvarint(dst, uint64(len(scopes.items)))
 	for _, sc := range scopes.items {
-		dst = appendString(dst, sc.Name)
-		dst = appendString(dst, sc.Version)
-		dst = AppendAttributes(dst, sc.Attributes)
+		dst = appendStr(dst, sc.Name, nil)
+		dst = appendStr(dst, sc.Version, nil)
+		dst = appendAttrs(dst, sc.Attributes, nil)
 		dst = appendUvarint(dst, uint64(sc.DroppedAttributesCount))
-		dst = appendString(dst, sc.SchemaURL)
+		dst = appendStr(dst, sc.SchemaURL, nil)
 	}
 	dst = appendUvarint(dst, uint64(len(spans)))
 	res.last, scopes.last = nil, nil
@@ -80,7 +90,8 @@ func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
 		dst = appendUvarint(dst, uint64(ri))
 		dst = appendUvarint(dst, uint64(si))
 		start := len(dst)
-		dst = AppendSpan(dst, s)
+		t.setTrace((*[16]byte)(&s.TraceID))
+		dst = appendSpan(dst, s, t)
 		if bounds != nil {
 			*bounds = append(*bounds, start, len(dst))
 		}
@@ -135,25 +146,33 @@ func (x *ptrIndex[T]) index(p *T) int {
 	return i
 }
 
-// AppendSpan appends a span's own fields (not its resource and scope).
+// AppendSpan appends a span's own fields (not its resource and scope), in
+// the encoding of a span of a batch but with every string written out (no
+// back-references): it decodes alone, with DecodeSpan.
 func AppendSpan(dst []byte, s *model.Span) []byte {
+	return appendSpan(dst, s, nil)
+}
+
+// appendSpan appends a span's own fields, its strings through t (nil for
+// no back-references).
+func appendSpan(dst []byte, s *model.Span, t *strTable) []byte {
 	dst = append(dst, s.TraceID[:]...)
 	dst = append(dst, s.SpanID[:]...)
 	dst = append(dst, s.ParentSpanID[:]...)
-	dst = appendString(dst, s.TraceState)
+	dst = appendStr(dst, s.TraceState, t)
 	dst = appendUvarint(dst, uint64(s.Flags))
-	dst = appendString(dst, s.Name)
+	dst = appendStr(dst, s.Name, t)
 	dst = binary.AppendVarint(dst, int64(s.Kind))
 	dst = binary.AppendUvarint(dst, s.StartTimeUnixNano)
 	dst = binary.AppendVarint(dst, int64(s.EndTimeUnixNano-s.StartTimeUnixNano))
-	dst = AppendAttributes(dst, s.Attributes)
+	dst = appendAttrs(dst, s.Attributes, t)
 	dst = appendUvarint(dst, uint64(s.DroppedAttributesCount))
 	dst = appendUvarint(dst, uint64(len(s.Events)))
 	for i := range s.Events {
 		e := &s.Events[i]
 		dst = binary.AppendUvarint(dst, e.TimeUnixNano)
-		dst = appendString(dst, e.Name)
-		dst = AppendAttributes(dst, e.Attributes)
+		dst = appendStr(dst, e.Name, t)
+		dst = appendAttrs(dst, e.Attributes, t)
 		dst = appendUvarint(dst, uint64(e.DroppedAttributesCount))
 	}
 	dst = appendUvarint(dst, uint64(s.DroppedEventsCount))
@@ -162,18 +181,68 @@ func AppendSpan(dst []byte, s *model.Span) []byte {
 		l := &s.Links[i]
 		dst = append(dst, l.TraceID[:]...)
 		dst = append(dst, l.SpanID[:]...)
-		dst = appendString(dst, l.TraceState)
-		dst = AppendAttributes(dst, l.Attributes)
+		dst = appendStr(dst, l.TraceState, t)
+		dst = appendAttrs(dst, l.Attributes, t)
 		dst = appendUvarint(dst, uint64(l.DroppedAttributesCount))
 		dst = appendUvarint(dst, uint64(l.Flags))
 	}
 	dst = appendUvarint(dst, uint64(s.DroppedLinksCount))
 	dst = binary.AppendVarint(dst, int64(s.Status.Code))
-	dst = appendString(dst, s.Status.Message)
+	dst = appendStr(dst, s.Status.Message, t)
 	return dst
 }
 
-// AppendAttributes appends a count and the attributes.
+// appendAttrs appends a count and the attributes in the batch encoding
+// (strings through t).
+func appendAttrs(dst []byte, attrs model.Attributes, t *strTable) []byte {
+	dst = appendUvarint(dst, uint64(len(attrs)))
+	for i := range attrs {
+		a := &attrs[i]
+		dst = appendStr(dst, a.Key, t)
+		// The common value types without a call.
+		switch v := &a.Value; v.Type() {
+		case model.ValueString:
+			dst = append(dst, byte(model.ValueString))
+			dst = appendStr(dst, v.Str(), t)
+		case model.ValueInt:
+			dst = append(dst, byte(model.ValueInt))
+			dst = binary.AppendVarint(dst, v.Int())
+		case model.ValueBool:
+			dst = append(dst, byte(model.ValueBool), byte(b2i(v.Bool())))
+		default:
+			dst = appendVal(dst, *v, t)
+		}
+	}
+	return dst
+}
+
+// appendVal is AppendValue in the batch encoding (strings through t).
+func appendVal(dst []byte, v model.Value, t *strTable) []byte {
+	dst = append(dst, byte(v.Type()))
+	switch v.Type() {
+	case model.ValueString, model.ValueBytes:
+		dst = appendStr(dst, v.Str(), t)
+	case model.ValueBool:
+		dst = append(dst, byte(b2i(v.Bool())))
+	case model.ValueInt:
+		dst = binary.AppendVarint(dst, v.Int())
+	case model.ValueDouble:
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.Double()))
+	case model.ValueSlice:
+		s := v.Slice()
+		dst = appendUvarint(dst, uint64(len(s)))
+		for _, e := range s {
+			dst = appendVal(dst, e, t)
+		}
+	case model.ValueMap:
+		dst = appendAttrs(dst, model.Attributes(v.Map()), t)
+	}
+	return dst
+}
+
+// AppendAttributes appends a count and the attributes in the encoding of
+// values (AppendValue's, which block files use: every string written out),
+// not the batch encoding.
 func AppendAttributes(dst []byte, attrs model.Attributes) []byte {
 	dst = appendUvarint(dst, uint64(len(attrs)))
 	for i := range attrs {

@@ -1,6 +1,7 @@
 package spancodec
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,8 +103,11 @@ func TestWriteSeeds(t *testing.T) {
 
 func FuzzDecodeBatch(f *testing.F) {
 	f.Add(AppendBatch(nil, sampleSpans()))
-	if b, err := os.ReadFile(filepath.Join("testdata", "sample.batch")); err == nil {
-		f.Add(b)
+	f.Add(AppendBatch(nil, repeatSpans()))
+	for _, name := range []string{"sample.batch", "v1.batch"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		spans, err := DecodeBatch(b)
@@ -190,13 +194,13 @@ func TestBatchBoundsDecodeSpans(t *testing.T) {
 	}
 	for i, want := range in {
 		got := &model.Span{Resource: want.Resource, Scope: want.Scope}
-		if err := DecodeSpan(b[bounds[2*i]:bounds[2*i+1]], got); err != nil {
+		if err := DecodeSpanAt(b[:bounds[2*i+1]], bounds[2*i], got); err != nil {
 			t.Fatalf("span %d: %v", i, err)
 		}
 		if diff := cmp.Diff(want, got, valueCmp, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("span %d (-want +got):\n%s", i, diff)
 		}
-		if err := DecodeSpan(b[bounds[2*i]:bounds[2*i+1]-1], got); err == nil {
+		if err := DecodeSpanAt(b[:bounds[2*i+1]-1], bounds[2*i], got); err == nil {
 			t.Errorf("span %d: truncated encoding decoded", i)
 		}
 	}
@@ -229,7 +233,7 @@ func TestAliasingDecoderAgrees(t *testing.T) {
 	for n := len(b); n >= 0; n-- {
 		var aliased, copied model.Span
 		err := DecodeSpan(b[:n], &aliased)
-		err2 := decodeSpan(&decoder{b: b[:n]}, &copied)
+		err2 := decodeSpan(&decoder{b: b[:n], refs: true}, 0, &copied)
 		if (err == nil) != (err2 == nil) {
 			t.Fatalf("%d bytes: aliasing decoder: %v, copying decoder: %v", n, err, err2)
 		}
@@ -249,19 +253,28 @@ func TestAliasingDecoderAgrees(t *testing.T) {
 	}
 }
 
+// FuzzDecodeSpan decodes a span at an offset of a record (its strings may
+// refer back to the bytes before it), as the head and the flush do.
 func FuzzDecodeSpan(f *testing.F) {
 	b, bounds := AppendBatchBounds(nil, append(sampleSpans(), edgeAttrSpan()), nil)
 	for i := 0; i < len(bounds); i += 2 {
-		f.Add(b[bounds[i]:bounds[i+1]])
+		f.Add(b[bounds[i]:bounds[i+1]], 0)
+	}
+	b, bounds = AppendBatchBounds(nil, repeatSpans(), nil)
+	for i := 0; i < len(bounds); i += 2 {
+		f.Add(b[:bounds[i+1]], bounds[i])
 	}
 	var sd SpanDecoder
 	var reused model.Span
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(t *testing.T, b []byte, start int) {
 		var sp model.Span
-		err := DecodeSpan(b, &sp)
+		err := DecodeSpanAt(b, start, &sp)
+		if err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%v does not wrap ErrCorrupt", err)
+		}
 		// The flush's decoder, into a span it decoded before, agrees.
 		sd.Reset()
-		if err2 := sd.Decode(b, &reused); (err == nil) != (err2 == nil) {
+		if err2 := sd.DecodeAt(b, start, &reused); (err == nil) != (err2 == nil) {
 			t.Fatalf("DecodeSpan: %v, SpanDecoder: %v", err, err2)
 		} else if err == nil {
 			if diff := cmp.Diff(&sp, &reused, valueCmp, cmpopts.EquateEmpty()); diff != "" {
@@ -271,7 +284,7 @@ func FuzzDecodeSpan(f *testing.F) {
 		// The general decoder, which copies strings and has no inline
 		// paths for the common attributes, agrees too.
 		var copied model.Span
-		if err2 := decodeSpan(&decoder{b: b}, &copied); (err == nil) != (err2 == nil) {
+		if err2 := decodeSpan(&decoder{b: b, refs: true}, start, &copied); (err == nil) != (err2 == nil) {
 			t.Fatalf("DecodeSpan: %v, copying decoder: %v", err, err2)
 		} else if err == nil {
 			if diff := cmp.Diff(&sp, &copied, valueCmp, cmpopts.EquateEmpty()); diff != "" {
@@ -301,7 +314,7 @@ func BenchmarkDecodeSpan(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for j := 0; j < len(bounds); j += 2 {
 			sp = model.Span{}
-			if err := DecodeSpan(buf[bounds[j]:bounds[j+1]], &sp); err != nil {
+			if err := DecodeSpanAt(buf[:bounds[j+1]], bounds[j], &sp); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -320,7 +333,7 @@ func TestSpanDecoderReuse(t *testing.T) {
 		got := make([]model.Span, len(in))
 		for i := range in {
 			got[i].Resource, got[i].Scope = in[i].Resource, in[i].Scope
-			if err := sd.Decode(b[bounds[2*i]:bounds[2*i+1]], &got[i]); err != nil {
+			if err := sd.DecodeAt(b[:bounds[2*i+1]], bounds[2*i], &got[i]); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -344,7 +357,7 @@ func BenchmarkSpanDecoder(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		sd.Reset()
 		for j := 0; j < len(bounds); j += 2 {
-			if err := sd.Decode(buf[bounds[j]:bounds[j+1]], &sp); err != nil {
+			if err := sd.DecodeAt(buf[:bounds[j+1]], bounds[j], &sp); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -367,7 +380,7 @@ func TestSpanDecoderOverwrites(t *testing.T) {
 	var sp model.Span
 	for i := len(in) - 1; i >= 0; i-- {
 		sp.Resource, sp.Scope = in[i].Resource, in[i].Scope
-		if err := sd.Decode(b[bounds[2*i]:bounds[2*i+1]], &sp); err != nil {
+		if err := sd.DecodeAt(b[:bounds[2*i+1]], bounds[2*i], &sp); err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(in[i], &sp, valueCmp, cmpopts.EquateEmpty()); diff != "" {
