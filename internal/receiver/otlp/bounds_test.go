@@ -307,3 +307,27 @@ func FuzzBoundedMatchesConsume(f *testing.F) {
 		checkBoundedMatches(t, "input", b)
 	})
 }
+
+// TestWireMatchesPdataOverLimits is TestWireMatchesPdata for the requests
+// of boundsRequests, whose long strings and lists take the decoder's
+// slower paths (lengths of more than one byte).
+func TestWireMatchesPdataOverLimits(t *testing.T) {
+	for name, b := range boundsRequests(t) {
+		for _, order := range []string{"pdata", "sdk"} {
+			if order == "sdk" {
+				b = sdkOrder(t, b)
+			}
+			want, err := viaPdata(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodeProto(b)
+			if err != nil {
+				t.Fatalf("%s, %s order: %v", name, order, err)
+			}
+			if diff := cmp.Diff(asJSON(t, want), asJSON(t, got)); diff != "" {
+				t.Errorf("%s, %s order: wire decoder differs from pdata (-pdata +wire):\n%s", name, order, diff)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -592,7 +593,28 @@ func (d *wireDecoder) spanFields(b []byte, sp *model.Span) error {
 	// most of a request, and the closure's indirect call per field was a
 	// good part of their cost.
 	for len(b) > 0 {
-		num, typ, v, n, l := nextField(b)
+		// The usual field read here, the rest by nextField (whose call
+		// was a good part of a field's cost): a one-byte tag followed by
+		// a one-byte length or varint, or by 8 fixed bytes.
+		var num protowire.Number
+		var typ protowire.Type
+		var v []byte
+		var n uint64
+		l := 0
+		if len(b) >= 2 && b[0] < 0x80 && b[0] >= 8 {
+			num, typ = protowire.Number(b[0]>>3), protowire.Type(b[0]&7)
+			switch c := b[1]; {
+			case typ == protowire.BytesType && c < 0x80 && int(c) <= len(b)-2:
+				v, l = b[2:2+c], 2+int(c)
+			case typ == protowire.Fixed64Type && len(b) >= 9:
+				n, l = binary.LittleEndian.Uint64(b[1:9]), 9
+			case typ == protowire.VarintType && c < 0x80:
+				n, l = uint64(c), 2
+			}
+		}
+		if l == 0 {
+			num, typ, v, n, l = nextField(b)
+		}
 		if l < 0 {
 			return errTruncated
 		}
@@ -628,6 +650,14 @@ func (d *wireDecoder) spanFields(b []byte, sp *model.Span) error {
 		case 8:
 			sp.EndTimeUnixNano = n
 		case 9:
+			// pushKeyValue, with the usual attribute's call saved.
+			if len(d.stack) < cap(d.stack) {
+				d.stack = d.stack[:len(d.stack)+1]
+				if d.shortKeyValue(v, &d.stack[len(d.stack)-1]) {
+					continue
+				}
+				d.stack = d.stack[:len(d.stack)-1]
+			}
 			err = d.pushKeyValue(v)
 		case 10:
 			sp.DroppedAttributesCount = uint32(n)
