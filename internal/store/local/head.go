@@ -2,9 +2,7 @@ package local
 
 import (
 	"fmt"
-	"math"
 	"strings"
-	"unsafe"
 
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store/spancodec"
@@ -17,9 +15,8 @@ import (
 // Spans are kept in their WAL encoding (spancodec), sharing the bytes of
 // the record they were written in, beside their resource and scope: about
 // a third of the memory of model spans, and almost nothing for the garbage
-// collector to scan. Reading a span back decodes it from its offset in the
-// record (its strings share the record's bytes, which never change, and a
-// string repeated in the record decodes to the same bytes every time).
+// collector to scan. Reading a span back decodes it (its strings share the
+// record's bytes, which never change).
 type head struct {
 	traces   map[model.TraceID]*headTrace
 	spans    int
@@ -40,27 +37,18 @@ type headTrace struct {
 	start uint64                    // earliest span start
 }
 
-// headSpan is one span of the head: where its encoding is and what
-// queries filter by without decoding it.
+// headSpan is one span of the head: its encoding and what queries filter
+// by without decoding it.
 type headSpan struct {
 	res   *model.Resource
 	scope *model.Scope
-	// rec is the first byte of the WAL record holding the span, which is
-	// at rec[start:end] (its strings may refer to earlier bytes of the
-	// record): a pointer and two offsets take 8 bytes less than a slice.
-	rec        *byte
-	start, end uint32
-	id         model.SpanID
+	enc   []byte // spancodec.AppendSpan encoding, a slice of a WAL record
+	id    model.SpanID
 }
 
-// record returns the span's record up to the end of the span, for
-// spancodec.DecodeSpanAt(hs.record(), int(hs.start), sp).
-func (hs *headSpan) record() []byte { return unsafe.Slice(hs.rec, hs.end) }
-
 // headSpanOverhead is the memory of a span in the head beside its
-// encoding: the headSpan (40 bytes) and its share of the trace map and
-// slices.
-const headSpanOverhead = 88
+// encoding: the headSpan and its share of the trace map and slices.
+const headSpanOverhead = 96
 
 type opKey struct {
 	name string
@@ -114,12 +102,12 @@ func (o svcOps) add(name string, kind model.SpanKind) {
 	o.set[opKey{name, kind}] = struct{}{}
 }
 
-// addWithService inserts sp, encoded at rec[start:end], unless a span
-// with its id is already in its trace. ops is the operations of the span's service
+// addWithService inserts sp, encoded as enc, unless a span with its id is
+// already in its trace. ops is the operations of the span's service
 // (opsOf); t is sp's trace when the caller knows it (nil otherwise); room
 // is the number of spans of the trace about to be added (sp and those right
 // after it), for a new trace's first slice. It returns sp's trace.
-func (h *head) addWithService(sp *model.Span, ops svcOps, t *headTrace, rec []byte, start, end int, now int64, room int) *headTrace {
+func (h *head) addWithService(sp *model.Span, ops svcOps, t *headTrace, enc []byte, now int64, room int) *headTrace {
 	if t == nil {
 		t = h.traces[sp.TraceID]
 	}
@@ -129,8 +117,7 @@ func (h *head) addWithService(sp *model.Span, ops svcOps, t *headTrace, rec []by
 	} else if t.has(sp.SpanID) {
 		return t
 	}
-	t.spans = append(t.spans, headSpan{res: sp.Resource, scope: sp.Scope, rec: unsafe.SliceData(rec),
-		start: uint32(start), end: uint32(end), id: sp.SpanID})
+	t.spans = append(t.spans, headSpan{res: sp.Resource, scope: sp.Scope, enc: enc, id: sp.SpanID})
 	if sp.StartTimeUnixNano < t.start {
 		t.start = sp.StartTimeUnixNano
 	}
@@ -150,18 +137,13 @@ func (h *head) addWithService(sp *model.Span, ops svcOps, t *headTrace, rec []by
 	h.minStart = min(h.minStart, sp.StartTimeUnixNano)
 	h.maxStart = max(h.maxStart, sp.StartTimeUnixNano)
 	h.spans++
-	h.bytes += int64(end-start) + headSpanOverhead
+	h.bytes += int64(len(enc)) + headSpanOverhead
 	ops.add(sp.Name, sp.Kind)
 	return t
 }
 
-// addBatch adds spans whose encodings are rec[bounds[2i]:bounds[2i+1]], as
-// spancodec.AppendBatchBounds wrote them. rec is at most wal.MaxRecordSize
-// bytes (the offsets fit 32 bits) and must never change afterwards.
+// addBatch adds spans whose encodings are rec[bounds[2i]:bounds[2i+1]].
 func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64) {
-	if uint64(len(rec)) > math.MaxUint32 {
-		panic("BUG: head record over 4 GiB")
-	}
 	// The operations of the last few resources: spans of a request come
 	// grouped by resource, or at least by a few resources in turn.
 	var cache [8]struct {
@@ -205,7 +187,7 @@ func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64
 				run++
 			}
 		}
-		t = h.addWithService(sp, ops, t, rec, bounds[2*i], bounds[2*i+1], now, max(run, mean))
+		t = h.addWithService(sp, ops, t, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now, max(run, mean))
 		run--
 	}
 }
@@ -234,7 +216,7 @@ func (t *headTrace) decode() ([]*model.Span, error) {
 		hs := &t.spans[i]
 		sp := &all[n]
 		sp.Resource, sp.Scope = hs.res, hs.scope
-		if e := spancodec.DecodeSpanAt(hs.record(), int(hs.start), sp); e != nil {
+		if e := spancodec.DecodeSpan(hs.enc, sp); e != nil {
 			err = fmt.Errorf("head span %s: %w", hs.id, e)
 			continue
 		}

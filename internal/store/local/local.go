@@ -505,7 +505,7 @@ func (s *Store) flushHead(ctx context.Context, h *head, walSeg int) error {
 			sp := &buf[j]
 			// Decode sets every other field: no need to clear the span.
 			sp.Resource, sp.Scope = hs.res, hs.scope
-			if err := dec.DecodeAt(hs.record(), int(hs.start), sp); err != nil {
+			if err := dec.Decode(hs.enc, sp); err != nil {
 				s.m.blockErrors.Inc()
 				s.log.Warn("head span undecodable", "span", hs.id, "err", err)
 				continue

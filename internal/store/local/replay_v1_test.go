@@ -11,9 +11,10 @@ import (
 	"github.com/clew-dev/clew/internal/store/wal"
 )
 
-// TestReplayVersion1Record replays a WAL record written by a build of
-// spancodec's version 1 (its golden batch: three spans of one trace), then
-// reads the trace from the head and, after a flush, from the block.
+// TestReplayVersion1Record replays a WAL record of spancodec's version 1
+// (its golden batch, testdata/v1.batch: three spans of one trace), then
+// reads the trace from the head and, after a flush, from the block: a
+// later format must still replay the records of this one.
 func TestReplayVersion1Record(t *testing.T) {
 	rec, err := os.ReadFile(filepath.Join("..", "spancodec", "testdata", "v1.batch"))
 	if err != nil {

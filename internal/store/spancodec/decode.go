@@ -11,21 +11,16 @@ import (
 )
 
 // decoder reads b from position i, recording the first error. Its
-// reader of the most common fields, single-byte varints (small), is small
-// enough to be inlined.
+// readers of the most common fields, single-byte varints (small) and
+// short strings (shortString), are small enough to be inlined.
 type decoder struct {
 	b   []byte
 	i   int // read position in b
 	err error
-	// refs reads strings in the batch encoding of version 2 (a tagged
-	// length or a back-reference into b before i) instead of version 1's
-	// and AppendValue's (a length).
-	refs bool
 	// strs interns short strings within one batch (keys, names, values
 	// repeated across spans).
 	strs map[string]string
-	// alias makes strings share the input's bytes instead of copying them;
-	// only with refs (aliasStrAt reads version 2 strings).
+	// alias makes strings share the input's bytes instead of copying them.
 	alias bool
 	// slab, when set, provides the attribute and event slices.
 	slab *SpanDecoder
@@ -46,41 +41,17 @@ func (d *decoder) small() (c byte, ok bool) {
 	return 0, false
 }
 
-// aliasStrAt reads the version 2 string at b[i:] for an aliasing decoder:
-// the common ones, a literal or a back-reference of a one- or two-byte
-// header, the literal a back-reference points to having a one-byte
-// header. It returns the string, sharing b's bytes, and the position after
-// it; ok is false for any other (stringLong then reads it, or reports the
-// damage).
-func aliasStrAt(b []byte, i int) (s string, next int, ok bool) {
-	if i >= len(b) {
-		return "", 0, false
-	}
-	x, j := uint(b[i]), i+1
-	if x >= 0x80 {
-		if j >= len(b) || b[j] >= 0x80 {
-			return "", 0, false
+// shortString reads, for an aliasing decoder, a string of a one-byte
+// length sharing the input's bytes; ok is false, and nothing read, for
+// any other (it is small enough to be inlined).
+func (d *decoder) shortString() (s string, ok bool) {
+	if i := d.i; d.alias && i < len(d.b) {
+		if n := int(d.b[i]); n < 0x80 && n < len(d.b)-i {
+			d.i = i + 1 + n
+			return aliasString(d.b, i+1, n), true
 		}
-		x, j = x&0x7f|uint(b[j])<<7, j+1
 	}
-	if x&1 == 0 {
-		n := int(x >> 1)
-		if n > len(b)-j {
-			return "", 0, false
-		}
-		return aliasString(b, j, n), j + n, true
-	}
-	// A back-reference: the literal's one-byte header is x>>1 bytes back,
-	// and its bytes end at or before this header.
-	p := i - int(x>>1)
-	if p < 0 || p >= i {
-		return "", 0, false
-	}
-	y := uint(b[p])
-	if y >= 0x80 || y&1 != 0 || p+1+int(y>>1) > i {
-		return "", 0, false
-	}
-	return aliasString(b, p+1, int(y>>1)), j, true
+	return "", false
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -208,60 +179,27 @@ func aliasString(b []byte, i, n int) string {
 }
 
 func (d *decoder) string() string {
-	if d.alias {
-		if s, next, ok := aliasStrAt(d.b, d.i); ok {
-			d.i = next
-			return s
-		}
+	if s, ok := d.shortString(); ok {
+		return s
 	}
 	return d.stringLong()
 }
 
-// stringLong reads a string of any form: a length and the bytes (version
-// 1), or a literal or a back-reference (version 2, FORMAT.md), whose
-// target must be a literal ending at or before the reference.
 func (d *decoder) stringLong() string {
-	h := d.i
 	n := d.uvarint()
-	if d.err != nil {
-		return ""
-	}
-	if d.refs {
-		if n&1 != 0 {
-			dist := n >> 1
-			if dist == 0 || dist > uint64(h) {
-				d.fail("string at %d refers %d bytes back", h, dist)
-				return ""
-			}
-			p := h - int(dist)
-			y, k := readUvarint(d.b[p:h])
-			if k <= 0 || y&1 != 0 || y>>1 > uint64(h-p-k) {
-				d.fail("string at %d refers to %d, not a string before it", h, p)
-				return ""
-			}
-			return d.stringAt(p+k, int(y>>1))
-		}
-		n >>= 1
-	}
 	if n > uint64(d.left()) {
 		d.fail("string of %d bytes, %d left", n, d.left())
 		return ""
 	}
 	i := d.i
 	d.i += int(n)
-	return d.stringAt(i, int(n))
-}
-
-// stringAt returns the n bytes at b[i:] as a string: sharing them for an
-// aliasing decoder, else a copy (interned, for short ones).
-func (d *decoder) stringAt(i, n int) string {
 	if n == 0 {
 		return ""
 	}
 	if d.alias {
-		return aliasString(d.b, i, n)
+		return aliasString(d.b, i, int(n))
 	}
-	b := d.b[i : i+n]
+	b := d.b[i:d.i]
 	if n <= 64 && d.strs != nil {
 		if s, ok := d.strs[string(b)]; ok {
 			return s
@@ -294,34 +232,37 @@ func (d *decoder) attributes(depth int) model.Attributes {
 	for k := range attrs {
 		kv := &attrs[k]
 		if d.alias {
-			// Most attributes have a key aliasStrAt reads and a string
-			// value it reads or an int value of one or two bytes: read
-			// here, sharing the input's bytes.
-			b := d.b
-			// t is the value's type byte; every value but the empty
-			// one has a byte after it.
-			if key, t, ok := aliasStrAt(b, d.i); ok && t < len(b)-1 {
-				switch c := b[t+1]; model.ValueType(b[t]) {
-				case model.ValueString:
-					if v, end, ok := aliasStrAt(b, t+1); ok {
-						kv.Key = key
-						kv.Value = model.StringValue(v)
+			// Most attributes have a key of a one-byte length and a
+			// string value of a one-byte length or an int value of one
+			// or two bytes: read inline, sharing the input's bytes.
+			b, i := d.b, d.i
+			if i < len(b) {
+				kn := int(b[i])
+				t := i + 1 + kn // the value's type byte
+				// Every value but the empty one has a byte after its type.
+				if kn < 0x80 && t < len(b)-1 {
+					switch c := b[t+1]; model.ValueType(b[t]) {
+					case model.ValueString:
+						if vn, end := int(c), t+2+int(c); vn < 0x80 && end <= len(b) {
+							kv.Key = aliasString(b, i+1, kn)
+							kv.Value = model.StringValue(aliasString(b, t+2, vn))
+							d.i = end
+							continue
+						}
+					case model.ValueInt:
+						ux, end := uint64(c), t+2
+						if c >= 0x80 {
+							if end >= len(b) || b[end] >= 0x80 {
+								break
+							}
+							ux = uint64(c&0x7f) | uint64(b[end])<<7
+							end++
+						}
+						kv.Key = aliasString(b, i+1, kn)
+						kv.Value = model.IntValue(int64(ux>>1) ^ -int64(ux&1))
 						d.i = end
 						continue
 					}
-				case model.ValueInt:
-					ux, end := uint64(c), t+2
-					if c >= 0x80 {
-						if end >= len(b) || b[end] >= 0x80 {
-							break
-						}
-						ux = uint64(c&0x7f) | uint64(b[end])<<7
-						end++
-					}
-					kv.Key = key
-					kv.Value = model.IntValue(int64(ux>>1) ^ -int64(ux&1))
-					d.i = end
-					continue
 				}
 			}
 		}
@@ -375,8 +316,8 @@ func (d *decoder) value(depth int) model.Value {
 }
 
 // span decodes a span's own fields. The fields that most spans encode in
-// one byte (counts, flags, kinds) are read through the inlined small, the
-// others through calls.
+// one byte (counts, flags, kinds, empty or short strings) are read
+// through the inlined small and shortString, the others through calls.
 func (d *decoder) span(s *model.Span) {
 	if d.left() < 32 {
 		d.fail("need 32 bytes of ids, have %d", d.left())
@@ -385,13 +326,21 @@ func (d *decoder) span(s *model.Span) {
 	ids := d.b[d.i : d.i+32]
 	s.TraceID, s.SpanID, s.ParentSpanID = model.TraceID(ids[:16]), model.SpanID(ids[16:24]), model.SpanID(ids[24:])
 	d.i += 32
-	s.TraceState = d.string()
+	if str, ok := d.shortString(); ok {
+		s.TraceState = str
+	} else {
+		s.TraceState = d.stringLong()
+	}
 	if c, ok := d.small(); ok {
 		s.Flags = uint32(c)
 	} else {
 		s.Flags = d.uint32Long()
 	}
-	s.Name = d.string()
+	if str, ok := d.shortString(); ok {
+		s.Name = str
+	} else {
+		s.Name = d.stringLong()
+	}
 	if c, ok := d.small(); ok {
 		s.Kind = model.SpanKind(unzigzag(c))
 	} else {
@@ -453,7 +402,11 @@ func (d *decoder) span(s *model.Span) {
 	} else {
 		s.Status.Code = model.StatusCode(d.varintLong())
 	}
-	s.Status.Message = d.string()
+	if str, ok := d.shortString(); ok {
+		s.Status.Message = str
+	} else {
+		s.Status.Message = d.stringLong()
+	}
 }
 
 // unzigzag returns the value of a single-byte varint.
@@ -463,25 +416,11 @@ func unzigzag(c byte) int64 { return int64(c>>1) ^ -int64(c&1) }
 // must fill b; s's resource and scope are left as they are. The strings of
 // s share b's bytes, so b must never change afterwards.
 func DecodeSpan(b []byte, s *model.Span) error {
-	return DecodeSpanAt(b, 0, s)
+	return decodeSpan(&decoder{b: b, alias: true}, s)
 }
 
-// DecodeSpanAt decodes into s the fields of a span of a batch (version 2)
-// that start at rec[start] and end at the end of rec (AppendBatchBounds
-// gives both offsets): its strings may refer back to any earlier bytes of
-// rec. s's resource and scope are left as they are. The strings of s share
-// rec's bytes, so rec must never change afterwards.
-func DecodeSpanAt(rec []byte, start int, s *model.Span) error {
-	return decodeSpan(&decoder{b: rec, refs: true, alias: true}, start, s)
-}
-
-// decodeSpan decodes one span that starts at start and fills the rest of
-// d's input.
-func decodeSpan(d *decoder, start int, s *model.Span) error {
-	if start < 0 || start > len(d.b) {
-		return fmt.Errorf("%w: span at %d of %d bytes", ErrCorrupt, start, len(d.b))
-	}
-	d.i = start
+// decodeSpan decodes one span that must fill d's input.
+func decodeSpan(d *decoder, s *model.Span) error {
 	d.span(s)
 	if d.err != nil {
 		return d.err
@@ -492,7 +431,7 @@ func decodeSpan(d *decoder, start int, s *model.Span) error {
 	return nil
 }
 
-// SpanDecoder decodes spans like DecodeSpan and DecodeSpanAt, but
+// SpanDecoder decodes spans written by AppendSpan, like DecodeSpan, but
 // takes their attribute and event slices from buffers it keeps: Reset makes
 // the buffers available again, so the spans decoded before a Reset must not
 // be used after it. A flush that decodes a trace, writes it and moves on
@@ -534,28 +473,15 @@ func (sd *SpanDecoder) events(n int) []model.Event {
 // is set (s need not be cleared first). Strings share b's bytes, so b must
 // never change afterwards.
 func (sd *SpanDecoder) Decode(b []byte, s *model.Span) error {
-	return sd.DecodeAt(b, 0, s)
+	return decodeSpan(&decoder{b: b, alias: true, slab: sd}, s)
 }
 
-// DecodeAt is Decode of the span of a batch at rec[start:], as
-// DecodeSpanAt.
-func (sd *SpanDecoder) DecodeAt(rec []byte, start int, s *model.Span) error {
-	return decodeSpan(&decoder{b: rec, refs: true, alias: true, slab: sd}, start, s)
-}
-
-// DecodeBatch decodes a batch written by AppendBatch, of this version or
-// version 1 (WAL records of older builds). Spans of the batch that shared
-// a resource or scope share it again. Strings are copied (and those
-// repeated within the batch shared), so b may be reused afterwards.
+// DecodeBatch decodes a batch written by AppendBatch. Spans of the batch
+// that shared a resource or scope share it again.
 func DecodeBatch(b []byte) ([]*model.Span, error) {
 	d := &decoder{b: b, strs: map[string]string{}}
-	switch v := d.byte1(); {
-	case d.err != nil:
-		return nil, d.err
-	case v == Version:
-		d.refs = true
-	case v != 1:
-		return nil, fmt.Errorf("%w: version %d, want 1 or %d", ErrCorrupt, v, Version)
+	if v := d.byte1(); d.err == nil && v != Version {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrCorrupt, v, Version)
 	}
 	resources := make([]*model.Resource, d.count(3))
 	for i := range resources {
@@ -606,7 +532,6 @@ func DecodeBatch(b []byte) ([]*model.Span, error) {
 }
 
 // DecodeValue decodes a value written by AppendValue, which must fill b.
-// Its strings are copied.
 func DecodeValue(b []byte) (model.Value, error) {
 	d := &decoder{b: b}
 	v := d.value(0)

@@ -1,13 +1,10 @@
 // Package spancodec is a compact binary encoding of span batches, used for
 // WAL records, and of single attribute values, used for the composite
 // values of block files. Resources and scopes shared by spans of a batch
-// are written once, and so is each string repeated by the spans of a
-// trace. The byte layout is in FORMAT.md beside this file.
+// are written once. The byte layout is in FORMAT.md beside this file.
 //
-// Encoders append to a caller's buffer. DecodeBatch, DecodeValue and
-// DecodeAttributes copy every string out of the input, so the input may be
-// reused after they return; DecodeSpan, DecodeSpanAt and SpanDecoder share
-// the input's bytes.
+// Encoders append to a caller's buffer; decoders copy every string out of
+// the input, so the input may be reused after they return.
 package spancodec
 
 import (
@@ -18,9 +15,8 @@ import (
 	"github.com/clew-dev/clew/internal/model"
 )
 
-// Version is the batch format version, the first byte of every batch that
-// AppendBatch writes. DecodeBatch also reads version 1 (FORMAT.md).
-const Version = 2
+// Version is the batch format version, the first byte of every batch.
+const Version = 1
 
 // MaxDepth bounds the nesting of array and map values when decoding.
 const MaxDepth = 32
@@ -34,9 +30,8 @@ func AppendBatch(dst []byte, spans []*model.Span) []byte {
 }
 
 // AppendBatchBounds is AppendBatch that also appends to bounds, for each
-// span, the offsets in dst where its own fields start and end: the span
-// decodes with DecodeSpanAt(dst[:bounds[2i+1]], bounds[2i], s) (its
-// strings may refer back to earlier bytes of the batch).
+// span, the offsets in dst where its AppendSpan encoding starts and ends:
+// dst[bounds[2i]:bounds[2i+1]] decodes with DecodeSpan.
 func AppendBatchBounds(dst []byte, spans []*model.Span, bounds []int) ([]byte, []int) {
 	dst = appendBatch(dst, spans, &bounds)
 	return dst, bounds
@@ -57,25 +52,20 @@ func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
 			scopes.index(s.Scope)
 		}
 	}
-	t := getStrTable()
-	defer putStrTable(t)
 	dst = append(dst, Version)
 	dst = appendUvarint(dst, uint64(len(res.items)))
 	for _, r := range res.items {
-		// Resources and scopes are decoded apart from the spans: their
-		// strings are written out (nil table), and spans do not refer
-		// to them.
-		dst = appendAttrs(dst, r.Attributes, nil)
+		dst = AppendAttributes(dst, r.Attributes)
 		dst = appendUvarint(dst, uint64(r.DroppedAttributesCount))
-		dst = appendStr(dst, r.SchemaURL, nil)
+		dst = appendString(dst, r.SchemaURL)
 	}
 	dst = appendUvarint(dst, uint64(len(scopes.items)))
 	for _, sc := range scopes.items {
-		dst = appendStr(dst, sc.Name, nil)
-		dst = appendStr(dst, sc.Version, nil)
-		dst = appendAttrs(dst, sc.Attributes, nil)
+		dst = appendString(dst, sc.Name)
+		dst = appendString(dst, sc.Version)
+		dst = AppendAttributes(dst, sc.Attributes)
 		dst = appendUvarint(dst, uint64(sc.DroppedAttributesCount))
-		dst = appendStr(dst, sc.SchemaURL, nil)
+		dst = appendString(dst, sc.SchemaURL)
 	}
 	dst = appendUvarint(dst, uint64(len(spans)))
 	res.last, scopes.last = nil, nil
@@ -90,8 +80,7 @@ func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
 		dst = appendUvarint(dst, uint64(ri))
 		dst = appendUvarint(dst, uint64(si))
 		start := len(dst)
-		t.setTrace((*[16]byte)(&s.TraceID))
-		dst = appendSpan(dst, s, t)
+		dst = AppendSpan(dst, s)
 		if bounds != nil {
 			*bounds = append(*bounds, start, len(dst))
 		}
@@ -146,33 +135,25 @@ func (x *ptrIndex[T]) index(p *T) int {
 	return i
 }
 
-// AppendSpan appends a span's own fields (not its resource and scope), in
-// the encoding of a span of a batch but with every string written out (no
-// back-references): it decodes alone, with DecodeSpan.
+// AppendSpan appends a span's own fields (not its resource and scope).
 func AppendSpan(dst []byte, s *model.Span) []byte {
-	return appendSpan(dst, s, nil)
-}
-
-// appendSpan appends a span's own fields, its strings through t (nil for
-// no back-references).
-func appendSpan(dst []byte, s *model.Span, t *strTable) []byte {
 	dst = append(dst, s.TraceID[:]...)
 	dst = append(dst, s.SpanID[:]...)
 	dst = append(dst, s.ParentSpanID[:]...)
-	dst = appendStr(dst, s.TraceState, t)
+	dst = appendString(dst, s.TraceState)
 	dst = appendUvarint(dst, uint64(s.Flags))
-	dst = appendStr(dst, s.Name, t)
+	dst = appendString(dst, s.Name)
 	dst = binary.AppendVarint(dst, int64(s.Kind))
 	dst = binary.AppendUvarint(dst, s.StartTimeUnixNano)
 	dst = binary.AppendVarint(dst, int64(s.EndTimeUnixNano-s.StartTimeUnixNano))
-	dst = appendAttrs(dst, s.Attributes, t)
+	dst = AppendAttributes(dst, s.Attributes)
 	dst = appendUvarint(dst, uint64(s.DroppedAttributesCount))
 	dst = appendUvarint(dst, uint64(len(s.Events)))
 	for i := range s.Events {
 		e := &s.Events[i]
 		dst = binary.AppendUvarint(dst, e.TimeUnixNano)
-		dst = appendStr(dst, e.Name, t)
-		dst = appendAttrs(dst, e.Attributes, t)
+		dst = appendString(dst, e.Name)
+		dst = AppendAttributes(dst, e.Attributes)
 		dst = appendUvarint(dst, uint64(e.DroppedAttributesCount))
 	}
 	dst = appendUvarint(dst, uint64(s.DroppedEventsCount))
@@ -181,68 +162,18 @@ func appendSpan(dst []byte, s *model.Span, t *strTable) []byte {
 		l := &s.Links[i]
 		dst = append(dst, l.TraceID[:]...)
 		dst = append(dst, l.SpanID[:]...)
-		dst = appendStr(dst, l.TraceState, t)
-		dst = appendAttrs(dst, l.Attributes, t)
+		dst = appendString(dst, l.TraceState)
+		dst = AppendAttributes(dst, l.Attributes)
 		dst = appendUvarint(dst, uint64(l.DroppedAttributesCount))
 		dst = appendUvarint(dst, uint64(l.Flags))
 	}
 	dst = appendUvarint(dst, uint64(s.DroppedLinksCount))
 	dst = binary.AppendVarint(dst, int64(s.Status.Code))
-	dst = appendStr(dst, s.Status.Message, t)
+	dst = appendString(dst, s.Status.Message)
 	return dst
 }
 
-// appendAttrs appends a count and the attributes in the batch encoding
-// (strings through t).
-func appendAttrs(dst []byte, attrs model.Attributes, t *strTable) []byte {
-	dst = appendUvarint(dst, uint64(len(attrs)))
-	for i := range attrs {
-		a := &attrs[i]
-		dst = appendStr(dst, a.Key, t)
-		// The common value types without a call.
-		switch v := &a.Value; v.Type() {
-		case model.ValueString:
-			dst = append(dst, byte(model.ValueString))
-			dst = appendStr(dst, v.Str(), t)
-		case model.ValueInt:
-			dst = append(dst, byte(model.ValueInt))
-			dst = binary.AppendVarint(dst, v.Int())
-		case model.ValueBool:
-			dst = append(dst, byte(model.ValueBool), byte(b2i(v.Bool())))
-		default:
-			dst = appendVal(dst, *v, t)
-		}
-	}
-	return dst
-}
-
-// appendVal is AppendValue in the batch encoding (strings through t).
-func appendVal(dst []byte, v model.Value, t *strTable) []byte {
-	dst = append(dst, byte(v.Type()))
-	switch v.Type() {
-	case model.ValueString, model.ValueBytes:
-		dst = appendStr(dst, v.Str(), t)
-	case model.ValueBool:
-		dst = append(dst, byte(b2i(v.Bool())))
-	case model.ValueInt:
-		dst = binary.AppendVarint(dst, v.Int())
-	case model.ValueDouble:
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.Double()))
-	case model.ValueSlice:
-		s := v.Slice()
-		dst = appendUvarint(dst, uint64(len(s)))
-		for _, e := range s {
-			dst = appendVal(dst, e, t)
-		}
-	case model.ValueMap:
-		dst = appendAttrs(dst, model.Attributes(v.Map()), t)
-	}
-	return dst
-}
-
-// AppendAttributes appends a count and the attributes in the encoding of
-// values (AppendValue's, which block files use: every string written out),
-// not the batch encoding.
+// AppendAttributes appends a count and the attributes.
 func AppendAttributes(dst []byte, attrs model.Attributes) []byte {
 	dst = appendUvarint(dst, uint64(len(attrs)))
 	for i := range attrs {
