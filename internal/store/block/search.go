@@ -237,16 +237,45 @@ func (p *resPrint) matches(res *model.Resource, sc *model.Scope) bool {
 		return false
 	}
 	for i := range ra {
-		if q := &p.attrs[i]; ra[i].Key != q.Key || !ra[i].Value.Equal(q.Value) {
+		if !sameScalar(&ra[i], &p.attrs[i]) {
 			return false
 		}
 	}
 	for i := range sa {
-		if q := &p.attrs[p.nres+i]; sa[i].Key != q.Key || !sa[i].Value.Equal(q.Value) {
+		if !sameScalar(&sa[i], &p.attrs[p.nres+i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// sameScalar reports whether attribute a equals q, whose value is not an
+// array or a map (their num and str fields say all).
+func sameScalar(a, q *model.KeyValue) bool {
+	return a.Value.Type() == q.Value.Type() && a.Value.Int() == q.Value.Int() && a.Key == q.Key && a.Value.Str() == q.Value.Str()
+}
+
+// printHash returns the index in searchBuilder.printSeen of a resource and
+// scope: a mix of the resource's attribute count and of its first and last
+// values' lengths and last bytes (the service name and, mostly, an
+// instance's id), and of the scope's name length.
+func printHash(res *model.Resource, sc *model.Scope) uint32 {
+	var h uint32
+	if res != nil && len(res.Attributes) > 0 {
+		f, l := res.Attributes[0].Value.Str(), res.Attributes[len(res.Attributes)-1].Value.Str()
+		h = uint32(len(res.Attributes)) ^ uint32(len(f))<<4 ^ uint32(len(l))<<12
+		if len(f) > 0 {
+			h ^= uint32(f[len(f)-1]) << 20
+		}
+		if len(l) > 0 {
+			h ^= uint32(l[len(l)-1]) << 24
+		}
+	}
+	if sc != nil {
+		h ^= uint32(len(sc.Name))<<8 + 1
+	}
+	h *= 0x9e3779b1
+	return h >> 24
 }
 
 // nameState is a span name of a service: its term and the keys and values
@@ -320,7 +349,11 @@ type searchBuilder struct {
 	// and text: comparing a span's name with one costs less than a map
 	// lookup, and most spans repeat a name seen a few spans before.
 	nameSeen [512]*nameState
-	ord      uint32
+	// printSeen holds resource and scope contents seen before, by
+	// printHash: comparing a pair with one costs less than finding its
+	// service.
+	printSeen [256]*resPrint
+	ord       uint32
 	// slotPositions counts the attribute positions of every name's and
 	// service's slots and evSlots, up to maxSlotPositions.
 	slotPositions int
@@ -427,35 +460,48 @@ func (b *searchBuilder) rsTerms(rs resScope, sp *model.Span) *resTerms {
 			return b.rsWays[0].rt
 		}
 	}
-	name := sp.ServiceName()
-	s := b.svcs[name]
+	ph := printHash(rs.res, rs.sc)
 	var rt *resTerms
-	if s != nil {
-		for _, p := range s.prints {
-			if p != nil && p.matches(rs.res, rs.sc) {
-				rt = p.rt
-				break
-			}
-		}
-	}
-	if rt == nil {
-		if rt = b.cache[rs]; rt == nil {
-			rt = b.resourceTerms(sp, name, s)
-			if len(b.cache) >= 4096 {
-				clear(b.cache)
-			}
-			b.cache[rs] = rt
-			if p := newResPrint(rs.res, rs.sc, rt); p != nil {
-				s := rt.svc
-				s.printNext = (s.printNext + 1) % uint8(len(s.prints))
-				s.prints[s.printNext] = p
-			}
-		}
+	if p := b.printSeen[ph]; p != nil && p.matches(rs.res, rs.sc) {
+		rt = p.rt
+	} else {
+		rt = b.rsTermsSlow(rs, sp, ph)
 	}
 	// The new pair goes first; the first goes to a way in turn.
 	b.rsNext = b.rsNext%(len(b.rsWays)-1) + 1
 	b.rsWays[b.rsNext] = b.rsWays[0]
 	b.rsWays[0] = rsWay{rs, rt}
+	return rt
+}
+
+// rsTermsSlow is rsTerms for a pair whose pointers and print hash are not
+// remembered: it looks for its content among its service's last, then for
+// its pointers in the cache, then makes its terms.
+func (b *searchBuilder) rsTermsSlow(rs resScope, sp *model.Span, ph uint32) *resTerms {
+	name := sp.ServiceName()
+	s := b.svcs[name]
+	if s != nil {
+		for _, p := range s.prints {
+			if p != nil && p.matches(rs.res, rs.sc) {
+				b.printSeen[ph] = p
+				return p.rt
+			}
+		}
+	}
+	rt := b.cache[rs]
+	if rt == nil {
+		rt = b.resourceTerms(sp, name, s)
+		if len(b.cache) >= 4096 {
+			clear(b.cache)
+		}
+		b.cache[rs] = rt
+		if p := newResPrint(rs.res, rs.sc, rt); p != nil {
+			s := rt.svc
+			s.printNext = (s.printNext + 1) % uint8(len(s.prints))
+			s.prints[s.printNext] = p
+			b.printSeen[ph] = p
+		}
+	}
 	return rt
 }
 
