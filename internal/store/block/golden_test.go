@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -23,12 +24,17 @@ var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/writer_go
 
 // hashSink is a rowSink that hashes the rows it is given, field by field:
 // what the block writer makes of its spans, apart from the Parquet
-// encoder.
+// encoder. A nil slice counts as an empty one (the Parquet encoder writes
+// both alike, and whether a row's slice is nil or emptied depends only on
+// whether the writer reused the row).
 type hashSink struct{ h hash.Hash }
+
+// nilSlice matches a nil slice as %#v prints it.
+var nilSlice = regexp.MustCompile(`(\[\][A-Za-z0-9_.]+)\(nil\)`)
 
 func (s *hashSink) Write(rows []Row) (int, error) {
 	for i := range rows {
-		fmt.Fprintf(s.h, "%#v\n", rows[i])
+		fmt.Fprintln(s.h, nilSlice.ReplaceAllString(fmt.Sprintf("%#v", rows[i]), "$1{}"))
 	}
 	return len(rows), nil
 }

@@ -584,7 +584,10 @@ type sliceHeader struct {
 	cap  int
 }
 
-// shredList appends the list of nd in the struct at p.
+// shredList appends the list of nd in the struct at p. It goes field by
+// field (column by column) over the list's elements: each column gets its
+// values in the same order as element by element, with fewer calls, and
+// each field's values in one loop of its kind.
 func (w *pqWriter[T]) shredList(nd *pqNode, p unsafe.Pointer, rep, def byte) {
 	h := (*sliceHeader)(unsafe.Add(p, nd.off))
 	if h.len == 0 {
@@ -593,19 +596,16 @@ func (w *pqWriter[T]) shredList(nd *pqNode, p unsafe.Pointer, rep, def byte) {
 		}
 		return
 	}
-	for i := 0; i < h.len; i++ {
-		ep := unsafe.Add(h.data, uintptr(i)*nd.elemSize)
-		r := rep
-		if i > 0 {
-			r = nd.rep
+	for k := range nd.elem {
+		e := &nd.elem[k]
+		if e.leaf >= 0 {
+			w.cols[e.leaf].appendList(unsafe.Add(h.data, e.off), h.len, nd.elemSize, rep, nd.rep, nd.def)
+			continue
 		}
-		for k := range nd.elem {
-			e := &nd.elem[k]
-			if e.leaf < 0 {
-				w.shredList(e, ep, r, nd.def)
-			} else {
-				w.cols[e.leaf].appendAt(unsafe.Add(ep, e.off), r, nd.def)
-			}
+		r := rep
+		for i := 0; i < h.len; i++ {
+			w.shredList(e, unsafe.Add(h.data, uintptr(i)*nd.elemSize), r, nd.def)
+			r = nd.rep
 		}
 	}
 }
@@ -689,11 +689,56 @@ func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 	switch {
 	case l.optional && l.enc == format.RLEDictionary && l.kind == pqString:
 		c.appendOptStrings(p, n, stride)
+	case l.optional && l.enc == format.RLEDictionary && is64(l.kind):
+		c.appendOptNums64(p, n, stride)
 	case l.optional:
 		c.defs = slices.Grow(c.defs, n)
 		for r := 0; r < n; r++ {
 			c.appendOptional(unsafe.Add(p, uintptr(r)*stride), 0)
 		}
+	default:
+		c.appendValues(p, n, stride)
+	}
+}
+
+// appendList appends the values of n elements of a list (at p, stride
+// bytes apart) with their levels: repetition level rep0 for the first
+// and rep for the others, definition level def (and def+1 for the
+// present values of an optional leaf).
+func (c *pqColumn) appendList(p unsafe.Pointer, n int, stride uintptr, rep0, rep, def byte) {
+	if n == 1 { // most lists of spans (an event, an int attribute)
+		c.appendAt(p, rep0, def)
+		return
+	}
+	c.nvals += n
+	c.reps = append(c.reps, rep0)
+	c.reps = appendRepeat(c.reps, rep, n-1)
+	if c.leaf.optional {
+		c.defs = slices.Grow(c.defs, n)
+		for r := 0; r < n; r++ {
+			c.appendOptional(unsafe.Add(p, uintptr(r)*stride), def)
+		}
+		return
+	}
+	c.defs = appendRepeat(c.defs, def, n)
+	c.appendValues(p, n, stride)
+}
+
+// appendRepeat appends k copies of v to b.
+func appendRepeat(b []byte, v byte, k int) []byte {
+	n := len(b)
+	b = slices.Grow(b, k)[:n+k]
+	for i := n; i < len(b); i++ {
+		b[i] = v
+	}
+	return b
+}
+
+// appendValues appends the (non-null) values of n rows or elements, at p
+// and stride bytes apart; the caller appends their levels.
+func (c *pqColumn) appendValues(p unsafe.Pointer, n int, stride uintptr) {
+	l := c.leaf
+	switch {
 	case l.enc == format.RLEDictionary && l.kind == pqString:
 		c.appendStrings(p, n, stride)
 	case l.enc == format.RLEDictionary && is64(l.kind):
@@ -707,17 +752,79 @@ func (c *pqColumn) appendTop(p unsafe.Pointer, n int, stride uintptr) {
 		}
 		c.i64 = i64
 	case l.kind == pqFixed:
-		k := len(c.plain)
-		c.plain = slices.Grow(c.plain, n*l.size)[:k+n*l.size]
-		for r := 0; r < n; r++ {
-			copy(c.plain[k+r*l.size:], unsafe.Slice((*byte)(unsafe.Add(p, uintptr(r)*stride)), l.size))
-		}
-		c.nplain += n
+		c.appendFixed(p, n, stride)
+	case l.kind == pqBytes && l.enc != format.RLEDictionary:
+		c.appendPlainBytes(p, n, stride)
 	default:
 		for r := 0; r < n; r++ {
 			c.appendValue(unsafe.Add(p, uintptr(r)*stride))
 		}
 	}
+}
+
+// appendFixed appends fixed-size byte arrays (ids: 8 and 16 bytes by
+// words, without a call).
+func (c *pqColumn) appendFixed(p unsafe.Pointer, n int, stride uintptr) {
+	size := c.leaf.size
+	k := len(c.plain)
+	c.plain = slices.Grow(c.plain, n*size)[:k+n*size]
+	q := unsafe.Add(unsafe.Pointer(unsafe.SliceData(c.plain)), k)
+	switch size {
+	case 16:
+		for r := 0; r < n; r++ {
+			v := unsafe.Add(p, uintptr(r)*stride)
+			*(*[2]uint64)(unsafe.Add(q, 16*r)) = *(*[2]uint64)(v)
+		}
+	case 8:
+		for r := 0; r < n; r++ {
+			*(*uint64)(unsafe.Add(q, 8*r)) = *(*uint64)(unsafe.Add(p, uintptr(r)*stride))
+		}
+	default:
+		for r := 0; r < n; r++ {
+			copy(c.plain[k+r*size:], unsafe.Slice((*byte)(unsafe.Add(p, uintptr(r)*stride)), size))
+		}
+	}
+	c.nplain += n
+}
+
+// appendPlainBytes appends []byte values of a PLAIN or
+// DELTA_LENGTH_BYTE_ARRAY column (kept PLAIN while the page fills).
+func (c *pqColumn) appendPlainBytes(p unsafe.Pointer, n int, stride uintptr) {
+	size := 4 * n
+	for r := 0; r < n; r++ {
+		size += (*sliceHeader)(unsafe.Add(p, uintptr(r)*stride)).len
+	}
+	plain := slices.Grow(c.plain, size)
+	for r := 0; r < n; r++ {
+		b := *(*[]byte)(unsafe.Add(p, uintptr(r)*stride))
+		plain = binary.LittleEndian.AppendUint32(plain, uint32(len(b)))
+		plain = append(plain, b...)
+	}
+	c.plain = plain
+	c.nplain += n
+}
+
+// appendOptNums64 appends the values of an optional dictionary int64
+// column: zeros are nulls.
+func (c *pqColumn) appendOptNums64(p unsafe.Pointer, n int, stride uintptr) {
+	d := c.dict
+	defs := slices.Grow(c.defs, n)
+	idx := slices.Grow(c.idx, n)
+	for r := 0; r < n; r++ {
+		v := *(*uint64)(unsafe.Add(p, uintptr(r)*stride))
+		if v == 0 {
+			defs = append(defs, 0)
+			c.nulls++
+			continue
+		}
+		defs = append(defs, 1)
+		if d.hasLast && v == d.lastNum {
+			idx = append(idx, d.lastIdx)
+		} else {
+			idx = append(idx, d.num(v))
+		}
+	}
+	c.defs, c.idx = defs, idx
 }
 
 // appendOptStrings appends the values of an optional dictionary string
