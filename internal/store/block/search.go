@@ -103,6 +103,10 @@ type keyBuilder struct {
 type termBuilder struct {
 	key  *keyBuilder
 	text string // a string term's value (a copy: spans' strings may be reused)
+	// group is set while the term's fragments are exactly those of a
+	// (resource, scope) pair's terms (resTerms.post): the term is marked
+	// through it, and its own fields are unused.
+	group *resTerms
 	next uint32 // one past the last ordinal added
 	n    int
 	vb   []byte
@@ -110,6 +114,15 @@ type termBuilder struct {
 }
 
 func (t *termBuilder) size() int { return len(t.vb) + 8*len(t.bits) }
+
+// posting returns the termBuilder that holds t's fragments: t, or its
+// group's.
+func (t *termBuilder) posting() *termBuilder {
+	if t.group != nil {
+		return &t.group.post
+	}
+	return t
+}
 
 func (t *termBuilder) add(ord uint32) {
 	if t.bits != nil {
@@ -322,6 +335,14 @@ type resTerms struct {
 	// marked is one past the fragment whose terms were marked last:
 	// marking them again in the same fragment changes nothing.
 	marked uint32
+	// post is the fragments of the pair, for its grouped terms (those
+	// made for it, once each in terms, whose group it is): they are
+	// marked by one mark of post (markGroup) instead of one each, with
+	// their keys' sizes as if marked one by one. grouped counts them;
+	// rest are its other terms, in order.
+	post    termBuilder
+	grouped int
+	rest    []*termBuilder
 }
 
 // searchBuilder builds a block's search index from its spans, added in
@@ -389,10 +410,14 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 	}
 	rt := b.rsTerms(resScope{sp.Resource, sp.Scope}, sp)
 	if rt.marked != b.ord+1 {
-		for _, t := range rt.terms {
-			b.mark(t)
-		}
 		rt.marked = b.ord + 1
+		if rt.grouped > 0 {
+			b.markGroup(rt)
+		} else {
+			for _, t := range rt.rest {
+				b.mark(t)
+			}
+		}
 	}
 	s := rt.svc
 	h := nameHash(s.seed, sp.Name)
@@ -623,6 +648,14 @@ func (b *searchBuilder) resourceTerms(sp *model.Span, name string, s *svcState) 
 			b.value(b.svcKey(s, "otel.scope.version"), model.StringValue(sc.Version), &rt.terms)
 		}
 	}
+	// The terms made for the pair, once each in its list, are its group.
+	for i, t := range rt.terms {
+		if t.n == 0 && t.group == nil && !t.key.dropped && !slices.Contains(rt.terms[i+1:], t) {
+			t.group = rt
+			rt.grouped++
+		}
+	}
+	rt.setRest()
 	return rt
 }
 
@@ -763,6 +796,12 @@ func (b *searchBuilder) markNew(t *termBuilder) {
 	if k.dropped {
 		return
 	}
+	if t.group != nil {
+		b.ungroup(t)
+		if t.n > 0 && t.next == b.ord+1 {
+			return
+		}
+	}
 	if w := b.ord / 64; t.bits != nil && int(w) < len(t.bits) {
 		// A bit in a word the bitmap has: its size does not change, and
 		// the key stays within its budget, which only grows.
@@ -781,6 +820,12 @@ func (b *searchBuilder) markNew(t *termBuilder) {
 			}
 		}
 	}
+	b.checkBuildBudget()
+}
+
+// checkBuildBudget drops the largest key while the keys' postings are over
+// searchBuildBudget (one key per mark).
+func (b *searchBuilder) checkBuildBudget() {
 	if b.size > searchBuildBudget(len(b.frags)) {
 		// Drop the largest key.
 		var big *keyBuilder
@@ -795,11 +840,85 @@ func (b *searchBuilder) markNew(t *termBuilder) {
 	}
 }
 
+// markGroup marks the terms of rt (grouped > 0) in the current fragment:
+// its post and each of its rest, with the keys' sizes and drops of marking
+// each grouped term as markNew would, in the order of rt.terms.
+func (b *searchBuilder) markGroup(rt *resTerms) {
+	p := &rt.post
+	grown, same := 0, false
+	if w := b.ord / 64; p.bits != nil && int(w) < len(p.bits) {
+		p.bits[w] |= 1 << (b.ord % 64)
+		p.n++
+		p.next = b.ord + 1
+		same = true
+	} else {
+		before := p.size()
+		p.add(b.ord)
+		grown = p.size() - before
+	}
+	if same && b.size <= searchBuildBudget(len(b.frags)) {
+		// Marking the grouped terms one by one would change no size and
+		// drop nothing.
+		for _, t := range rt.rest {
+			b.mark(t)
+		}
+		return
+	}
+	for _, t := range rt.terms {
+		if t.group != rt {
+			b.mark(t)
+			continue
+		}
+		if k := t.key; !same {
+			k.size += grown
+			if k.budget {
+				b.size += grown
+				if k.size > searchKeyBudget(len(b.frags)) {
+					b.drop(k)
+				}
+			}
+		}
+		b.checkBuildBudget()
+	}
+}
+
+// ungroup gives grouped term t its own copy of its group's fragments, to
+// be marked on its own from now on.
+func (b *searchBuilder) ungroup(t *termBuilder) {
+	rt := t.group
+	t.group = nil
+	t.n, t.next = rt.post.n, rt.post.next
+	t.vb, t.bits = slices.Clone(rt.post.vb), slices.Clone(rt.post.bits)
+	rt.ungrouped()
+}
+
+// ungrouped updates rt once one of its terms has left its group.
+func (rt *resTerms) ungrouped() {
+	if rt.grouped--; rt.grouped == 0 {
+		rt.post = termBuilder{}
+	}
+	rt.setRest()
+}
+
+// setRest sets rt.rest to the terms of rt not in its group, in order.
+func (rt *resTerms) setRest() {
+	rt.rest = rt.rest[:0]
+	for _, t := range rt.terms {
+		if t.group != rt {
+			rt.rest = append(rt.rest, t)
+		}
+	}
+}
+
 // drop removes a key from the index; its terms stay as tombstones.
 func (b *searchBuilder) drop(k *keyBuilder) {
 	k.dropped = true
 	for _, t := range k.terms {
 		t.vb, t.bits = nil, nil
+		if rt := t.group; rt != nil {
+			t.group = nil
+			rt.ungrouped()
+		}
 	}
 	for _, sk := range k.svcKeys {
 		*sk = svcKey{key: k, dropped: true}
@@ -967,11 +1086,11 @@ func (b *searchBuilder) encode() []byte {
 	// the same key are one term), sorted.
 	var terms []encodedTerm
 	for svc, st := range b.svcs {
-		if t := st.term; t != nil && !t.key.dropped && t.n > 0 {
-			terms = append(terms, encodedTerm{kind: termService, svc: svc, tb: t})
+		if t := st.term; t != nil && !t.key.dropped && t.posting().n > 0 {
+			terms = append(terms, encodedTerm{kind: termService, svc: svc, tb: t.posting()})
 		}
 		for name, nm := range st.names {
-			if t := nm.term; !t.key.dropped && t.n > 0 {
+			if t := nm.term.posting(); !nm.term.key.dropped && t.n > 0 {
 				terms = append(terms, encodedTerm{kind: termName, svc: svc, val: name, tb: t})
 			}
 		}
@@ -980,8 +1099,8 @@ func (b *searchBuilder) encode() []byte {
 				continue
 			}
 			add := func(val string, t *termBuilder) {
-				if t != nil && t.n > 0 {
-					terms = append(terms, encodedTerm{kind: termTag, svc: svc, key: key, val: val, tb: t})
+				if t != nil && t.posting().n > 0 {
+					terms = append(terms, encodedTerm{kind: termTag, svc: svc, key: key, val: val, tb: t.posting()})
 				}
 			}
 			for v, t := range sk.strs {
