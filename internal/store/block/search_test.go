@@ -1026,4 +1026,27 @@ func TestSearchBuilderMatchesReference(t *testing.T) {
 		}
 	}
 	check("many services", spans)
+	// A resource key of many values, each in few traces, past its budget.
+	var res []*model.Resource
+	for i := 0; i < 200; i++ {
+		res = append(res, &model.Resource{Attributes: model.Attributes{
+			{Key: "service.name", Value: model.StringValue("svc")},
+			{Key: "res.id", Value: model.IntValue(int64(i))}}})
+	}
+	rng := rand.New(rand.NewPCG(3, 8))
+	spans = randomSearchLoad(rng, 4000)
+	for _, sp := range spans {
+		sp.Resource, sp.Scope = res[rng.IntN(len(res))], nil
+	}
+	check("resource key past its budget", spans)
+	// A service's second resource late in the block: the terms the first
+	// one made (dense, in bitmaps by then) are marked through the second.
+	spans = randomSearchLoad(rng, 3000)
+	for i, sp := range spans {
+		sp.Resource, sp.Scope = res[0], nil
+		if i > len(spans)/2 && rng.IntN(2) == 0 {
+			sp.Resource = res[1]
+		}
+	}
+	check("late resource", spans)
 }
