@@ -83,6 +83,13 @@ func MapValue(kvs []KeyValue) Value { return Value{typ: ValueMap, comp: &composi
 // Type returns the value's type.
 func (v Value) Type() ValueType { return v.typ }
 
+// ScalarOf returns v's type and, without copying v, the payload of a
+// scalar value: the string of a string or bytes value, and the bits of an
+// int (int64), double (float64 bits) or bool (0 or 1) value. It is for hot
+// encoders: each call of a method on a Value in a slice copies the Value
+// to the stack first.
+func ScalarOf(v *Value) (t ValueType, num uint64, str string) { return v.typ, v.num, v.str }
+
 // Str returns the string of a string value, the raw bytes of a bytes value as
 // a string, and "" otherwise.
 func (v Value) Str() string { return v.str }

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
 
 	"github.com/clew-dev/clew/internal/model"
 )
@@ -69,7 +70,13 @@ func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
 	}
 	dst = appendUvarint(dst, uint64(len(spans)))
 	res.last, scopes.last = nil, nil
-	for _, s := range spans {
+	var bs []int // this batch's bounds
+	if bounds != nil {
+		n := len(*bounds)
+		*bounds = slices.Grow(*bounds, 2*len(spans))[:n+2*len(spans)]
+		bs = (*bounds)[n:]
+	}
+	for k, s := range spans {
 		ri, si := 0, 0
 		if s.Resource != nil {
 			ri = res.index(s.Resource) + 1
@@ -77,12 +84,12 @@ func appendBatch(dst []byte, spans []*model.Span, bounds *[]int) []byte {
 		if s.Scope != nil {
 			si = scopes.index(s.Scope) + 1
 		}
-		dst = appendUvarint(dst, uint64(ri))
-		dst = appendUvarint(dst, uint64(si))
-		start := len(dst)
-		dst = AppendSpan(dst, s)
-		if bounds != nil {
-			*bounds = append(*bounds, start, len(dst))
+		dst = reserve(dst, 2*maxVarint)
+		p := base(dst)
+		start := putUvarint(p, putUvarint(p, len(dst), uint64(ri)), uint64(si))
+		dst = AppendSpan(dst[:start], s)
+		if bs != nil {
+			bs[2*k], bs[2*k+1] = start, len(dst)
 		}
 	}
 	return dst
@@ -133,67 +140,6 @@ func (x *ptrIndex[T]) index(p *T) int {
 	}
 	x.last, x.lastI = p, i
 	return i
-}
-
-// AppendSpan appends a span's own fields (not its resource and scope).
-func AppendSpan(dst []byte, s *model.Span) []byte {
-	dst = append(dst, s.TraceID[:]...)
-	dst = append(dst, s.SpanID[:]...)
-	dst = append(dst, s.ParentSpanID[:]...)
-	dst = appendString(dst, s.TraceState)
-	dst = appendUvarint(dst, uint64(s.Flags))
-	dst = appendString(dst, s.Name)
-	dst = binary.AppendVarint(dst, int64(s.Kind))
-	dst = binary.AppendUvarint(dst, s.StartTimeUnixNano)
-	dst = binary.AppendVarint(dst, int64(s.EndTimeUnixNano-s.StartTimeUnixNano))
-	dst = AppendAttributes(dst, s.Attributes)
-	dst = appendUvarint(dst, uint64(s.DroppedAttributesCount))
-	dst = appendUvarint(dst, uint64(len(s.Events)))
-	for i := range s.Events {
-		e := &s.Events[i]
-		dst = binary.AppendUvarint(dst, e.TimeUnixNano)
-		dst = appendString(dst, e.Name)
-		dst = AppendAttributes(dst, e.Attributes)
-		dst = appendUvarint(dst, uint64(e.DroppedAttributesCount))
-	}
-	dst = appendUvarint(dst, uint64(s.DroppedEventsCount))
-	dst = appendUvarint(dst, uint64(len(s.Links)))
-	for i := range s.Links {
-		l := &s.Links[i]
-		dst = append(dst, l.TraceID[:]...)
-		dst = append(dst, l.SpanID[:]...)
-		dst = appendString(dst, l.TraceState)
-		dst = AppendAttributes(dst, l.Attributes)
-		dst = appendUvarint(dst, uint64(l.DroppedAttributesCount))
-		dst = appendUvarint(dst, uint64(l.Flags))
-	}
-	dst = appendUvarint(dst, uint64(s.DroppedLinksCount))
-	dst = binary.AppendVarint(dst, int64(s.Status.Code))
-	dst = appendString(dst, s.Status.Message)
-	return dst
-}
-
-// AppendAttributes appends a count and the attributes.
-func AppendAttributes(dst []byte, attrs model.Attributes) []byte {
-	dst = appendUvarint(dst, uint64(len(attrs)))
-	for i := range attrs {
-		a := &attrs[i]
-		dst = appendString(dst, a.Key)
-		// The common value types without a call.
-		switch v := &a.Value; v.Type() {
-		case model.ValueString:
-			dst = append(dst, byte(model.ValueString))
-			dst = appendString(dst, v.Str())
-		case model.ValueInt:
-			dst = append(dst, byte(model.ValueInt))
-			dst = binary.AppendVarint(dst, v.Int())
-		case model.ValueBool:
-			dst = append(dst, byte(model.ValueBool), byte(b2i(v.Bool())))
-		default:
-			dst = AppendValue(dst, *v)
-		}
-	}
-	return dst
 }
 
 // AppendValue appends a typed value.
