@@ -689,6 +689,18 @@ func (d *wireDecoder) spanFields(b []byte, sp *model.Span) error {
 // payload (BytesType) or value (varint and fixed types), and the bytes it
 // took (l < 0: malformed).
 func nextField(b []byte) (num protowire.Number, typ protowire.Type, v []byte, n uint64, l int) {
+	if len(b) >= 2 && b[0] < 0x80 && b[0] >= 8 {
+		// The usual field, as in spanFields.
+		num, typ = protowire.Number(b[0]>>3), protowire.Type(b[0]&7)
+		switch c := b[1]; {
+		case typ == protowire.BytesType && c < 0x80 && int(c) <= len(b)-2:
+			return num, typ, b[2 : 2+c], 0, 2 + int(c)
+		case typ == protowire.Fixed64Type && len(b) >= 9:
+			return num, typ, nil, binary.LittleEndian.Uint64(b[1:9]), 9
+		case typ == protowire.VarintType && c < 0x80:
+			return num, typ, nil, uint64(c), 2
+		}
+	}
 	num, typ, l = consumeTag(b)
 	if l < 0 {
 		return 0, 0, nil, 0, l
