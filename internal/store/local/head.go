@@ -3,6 +3,7 @@ package local
 import (
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/clew-dev/clew/internal/model"
 	"github.com/clew-dev/clew/internal/store/spancodec"
@@ -47,8 +48,25 @@ type headSpan struct {
 }
 
 // headSpanOverhead is the memory of a span in the head beside its
-// encoding: the headSpan and its share of the trace map and slices.
+// encoding, as estimated before the span is added (WriteSpans's check of
+// MaxHeadBytes): the headSpan and its share of the trace map and slices.
 const headSpanOverhead = 96
+
+// What the head's byte estimate (head.bytes) counts, beside the records:
+// each trace's headSpan slice by its capacity (a new trace gets room for
+// the head's mean spans per trace, up to 16, whether or not they come),
+// the headTrace and its entry in the trace map, and the entries of a
+// trace's id set (TestHeadBytesCountsReservedRoom compares the estimate
+// with the heap the head takes).
+const (
+	headSpanSize = int64(unsafe.Sizeof(headSpan{}))
+	// headTraceOverhead is a headTrace (48 bytes allocated) and its
+	// entry in the trace map (24 bytes in a table at most 7/8 full,
+	// and the unused part of a table that doubled).
+	headTraceOverhead = 48 + 48
+	// headIDOverhead is an entry of a trace's id set.
+	headIDOverhead = 24
+)
 
 type opKey struct {
 	name string
@@ -114,21 +132,29 @@ func (h *head) addWithService(sp *model.Span, ops svcOps, t *headTrace, enc []by
 	if t == nil {
 		t = &headTrace{start: sp.StartTimeUnixNano, spans: make([]headSpan, 0, room)}
 		h.traces[sp.TraceID] = t
+		h.bytes += headTraceOverhead + int64(cap(t.spans))*headSpanSize
 	} else if t.has(sp.SpanID) {
 		return t
 	}
-	t.spans = append(t.spans, headSpan{res: sp.Resource, scope: sp.Scope, enc: enc, id: sp.SpanID})
+	if c := cap(t.spans); len(t.spans) == c {
+		t.spans = append(t.spans, headSpan{res: sp.Resource, scope: sp.Scope, enc: enc, id: sp.SpanID})
+		h.bytes += int64(cap(t.spans)-c) * headSpanSize
+	} else {
+		t.spans = append(t.spans, headSpan{res: sp.Resource, scope: sp.Scope, enc: enc, id: sp.SpanID})
+	}
 	if sp.StartTimeUnixNano < t.start {
 		t.start = sp.StartTimeUnixNano
 	}
 	switch {
 	case t.ids != nil:
 		t.ids[sp.SpanID] = struct{}{}
+		h.bytes += headIDOverhead
 	case len(t.spans) > 16:
 		t.ids = make(map[model.SpanID]struct{}, 2*len(t.spans))
 		for _, x := range t.spans {
 			t.ids[x.id] = struct{}{}
 		}
+		h.bytes += 2 * int64(len(t.spans)) * headIDOverhead
 	}
 	if h.spans == 0 {
 		h.created = now
@@ -137,13 +163,16 @@ func (h *head) addWithService(sp *model.Span, ops svcOps, t *headTrace, enc []by
 	h.minStart = min(h.minStart, sp.StartTimeUnixNano)
 	h.maxStart = max(h.maxStart, sp.StartTimeUnixNano)
 	h.spans++
-	h.bytes += int64(len(enc)) + headSpanOverhead
 	ops.add(sp.Name, sp.Kind)
 	return t
 }
 
 // addBatch adds spans whose encodings are rec[bounds[2i]:bounds[2i+1]].
+// The head keeps rec (the whole record, while any of its spans is kept).
 func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64) {
+	if len(spans) > 0 {
+		h.bytes += int64(cap(rec))
+	}
 	// The operations of the last few resources: spans of a request come
 	// grouped by resource, or at least by a few resources in turn.
 	var cache [8]struct {

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"runtime"
 	"testing"
 	"unsafe"
 
@@ -50,3 +51,96 @@ func TestHeadOperations(t *testing.T) {
 // unsafeString returns a string sharing b's bytes, as the receivers'
 // decoders make them.
 func unsafeString(b []byte) string { return unsafe.String(&b[0], len(b)) }
+
+// TestHeadBytesCountsReservedRoom compares the head's byte estimate, less
+// the records it keeps, with the heap that adding spans takes: for traces
+// of one span added after traces of 16 (each new trace reserves room for
+// 16 spans), and for traces that grow one span per batch past the size at
+// which they get an id set.
+func TestHeadBytesCountsReservedRoom(t *testing.T) {
+	res := &model.Resource{Attributes: model.Attributes{{Key: "service.name", Value: model.StringValue("svc")}}}
+	type batch struct {
+		spans  []*model.Span
+		rec    []byte
+		bounds []int
+	}
+	// batches returns traces×per spans in batches: trace ids from first,
+	// each batch holding the spans of one span index (inTurn) or of one
+	// trace.
+	batches := func(first, traces, per int, inTurn bool) []batch {
+		var out []batch
+		var cur []*model.Span
+		flush := func() {
+			rec, bounds := spancodec.AppendBatchBounds(nil, cur, nil)
+			out = append(out, batch{cur, rec, bounds})
+			cur = nil
+		}
+		sp := func(tr, i int) *model.Span {
+			return &model.Span{Resource: res, TraceID: model.TraceIDFromUint64s(7, uint64(first+tr)),
+				SpanID: model.SpanIDFromUint64(uint64(i + 1)), Name: "op", StartTimeUnixNano: 10, EndTimeUnixNano: 20}
+		}
+		if inTurn {
+			for i := range per {
+				for tr := range traces {
+					cur = append(cur, sp(tr, i))
+				}
+				flush()
+			}
+			return out
+		}
+		for tr := range traces {
+			for i := range per {
+				cur = append(cur, sp(tr, i))
+			}
+			if len(cur) >= 500 {
+				flush()
+			}
+		}
+		if len(cur) > 0 {
+			flush()
+		}
+		return out
+	}
+	heap := func() int64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	// add adds bs to h and returns the heap it took and the growth of
+	// h.bytes, both less the records (which the test holds already).
+	add := func(h *head, bs []batch) (heapGrowth, estimate int64) {
+		var recs int64
+		for _, b := range bs {
+			recs += int64(cap(b.rec))
+		}
+		b0, h0 := h.bytes, heap()
+		for _, b := range bs {
+			h.addBatch(b.spans, b.rec, b.bounds, 1)
+		}
+		return heap() - h0, h.bytes - b0 - recs
+	}
+	check := func(name string, heapGrowth, estimate int64) {
+		t.Helper()
+		t.Logf("%s: heap %d bytes, estimate %d", name, heapGrowth, estimate)
+		if r := float64(estimate) / float64(heapGrowth); r < 0.8 || r > 1.25 {
+			t.Errorf("%s: the estimate counts %d bytes for %d of heap (%.2f times)", name, estimate, heapGrowth, r)
+		}
+	}
+
+	h := newHead()
+	full, single := batches(0, 2000, 16, false), batches(2000, 20000, 1, false)
+	add(h, full)
+	heapGrowth, estimate := add(h, single)
+	check("traces of 1 span after traces of 16", heapGrowth, estimate)
+	runtime.KeepAlive(full)
+	runtime.KeepAlive(single)
+
+	h = newHead()
+	growing := batches(0, 1000, 40, true)
+	heapGrowth, estimate = add(h, growing)
+	check("traces growing one span per batch to 40", heapGrowth, estimate)
+	runtime.KeepAlive(growing)
+	runtime.KeepAlive(h)
+}
