@@ -496,7 +496,7 @@ func (w *pqWriter[T]) Write(rows []T) (int, error) {
 				return written, err
 			}
 		}
-		n := min(len(rows)-written, 64, int(min(w.opts.MaxRows-w.rgRows, 64)))
+		n := min(len(rows)-written, pqChunk, int(min(w.opts.MaxRows-w.rgRows, pqChunk)))
 		w.shred(unsafe.Pointer(&rows[written]), n)
 		written += n
 		w.rgRows += int64(n)
@@ -901,6 +901,10 @@ func (d *pqDict) reqStrs(idx []int32, p unsafe.Pointer, n int, stride uintptr) [
 	return idx[:ni]
 }
 
+// pqChunk is the number of rows shredded at a time (a power of 2, at
+// most 256).
+const pqChunk = 64
+
 // strMissInline returns the index of s, missing from its pointer cache
 // slot, and fills the slot: inlined, a value of at most 16 bytes found at
 // the first place of the hash table costs no call.
@@ -922,28 +926,38 @@ func (d *pqDict) strMissInline(s string, slot *pqPtrSlot, epoch uint32) int32 {
 
 // appendNums64 appends the values of a required dictionary int64 column.
 func (c *pqColumn) appendNums64(p unsafe.Pointer, n int, stride uintptr) {
-	d := c.dict
-	idx := slices.Grow(c.idx, n)
-	for r := 0; r < n; r++ {
-		idx = append(idx, d.num(*(*uint64)(unsafe.Add(p, uintptr(r)*stride))))
-	}
-	c.idx = idx
+	c.idx = c.dict.nums(slices.Grow(c.idx, n), p, n, stride, 8)
 }
 
 // appendNums32 appends the values of a required dictionary 32-bit
 // integer column.
 func (c *pqColumn) appendNums32(p unsafe.Pointer, n int, stride uintptr) {
-	d := c.dict
-	idx := slices.Grow(c.idx, n)
-	for r := 0; r < n; r++ {
-		v := uint64(*(*uint32)(unsafe.Add(p, uintptr(r)*stride)))
-		if d.hasLast && v == d.lastNum {
-			idx = append(idx, d.lastIdx)
+	c.idx = c.dict.nums(slices.Grow(c.idx, n), p, n, stride, 4)
+}
+
+// nums appends the indexes of the integers of width bytes (4 or 8) of n
+// rows (at p, stride bytes apart) to idx, which has room for them. Most
+// of these columns repeat one value (flags, counts, kinds): the last
+// value looked up and its index stay in registers.
+func (d *pqDict) nums(idx []int32, p unsafe.Pointer, n int, stride uintptr, width int) []int32 {
+	ni := len(idx)
+	idx = idx[:ni+n] // the caller made room
+	ip := unsafe.Pointer(unsafe.SliceData(idx))
+	last, lastIdx, has := d.lastNum, d.lastIdx, d.hasLast
+	for r, off := 0, uintptr(0); r < n; r, off = r+1, off+stride {
+		var v uint64
+		if width == 8 {
+			v = *(*uint64)(unsafe.Add(p, off))
 		} else {
-			idx = append(idx, d.num(v))
+			v = uint64(*(*uint32)(unsafe.Add(p, off)))
 		}
+		if !has || v != last {
+			last, lastIdx, has = v, d.num(v), true
+		}
+		*(*int32)(unsafe.Add(ip, 4*ni)) = lastIdx
+		ni++
 	}
-	c.idx = idx
+	return idx
 }
 
 // appendNulls appends k top-level nulls (empty lists).
