@@ -229,43 +229,68 @@ func (d *decoder) attributes(depth int) model.Attributes {
 	} else {
 		attrs = make(model.Attributes, n)
 	}
-	for k := range attrs {
-		kv := &attrs[k]
-		if d.alias {
-			// Most attributes have a key of a one-byte length and a
-			// string value of a one-byte length or an int value of one
-			// or two bytes: read inline, sharing the input's bytes.
-			b, i := d.b, d.i
-			if i < len(b) {
-				kn := int(b[i])
-				t := i + 1 + kn // the value's type byte
-				// Every value but the empty one has a byte after its type.
-				if kn < 0x80 && t < len(b)-1 {
-					switch c := b[t+1]; model.ValueType(b[t]) {
-					case model.ValueString:
-						if vn, end := int(c), t+2+int(c); vn < 0x80 && end <= len(b) {
-							kv.Key = aliasString(b, i+1, kn)
-							kv.Value = model.StringValue(aliasString(b, t+2, vn))
-							d.i = end
-							continue
-						}
-					case model.ValueInt:
-						ux, end := uint64(c), t+2
-						if c >= 0x80 {
-							if end >= len(b) || b[end] >= 0x80 {
-								break
-							}
-							ux = uint64(c&0x7f) | uint64(b[end])<<7
-							end++
-						}
-						kv.Key = aliasString(b, i+1, kn)
-						kv.Value = model.IntValue(int64(ux>>1) ^ -int64(ux&1))
-						d.i = end
-						continue
-					}
+	k := 0
+	if d.alias {
+		// Most attributes have a key of a one-byte length and a string
+		// value of a one-byte length or an int value of one or two bytes:
+		// read in this loop, sharing the input's bytes, with the read
+		// position in a register and the bytes read through a pointer
+		// after the lengths are checked (no bounds checks). It stops at
+		// the first attribute of another kind.
+		b, i := d.b, d.i
+		p := unsafe.Pointer(unsafe.SliceData(b))
+	usual:
+		for ; k < len(attrs) && i < len(b); k++ {
+			kn := int(*(*byte)(unsafe.Add(p, i)))
+			t := i + 1 + kn // the value's type byte
+			// Every value but the empty one has a byte after its type.
+			if kn >= 0x80 || t >= len(b)-1 {
+				break
+			}
+			kv := &attrs[k]
+			c := *(*byte)(unsafe.Add(p, t+1))
+			switch model.ValueType(*(*byte)(unsafe.Add(p, t))) {
+			case model.ValueString:
+				vn, end := int(c), t+2+int(c)
+				if vn >= 0x80 || end > len(b) {
+					break usual
 				}
+				// The key's bytes end before the type byte, inside b;
+				// an empty value is "", not a pointer that may be past
+				// b's end.
+				kv.Key = unsafe.String((*byte)(unsafe.Add(p, i+1)), kn)
+				v := ""
+				if vn > 0 {
+					v = unsafe.String((*byte)(unsafe.Add(p, t+2)), vn)
+				}
+				kv.Value = model.StringValue(v)
+				i = end
+			case model.ValueInt:
+				ux, end := uint64(c), t+2
+				if c >= 0x80 {
+					if end >= len(b) {
+						break usual
+					}
+					c2 := *(*byte)(unsafe.Add(p, end))
+					if c2 >= 0x80 {
+						break usual
+					}
+					ux = uint64(c&0x7f) | uint64(c2)<<7
+					end++
+				}
+				kv.Key = unsafe.String((*byte)(unsafe.Add(p, i+1)), kn)
+				kv.Value = model.IntValue(int64(ux>>1) ^ -int64(ux&1))
+				i = end
+			default:
+				break usual
 			}
 		}
+		d.i = i
+	}
+	// The others (from the first of another kind on), and every
+	// attribute for a copying decoder.
+	for ; k < len(attrs); k++ {
+		kv := &attrs[k]
 		kv.Key = d.string()
 		kv.Value = d.value(depth)
 	}
