@@ -427,14 +427,26 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 	}
 	b.mark(nm.term)
 	slots := nm.slots
+	ws := *slots
 	for i := range sp.Attributes {
 		a := &sp.Attributes[i]
-		if sk, w := b.slotKey(s, slots, i, a.Key); sk != nil && !sk.dropped {
-			if w != nil && a.Value.Type() == model.ValueString && w.lastS != nil && w.lastStr == a.Value.Str() {
-				b.mark(w.lastS)
-			} else {
-				b.slotValue(sk, w, &a.Value)
-			}
+		// The key last seen at the position, checked inline.
+		var sk *svcKey
+		w := (*slotWay)(nil)
+		if i < len(ws) && ws[i][0].name == a.Key && ws[i][0].sk != nil {
+			w = &ws[i][0]
+			sk = w.sk
+		} else {
+			sk, w = b.slotKey(s, slots, i, a.Key)
+			ws = *slots
+		}
+		if sk == nil || sk.dropped {
+			continue
+		}
+		if w != nil && a.Value.Type() == model.ValueString && w.lastS != nil && w.lastStr == a.Value.Str() {
+			b.mark(w.lastS)
+		} else {
+			b.slotValue(sk, w, &a.Value)
 		}
 	}
 	slot := 0
@@ -783,8 +795,9 @@ func (b *searchBuilder) newTerm(k *keyBuilder, long bool) *termBuilder {
 
 // mark records that the current fragment has term t.
 func (b *searchBuilder) mark(t *termBuilder) {
-	// Inlined: most marks find the term marked already in this fragment.
-	if t == nil || (t.n > 0 && t.next == b.ord+1) {
+	// Inlined: most marks find the term marked already in this fragment
+	// (next is 0 until a first mark).
+	if t == nil || t.next == b.ord+1 {
 		return
 	}
 	b.markNew(t)
@@ -792,32 +805,41 @@ func (b *searchBuilder) mark(t *termBuilder) {
 
 // markNew is mark of a term not yet marked in the current fragment.
 func (b *searchBuilder) markNew(t *termBuilder) {
+	if w := b.ord / 64; t.bits != nil && int(w) < len(t.bits) {
+		// A bit in a word the bitmap has: its size does not change, and
+		// the key stays within its budget, which only grows. (A dropped
+		// key's terms and grouped terms have no bitmap.)
+		t.bits[w] |= 1 << (b.ord % 64)
+		t.n++
+		t.next = b.ord + 1
+		b.checkBuildBudget()
+		return
+	}
 	k := t.key
 	if k.dropped {
 		return
 	}
 	if t.group != nil {
 		b.ungroup(t)
-		if t.n > 0 && t.next == b.ord+1 {
+		if t.next == b.ord+1 {
+			return
+		}
+		if w := b.ord / 64; t.bits != nil && int(w) < len(t.bits) {
+			t.bits[w] |= 1 << (b.ord % 64)
+			t.n++
+			t.next = b.ord + 1
+			b.checkBuildBudget()
 			return
 		}
 	}
-	if w := b.ord / 64; t.bits != nil && int(w) < len(t.bits) {
-		// A bit in a word the bitmap has: its size does not change, and
-		// the key stays within its budget, which only grows.
-		t.bits[w] |= 1 << (b.ord % 64)
-		t.n++
-		t.next = b.ord + 1
-	} else {
-		before := t.size()
-		t.add(b.ord)
-		grown := t.size() - before
-		k.size += grown
-		if k.budget {
-			b.size += grown
-			if k.size > searchKeyBudget(len(b.frags)) {
-				b.drop(k)
-			}
+	before := t.size()
+	t.add(b.ord)
+	grown := t.size() - before
+	k.size += grown
+	if k.budget {
+		b.size += grown
+		if k.size > searchKeyBudget(len(b.frags)) {
+			b.drop(k)
 		}
 	}
 	b.checkBuildBudget()
@@ -827,16 +849,20 @@ func (b *searchBuilder) markNew(t *termBuilder) {
 // searchBuildBudget (one key per mark).
 func (b *searchBuilder) checkBuildBudget() {
 	if b.size > searchBuildBudget(len(b.frags)) {
-		// Drop the largest key.
-		var big *keyBuilder
-		for _, k := range b.keys {
-			if !k.dropped && (big == nil || k.size > big.size) {
-				big = k
-			}
+		b.dropLargest()
+	}
+}
+
+// dropLargest drops the key of the largest postings.
+func (b *searchBuilder) dropLargest() {
+	var big *keyBuilder
+	for _, k := range b.keys {
+		if !k.dropped && (big == nil || k.size > big.size) {
+			big = k
 		}
-		if big != nil {
-			b.drop(big)
-		}
+	}
+	if big != nil {
+		b.drop(big)
 	}
 }
 
