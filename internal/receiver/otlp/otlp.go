@@ -1,8 +1,10 @@
 // Package otlp receives OpenTelemetry traces: OTLP/gRPC
 // (opentelemetry.proto.collector.trace.v1.TraceService/Export) and OTLP/HTTP
-// (POST /v1/traces, protobuf or JSON, gzip). Requests are decoded with the
-// Collector's pdata library, converted to the model and handed to the
-// pipeline; the reply is sent once the pipeline has stored the spans.
+// (POST /v1/traces, protobuf or JSON, gzip). Protobuf requests are decoded
+// straight into the model by a hand-written decoder (wire.go, checked
+// against the Collector's pdata library), JSON ones with pdata; the spans
+// are handed to the pipeline, with the decoder's bounds for its limits,
+// and the reply is sent once the pipeline has stored them.
 package otlp
 
 import (
