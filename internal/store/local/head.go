@@ -36,7 +36,13 @@ type headTrace struct {
 	spans []headSpan
 	ids   map[model.SpanID]struct{} // built once the trace grows past a few spans
 	start uint64                    // earliest span start
+	// idBits has bit idBit(id) set for the id of every span in spans:
+	// has answers most lookups of a new id without a search.
+	idBits uint64
 }
+
+// idBit returns the bit of a span id in headTrace.idBits.
+func idBit(id model.SpanID) uint64 { return 1 << (id[7] & 63) }
 
 // headSpan is one span of the head: its encoding and what queries filter
 // by without decoding it.
@@ -120,12 +126,13 @@ func (o svcOps) add(name string, kind model.SpanKind) {
 	o.set[opKey{name, kind}] = struct{}{}
 }
 
-// addWithService inserts sp, encoded as enc, unless a span with its id is
-// already in its trace. ops is the operations of the span's service
-// (opsOf); t is sp's trace when the caller knows it (nil otherwise); room
-// is the number of spans of the trace about to be added (sp and those right
-// after it), for a new trace's first slice. It returns sp's trace.
-func (h *head) addWithService(sp *model.Span, ops svcOps, t *headTrace, enc []byte, now int64, room int) *headTrace {
+// addSpan inserts sp, encoded as enc, unless a span with its id is
+// already in its trace; the caller records its operation when it was
+// added. t is sp's trace when the caller knows it (nil otherwise); room is
+// the number of spans of the trace about to be added (sp and those right
+// after it), for a new trace's first slice. It returns sp's trace and
+// whether sp was added.
+func (h *head) addSpan(sp *model.Span, t *headTrace, enc []byte, now int64, room int) (*headTrace, bool) {
 	if t == nil {
 		t = h.traces[sp.TraceID]
 	}
@@ -134,7 +141,7 @@ func (h *head) addWithService(sp *model.Span, ops svcOps, t *headTrace, enc []by
 		h.traces[sp.TraceID] = t
 		h.bytes += headTraceOverhead + int64(cap(t.spans))*headSpanSize
 	} else if t.has(sp.SpanID) {
-		return t
+		return t, false
 	}
 	if c := cap(t.spans); len(t.spans) == c {
 		t.spans = append(t.spans, headSpan{res: sp.Resource, scope: sp.Scope, enc: enc, id: sp.SpanID})
@@ -142,6 +149,7 @@ func (h *head) addWithService(sp *model.Span, ops svcOps, t *headTrace, enc []by
 	} else {
 		t.spans = append(t.spans, headSpan{res: sp.Resource, scope: sp.Scope, enc: enc, id: sp.SpanID})
 	}
+	t.idBits |= idBit(sp.SpanID)
 	if sp.StartTimeUnixNano < t.start {
 		t.start = sp.StartTimeUnixNano
 	}
@@ -163,8 +171,7 @@ func (h *head) addWithService(sp *model.Span, ops svcOps, t *headTrace, enc []by
 	h.minStart = min(h.minStart, sp.StartTimeUnixNano)
 	h.maxStart = max(h.maxStart, sp.StartTimeUnixNano)
 	h.spans++
-	ops.add(sp.Name, sp.Kind)
-	return t
+	return t, true
 }
 
 // addBatch adds spans whose encodings are rec[bounds[2i]:bounds[2i+1]].
@@ -190,7 +197,46 @@ func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64
 	if n := len(h.traces); n > 0 {
 		mean = min((h.spans+n-1)/n, 16)
 	}
+	// The traces of this batch by a few bits of their id, and the
+	// operations (resource, name, kind) added in this batch by a hash:
+	// the spans of a trace are spread over the request's resource
+	// groups, and most spans repeat an operation of a span before them.
+	// A look here costs less than one in h.traces or the service's
+	// operations (a string hash).
+	var traces [batchTraceSlots]struct {
+		id model.TraceID
+		t  *headTrace
+	}
+	var opsSeen [batchOpSlots]struct {
+		res  *model.Resource
+		kind model.SpanKind
+		name string
+	}
 	for i, sp := range spans {
+		// And sometimes by trace: a run of spans of one trace is looked
+		// up once, and a new trace's slice gets room for the whole run.
+		if run == 0 {
+			t = nil
+			run = 1
+			for _, x := range spans[i+1:] {
+				if x.TraceID != sp.TraceID {
+					break
+				}
+				run++
+			}
+			if c := &traces[(sp.TraceID[15]^sp.TraceID[7])%batchTraceSlots]; c.t != nil && c.id == sp.TraceID {
+				t = c.t
+			}
+		}
+		var added bool
+		t, added = h.addSpan(sp, t, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now, max(run, mean))
+		c := &traces[(sp.TraceID[15]^sp.TraceID[7])%batchTraceSlots]
+		c.id, c.t = sp.TraceID, t
+		run--
+		o := &opsSeen[opSlot(sp)]
+		if !added || o.res == sp.Resource && o.kind == sp.Kind && o.name == sp.Name && o.res != nil {
+			continue
+		}
 		var ops svcOps
 		found := false
 		for j := range cache {
@@ -204,24 +250,32 @@ func (h *head) addBatch(spans []*model.Span, rec []byte, bounds []int, now int64
 			cache[next].res, cache[next].ops = sp.Resource, ops
 			next = (next + 1) % len(cache)
 		}
-		// And sometimes by trace: a run of spans of one trace is looked
-		// up once, and a new trace's slice gets room for the whole run.
-		if run == 0 {
-			t = nil
-			run = 1
-			for _, x := range spans[i+1:] {
-				if x.TraceID != sp.TraceID {
-					break
-				}
-				run++
-			}
-		}
-		t = h.addWithService(sp, ops, t, rec[bounds[2*i]:bounds[2*i+1]:bounds[2*i+1]], now, max(run, mean))
-		run--
+		ops.add(sp.Name, sp.Kind)
+		o.res, o.kind, o.name = sp.Resource, sp.Kind, sp.Name
 	}
 }
 
+// batchTraceSlots and batchOpSlots size addBatch's tables of the traces
+// and operations of a batch.
+const (
+	batchTraceSlots = 64
+	batchOpSlots    = 64
+)
+
+// opSlot returns sp's slot in addBatch's table of operations: a hash of its
+// resource, kind and name's length and last byte.
+func opSlot(sp *model.Span) uint {
+	h := uint(uintptr(unsafe.Pointer(sp.Resource))>>4) + uint(sp.Kind)*7 + uint(len(sp.Name))*31
+	if n := len(sp.Name); n > 0 {
+		h += uint(sp.Name[n-1]) * 131
+	}
+	return (h ^ h>>6) % batchOpSlots
+}
+
 func (t *headTrace) has(id model.SpanID) bool {
+	if t.idBits&idBit(id) == 0 {
+		return false
+	}
 	if t.ids != nil {
 		_, ok := t.ids[id]
 		return ok

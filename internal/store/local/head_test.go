@@ -1,7 +1,10 @@
 package local
 
 import (
+	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -143,4 +146,80 @@ func TestHeadBytesCountsReservedRoom(t *testing.T) {
 	check("traces growing one span per batch to 40", heapGrowth, estimate)
 	runtime.KeepAlive(growing)
 	runtime.KeepAlive(h)
+}
+
+// TestHeadDropsRepeatedSpans adds traces of 1 to 40 spans (past the size
+// at which a trace gets an id set), in OTLP order (spread over resource
+// groups), then every batch again, then each batch with a new span and an
+// old one, and checks that the head holds each span once with its
+// operations. Span ids share their byte 7 (the one idBits uses) often, so
+// that its bits say "maybe" and has searches.
+func TestHeadDropsRepeatedSpans(t *testing.T) {
+	svc := func(i int) *model.Resource {
+		return &model.Resource{Attributes: model.Attributes{{Key: "service.name", Value: model.StringValue(fmt.Sprint("svc-", i))}}}
+	}
+	type batch struct {
+		spans  []*model.Span
+		rec    []byte
+		bounds []int
+	}
+	mk := func(spans []*model.Span) batch {
+		rec, bounds := spancodec.AppendBatchBounds(nil, spans, nil)
+		return batch{spans, rec, bounds}
+	}
+	spanOf := func(tr, i int, res *model.Resource) *model.Span {
+		return &model.Span{Resource: res, TraceID: model.TraceIDFromUint64s(3, uint64(tr)),
+			SpanID: model.SpanIDFromUint64(uint64(i)<<8 | uint64(i%3)), Name: fmt.Sprint("op-", i%5),
+			Kind: model.SpanKind(i % 2), StartTimeUnixNano: uint64(100 + i), EndTimeUnixNano: 200}
+	}
+	var batches []batch
+	want := 0
+	for b := range 10 {
+		res := []*model.Resource{svc(0), svc(1), svc(2)} // new pointers per request
+		var spans []*model.Span
+		for tr := 4 * b; tr < 4*b+4; tr++ {
+			for i := range 1 + tr {
+				spans = append(spans, spanOf(tr, i, res[i%3]))
+				want++
+			}
+		}
+		slices.SortStableFunc(spans, func(x, y *model.Span) int { return strings.Compare(x.ServiceName(), y.ServiceName()) })
+		batches = append(batches, mk(spans))
+	}
+	h := newHead()
+	for _, b := range batches {
+		h.addBatch(b.spans, b.rec, b.bounds, 1)
+	}
+	for _, b := range batches {
+		h.addBatch(b.spans, b.rec, b.bounds, 1) // all repeated
+	}
+	for b := range 10 {
+		tr := 4*b + 3
+		extra := mk([]*model.Span{spanOf(tr, 1+tr, svc(0)), spanOf(tr, 0, svc(1))})
+		h.addBatch(extra.spans, extra.rec, extra.bounds, 1)
+		want++
+	}
+	if h.spans != want || len(h.traces) != 40 {
+		t.Fatalf("head has %d spans in %d traces, want %d in 40", h.spans, len(h.traces), want)
+	}
+	for id, tr := range h.traces {
+		seen := map[model.SpanID]bool{}
+		for _, hs := range tr.spans {
+			if seen[hs.id] {
+				t.Fatalf("trace %s: span %s twice", id, hs.id)
+			}
+			seen[hs.id] = true
+		}
+	}
+	for i := range 3 {
+		ops := h.ops[fmt.Sprint("svc-", i)]
+		for j := range 40 {
+			if j%3 != i {
+				continue
+			}
+			if _, ok := ops[opKey{fmt.Sprint("op-", j%5), model.SpanKind(j % 2)}]; !ok {
+				t.Errorf("svc-%d: operation op-%d kind %d missing", i, j%5, j%2)
+			}
+		}
+	}
 }
