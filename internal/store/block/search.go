@@ -107,10 +107,10 @@ type termBuilder struct {
 	// (resource, scope) pair's terms (resTerms.post): the term is marked
 	// through it, and its own fields are unused.
 	group *resTerms
-	next uint32 // one past the last ordinal added
-	n    int
-	vb   []byte
-	bits []uint64
+	next  uint32 // one past the last ordinal added
+	n     int
+	vb    []byte
+	bits  []uint64
 }
 
 func (t *termBuilder) size() int { return len(t.vb) + 8*len(t.bits) }
@@ -358,8 +358,10 @@ type searchBuilder struct {
 	flags    uint64
 	dropped  []string
 	// cache holds the service and the terms a (resource, scope) pair gives
-	// every span of it; its keys keep the pointers alive, so they cannot
-	// be reused by other resources.
+	// every span of it, up to maxSearchCachedPairs; its keys keep the
+	// pointers alive, so they cannot be reused by other resources. In a
+	// server's head every request has its own pointers, and its traces are
+	// spread over the block.
 	cache map[resScope]*resTerms
 	// rsWays are the pairs seen last, in turn, the first the last one:
 	// the spans of a trace come from a few resources in turn, and those
@@ -379,6 +381,10 @@ type searchBuilder struct {
 	// service's slots and evSlots, up to maxSlotPositions.
 	slotPositions int
 }
+
+// maxSearchCachedPairs bounds searchBuilder.cache (about 60 bytes each);
+// it is emptied when full.
+const maxSearchCachedPairs = 1 << 16
 
 // maxSlotPositions bounds the attribute positions the builder remembers
 // keys for, over all names and services (192 bytes each). Names made once
@@ -497,12 +503,18 @@ func (b *searchBuilder) rsTerms(rs resScope, sp *model.Span) *resTerms {
 			return b.rsWays[0].rt
 		}
 	}
-	ph := printHash(rs.res, rs.sc)
-	var rt *resTerms
-	if p := b.printSeen[ph]; p != nil && p.matches(rs.res, rs.sc) {
-		rt = p.rt
-	} else {
-		rt = b.rsTermsSlow(rs, sp, ph)
+	rt := b.cache[rs]
+	if rt == nil {
+		ph := printHash(rs.res, rs.sc)
+		if p := b.printSeen[ph]; p != nil && p.matches(rs.res, rs.sc) {
+			rt = p.rt
+		} else {
+			rt = b.rsTermsSlow(rs, sp, ph)
+		}
+		if len(b.cache) >= maxSearchCachedPairs {
+			clear(b.cache)
+		}
+		b.cache[rs] = rt
 	}
 	// The new pair goes first; the first goes to a way in turn.
 	b.rsNext = b.rsNext%(len(b.rsWays)-1) + 1
@@ -512,8 +524,8 @@ func (b *searchBuilder) rsTerms(rs resScope, sp *model.Span) *resTerms {
 }
 
 // rsTermsSlow is rsTerms for a pair whose pointers and print hash are not
-// remembered: it looks for its content among its service's last, then for
-// its pointers in the cache, then makes its terms.
+// remembered: it looks for its content among its service's last, then
+// makes its terms.
 func (b *searchBuilder) rsTermsSlow(rs resScope, sp *model.Span, ph uint32) *resTerms {
 	name := sp.ServiceName()
 	s := b.svcs[name]
@@ -525,19 +537,12 @@ func (b *searchBuilder) rsTermsSlow(rs resScope, sp *model.Span, ph uint32) *res
 			}
 		}
 	}
-	rt := b.cache[rs]
-	if rt == nil {
-		rt = b.resourceTerms(sp, name, s)
-		if len(b.cache) >= 4096 {
-			clear(b.cache)
-		}
-		b.cache[rs] = rt
-		if p := newResPrint(rs.res, rs.sc, rt); p != nil {
-			s := rt.svc
-			s.printNext = (s.printNext + 1) % uint8(len(s.prints))
-			s.prints[s.printNext] = p
-			b.printSeen[ph] = p
-		}
+	rt := b.resourceTerms(sp, name, s)
+	if p := newResPrint(rs.res, rs.sc, rt); p != nil {
+		s := rt.svc
+		s.printNext = (s.printNext + 1) % uint8(len(s.prints))
+		s.prints[s.printNext] = p
+		b.printSeen[ph] = p
 	}
 	return rt
 }

@@ -3,6 +3,7 @@ package block
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -698,21 +699,26 @@ func BenchmarkSearchCandidates(b *testing.B) {
 // "decode" is that decoding alone; "build" adds the builder's add of every
 // span and its encode: the builder's cost is the difference. In "build",
 // resources and scopes are shared by pointer over the block; in
-// "build-requests" each trace has its own, as in a server's head, where
-// every request brings its own (the load's traces come one request each).
+// "build-requests" by requests of about 5 traces, as in a server's head,
+// where every request brings its own.
 // Both report the process's CPU time per span (getrusage).
 func BenchmarkSearchBuilder(b *testing.B) {
 	enc, res, scopes := headSpans(b, 20000)
-	// Each trace's resources and scopes: new pointers, the same content.
+	// The resources and scopes of requests of about 5 traces each (the
+	// traces' spans sorted by trace id, so a request's traces are spread
+	// over the block): new pointers for each request, the same content.
+	type reqPtr struct {
+		req int
+		res *model.Resource
+		sc  *model.Scope
+	}
 	reqRes, reqScopes := slices.Clone(res), slices.Clone(scopes)
-	resCopies := map[*model.Resource]*model.Resource{}
-	scopeCopies := map[*model.Scope]*model.Scope{}
+	resCopies := map[reqPtr]*model.Resource{}
+	scopeCopies := map[reqPtr]*model.Scope{}
 	for j := range enc {
-		if j == 0 || model.TraceID(enc[j][:16]) != model.TraceID(enc[j-1][:16]) {
-			clear(resCopies)
-			clear(scopeCopies)
-		}
-		if c := resCopies[res[j]]; c != nil {
+		req := int(binary.BigEndian.Uint32(enc[j][:4])) % (len(enc) / 50)
+		k := reqPtr{req, res[j], nil}
+		if c := resCopies[k]; c != nil {
 			reqRes[j] = c
 		} else {
 			c := *res[j]
@@ -724,14 +730,15 @@ func BenchmarkSearchBuilder(b *testing.B) {
 					a.Value = model.StringValue(strings.Clone(a.Value.Str()))
 				}
 			}
-			resCopies[res[j]], reqRes[j] = &c, &c
+			resCopies[k], reqRes[j] = &c, &c
 		}
-		if c := scopeCopies[scopes[j]]; c != nil {
+		k = reqPtr{req, nil, scopes[j]}
+		if c := scopeCopies[k]; c != nil {
 			reqScopes[j] = c
 		} else {
 			c := *scopes[j]
 			c.Name, c.Version = strings.Clone(c.Name), strings.Clone(c.Version)
-			scopeCopies[scopes[j]], reqScopes[j] = &c, &c
+			scopeCopies[k], reqScopes[j] = &c, &c
 		}
 	}
 	for _, bench := range []string{"decode", "build", "build-requests"} {
