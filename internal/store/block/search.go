@@ -347,7 +347,11 @@ type resTerms struct {
 
 // searchBuilder builds a block's search index from its spans, added in
 // block order. Its memory is bounded by the key budgets (searchKeyBudget
-// per key, searchBuildBudget in all) plus 24 bytes per fragment.
+// per key, searchBuildBudget in all; a grouped term's list is its pair's,
+// counted for each of its terms) plus 24 bytes per fragment, plus its
+// caches: maxSlotPositions positions, maxSearchCachedPairs pairs, and a
+// state per service and span name, each bounded by maxSearchServices and
+// maxSearchNames.
 type searchBuilder struct {
 	frags    []fragInfo
 	svcs     map[string]*svcState
