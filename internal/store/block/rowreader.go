@@ -8,11 +8,13 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"reflect"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
@@ -56,7 +58,61 @@ type rowLeaf struct {
 	setter   leafSetter
 	repWidth uint
 	defWidth uint
+	// top is where the values of a leaf outside lists go in a Row: the
+	// row reader stores them there itself (readTop), without the setter.
+	top topField
 }
+
+// topKind is the Go type of the Row field of a leaf outside lists.
+type topKind uint8
+
+const (
+	topNone   topKind = iota // a leaf inside a list
+	topString                // string (dictionary strings shared, not copied)
+	topInt32
+	topUint32
+	topInt64
+	topFixed // [typeLen]byte
+)
+
+// topField is the Row field of a leaf outside lists.
+type topField struct {
+	kind topKind
+	off  uintptr // in Row
+	size uintptr // of the field
+}
+
+// topFields maps the path of each leaf of Row outside lists to its field.
+var topFields = func() map[string]topField {
+	out := map[string]topField{}
+	t := reflect.TypeFor[Row]()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("parquet"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		var k topKind
+		switch f.Type.Kind() {
+		case reflect.String:
+			k = topString
+		case reflect.Int32:
+			k = topInt32
+		case reflect.Uint32:
+			k = topUint32
+		case reflect.Int64:
+			k = topInt64
+		case reflect.Array:
+			if f.Type.Elem().Kind() == reflect.Uint8 {
+				k = topFixed
+			}
+		}
+		if k != topNone {
+			out[name] = topField{kind: k, off: f.Offset, size: f.Type.Size()}
+		}
+	}
+	return out
+}()
 
 // traceIDLeaf is the leaf column of trace_id: the first, so that a read
 // that knows the trace id starts at the next leaf.
@@ -88,6 +144,23 @@ var rowLeaves = func() []rowLeaf {
 			panic("BUG: row reader: no setter for " + l.path)
 		}
 		l.setter = s
+		if l.maxRep == 0 {
+			l.top = topFields[l.path]
+			ok := false
+			switch l.top.kind {
+			case topString:
+				ok = s.kind == kindString && l.kind == parquet.ByteArray
+			case topInt32, topUint32:
+				ok = s.kind == kindInt && l.kind == parquet.Int32
+			case topInt64:
+				ok = s.kind == kindInt && l.kind == parquet.Int64
+			case topFixed:
+				ok = s.kind == kindFixed && l.kind == parquet.FixedLenByteArray && int(l.top.size) == l.typeLen
+			}
+			if !ok {
+				panic("BUG: row reader: no Row field of the type of " + l.path)
+			}
+		}
 		// Walk the path for the definition levels of the repeated nodes.
 		var node parquet.Node = schema
 		def, rep := 0, 0
@@ -343,6 +416,7 @@ type rowScratch struct {
 	def    []byte
 	vals   []leafValue
 	ints   []int64
+	idx    []uint32 // dictionary indexes (readTop)
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(rowScratch) }}
@@ -351,7 +425,7 @@ var scratchPool = sync.Pool{New: func() any { return new(rowScratch) }}
 const maxPooledScratch = 1 << 20
 
 func putScratch(sc *rowScratch) {
-	if cap(sc.preBuf) > maxPrefetchBytes || cap(sc.lp.raw) > maxPooledScratch || cap(sc.lp.dec) > maxPooledScratch || cap(sc.ints) > maxPooledScratch/8 || cap(sc.vals) > 1<<14 {
+	if cap(sc.preBuf) > maxPrefetchBytes || cap(sc.lp.raw) > maxPooledScratch || cap(sc.lp.dec) > maxPooledScratch || cap(sc.ints) > maxPooledScratch/8 || cap(sc.idx) > maxPooledScratch/4 || cap(sc.vals) > 1<<14 {
 		return
 	}
 	sc.lp.page, sc.lp.rep, sc.lp.def, sc.lp.vals = -1, nil, nil, nil
@@ -756,6 +830,12 @@ func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch
 	if err != nil {
 		return err
 	}
+	if lf.top.kind != topNone {
+		if len(rows) != hi-lo {
+			return fmt.Errorf("BUG: %d rows for [%d, %d)", len(rows), lo, hi)
+		}
+		return s.readTop(sc, lp, cached == nil, lf, ch, p, lo, rows)
+	}
 	nv := int(lp.h.numValues)
 	repB, defB := lp.rep, lp.def
 
@@ -873,6 +953,258 @@ func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch
 	}
 	if row != len(rows)-1 {
 		return fmt.Errorf("levels hold %d rows, want %d", row+1, len(rows))
+	}
+	return nil
+}
+
+// readTop reads rows [lo, lo+len(rows)) of the loaded page lp of a leaf
+// outside lists (lf.top) into rows, storing the values straight into
+// their fields: strings of a dictionary are the dictionary's own (shared
+// by the rows, not copied), integers of a dictionary or of
+// DELTA_BINARY_PACKED and fixed-size ids of PLAIN are converted in one
+// loop per column, without readPage's per value setter call. Other
+// encodings are decoded by decodeValues and stored by the setter.
+func (s *rowSource) readTop(sc *rowScratch, lp *loadedPage, lookup bool, lf *rowLeaf, ch *chunkInfo, p, lo int, rows []Row) error {
+	nv, n := int(lp.h.numValues), len(rows)
+	vstart, vn := lo, n
+	var def []byte // nil: every row has a value
+	maxDef := byte(lf.maxDef)
+	if lf.maxDef > 0 {
+		h := newHybrid(lp.def, lf.defWidth)
+		var err error
+		if vstart, err = h.countEq(lo, uint32(lf.maxDef)); err != nil {
+			return err
+		}
+		sc.def = grow(sc.def, n)
+		def = sc.def
+		if err := h.readBytes(def); err != nil {
+			return err
+		}
+		vn = 0
+		for _, d := range def {
+			if d > maxDef {
+				return fmt.Errorf("definition level %d", d)
+			}
+			if d == maxDef {
+				vn++
+			}
+		}
+	}
+	if vn == 0 {
+		return nil
+	}
+	if vstart+vn > nv {
+		return fmt.Errorf("values past the page")
+	}
+	var key *pageKey
+	if lookup {
+		key = &pageKey{source: s.seq, group: ch.group, col: lf.col, page: p}
+	}
+	src, err := lp.values(ch.codec, key)
+	if err != nil {
+		return err
+	}
+	base, stride, off, kind := unsafe.Pointer(unsafe.SliceData(rows)), unsafe.Sizeof(Row{}), lf.top.off, lf.top.kind
+	enc := lp.h.encoding
+	switch {
+	case enc == encPlainDict || enc == encRLEDictionary:
+		d, err := s.dictionary(lf, ch)
+		if err != nil {
+			return err
+		}
+		if len(src) < 1 || src[0] > dictionaryMaxBits {
+			return fmt.Errorf("dictionary index width")
+		}
+		h := newHybrid(src[1:], uint(src[0]))
+		if err := h.skip(vstart); err != nil {
+			return err
+		}
+		sc.idx = grow(sc.idx, vn)
+		idx := sc.idx
+		if err := h.readU32(idx); err != nil {
+			return err
+		}
+		dn := uint32(d.len())
+		for _, x := range idx {
+			if x >= dn {
+				return fmt.Errorf("dictionary index %d of %d", x, dn)
+			}
+		}
+		switch kind {
+		case topString, topFixed:
+			strs := d.strs
+			if len(strs) != int(dn) {
+				return fmt.Errorf("dictionary of another type")
+			}
+			if kind == topFixed {
+				size := int(lf.top.size)
+				for _, x := range idx {
+					if len(strs[x]) != size {
+						return fmt.Errorf("dictionary value of %d bytes", len(strs[x]))
+					}
+				}
+			}
+			vi := 0
+			for e := 0; e < n; e++ {
+				if def != nil && def[e] != maxDef {
+					continue
+				}
+				p := unsafe.Add(base, uintptr(e)*stride+off)
+				if kind == topString {
+					*(*string)(p) = strs[idx[vi]]
+				} else {
+					copy(unsafe.Slice((*byte)(p), lf.top.size), strs[idx[vi]])
+				}
+				vi++
+			}
+		default:
+			ints := d.ints
+			if len(ints) != int(dn) {
+				return fmt.Errorf("dictionary of another type")
+			}
+			storeInts(base, stride, off, kind, def, maxDef, ints, idx)
+		}
+		return nil
+	case enc == encDeltaBinary && kind != topString && kind != topFixed:
+		ints, _, _, err := deltaInts(sc.ints[:0], src, nv, vstart, vstart+vn, false)
+		sc.ints = ints[:0]
+		if err != nil {
+			return err
+		}
+		if len(ints) != vn {
+			return fmt.Errorf("%d delta values, want %d", len(ints), vn)
+		}
+		storeInts(base, stride, off, kind, def, maxDef, ints, nil)
+		return nil
+	case enc == encPlain && kind == topFixed:
+		size := int(lf.top.size)
+		if vstart+vn > len(src)/size {
+			return fmt.Errorf("plain values past the page")
+		}
+		b := src[vstart*size : (vstart+vn)*size]
+		vi := 0
+		for e := 0; e < n; e++ {
+			if def != nil && def[e] != maxDef {
+				continue
+			}
+			p := unsafe.Add(base, uintptr(e)*stride+off)
+			switch size {
+			case 16:
+				*(*[16]byte)(p) = [16]byte(b[vi*16:])
+			case 8:
+				*(*[8]byte)(p) = [8]byte(b[vi*8:])
+			default:
+				copy(unsafe.Slice((*byte)(p), size), b[vi*size:])
+			}
+			vi++
+		}
+		return nil
+	}
+	sc.vals = grow(sc.vals, vn)
+	if err := s.decodeValues(sc, lf, ch, enc, src, vstart, sc.vals, nv); err != nil {
+		return err
+	}
+	vi := 0
+	for e := range rows {
+		if def != nil && def[e] != maxDef {
+			continue
+		}
+		lf.setter.set(&rows[e], 0, 0, &sc.vals[vi])
+		vi++
+	}
+	return nil
+}
+
+// storeInts stores integers into the field at off (of kind) of the rows
+// at base: one per row whose definition level is maxDef (every row when
+// def is nil), ints[idx[k]] for the k-th such row, or ints[k] when idx is
+// nil. The caller has checked that there are as many values as such rows
+// and that idx is inside ints.
+func storeInts(base unsafe.Pointer, stride, off uintptr, kind topKind, def []byte, maxDef byte, ints []int64, idx []uint32) {
+	vi := 0
+	for e := 0; ; e++ {
+		if def != nil {
+			if e >= len(def) {
+				return
+			}
+			if def[e] != maxDef {
+				continue
+			}
+		}
+		var v int64
+		if idx != nil {
+			if vi >= len(idx) {
+				return
+			}
+			v = ints[idx[vi]]
+		} else {
+			if vi >= len(ints) {
+				return
+			}
+			v = ints[vi]
+		}
+		p := unsafe.Add(base, uintptr(e)*stride+off)
+		if kind == topInt64 {
+			*(*int64)(p) = v
+		} else {
+			*(*uint32)(p) = uint32(v)
+		}
+		vi++
+	}
+}
+
+// readBytes decodes len(dst) values of width 8 or less into dst, a run
+// at a time.
+func (h *hybrid) readBytes(dst []byte) error {
+	if h.width > 8 {
+		return fmt.Errorf("%w: levels of width %d", errEncoding, h.width)
+	}
+	for len(dst) > 0 {
+		if h.left == 0 {
+			if err := h.nextRun(); err != nil {
+				return err
+			}
+		}
+		k := min(len(dst), h.left)
+		if h.rle {
+			v := byte(h.val)
+			for i := range dst[:k] {
+				dst[i] = v
+			}
+		} else {
+			for i := range dst[:k] {
+				dst[i] = byte(h.packedAt(h.idx + i))
+			}
+			h.idx += k
+		}
+		h.left -= k
+		dst = dst[k:]
+	}
+	return nil
+}
+
+// readU32 decodes len(dst) values into dst, a run at a time.
+func (h *hybrid) readU32(dst []uint32) error {
+	for len(dst) > 0 {
+		if h.left == 0 {
+			if err := h.nextRun(); err != nil {
+				return err
+			}
+		}
+		k := min(len(dst), h.left)
+		if h.rle {
+			v := h.val
+			for i := range dst[:k] {
+				dst[i] = v
+			}
+		} else {
+			for i := range dst[:k] {
+				dst[i] = h.packedAt(h.idx + i)
+			}
+			h.idx += k
+		}
+		h.left -= k
+		dst = dst[k:]
 	}
 	return nil
 }
