@@ -901,8 +901,8 @@ func (d *pqDict) reqStrs(idx []int32, p unsafe.Pointer, n int, stride uintptr) [
 	return idx[:ni]
 }
 
-// pqChunk is the number of rows shredded at a time (a power of 2, at
-// most 256).
+// pqChunk is the number of rows shredded at a time: a Write goes column
+// by column over this many rows, then checks whether pages are full.
 const pqChunk = 64
 
 // strMissInline returns the index of s, missing from its pointer cache
@@ -1990,7 +1990,10 @@ type pqDict struct {
 
 // pqPtrSlot remembers the index of a string by its data pointer and
 // length, valid during the Write of its epoch (when the caller may not
-// reuse the memory).
+// reuse the memory). The pointer is kept as a uintptr, which costs no
+// write barrier: it is only compared, and while the epoch lasts the rows
+// being written keep its string alive, so no other string can take its
+// address.
 type pqPtrSlot struct {
 	ptr   uintptr // not a reference: only compared
 	n     uint32
