@@ -85,21 +85,16 @@ func zigzag(v int64) uint64 { return uint64(v)<<1 ^ uint64(v>>63) }
 // them; it writes inside the maxVarint+len(s) bytes at p+i. (It is too
 // large to be inlined: the hot callers write short strings themselves.)
 func putString(p unsafe.Pointer, i int, s string) int {
-	d := (*[maxString]byte)(unsafe.Add(p, i))
 	if len(s) < 0x80 {
+		d := unsafe.Slice((*byte)(unsafe.Add(p, i)), 1+len(s))
 		d[0] = byte(len(s))
 		copy(d[1:], s)
 		return i + 1 + len(s)
 	}
 	i = putUvarintLong(p, i, uint64(len(s)))
-	copy((*[maxString]byte)(unsafe.Add(p, i))[:len(s)], s)
+	copy(unsafe.Slice((*byte)(unsafe.Add(p, i)), len(s)), s)
 	return i + len(s)
 }
-
-// maxString is over the length of any string put (a record is at most
-// wal.MaxRecordSize): the array type that the string writes view the
-// buffer as.
-const maxString = 1 << 40
 
 func load8(p unsafe.Pointer) uint64 { return binary.LittleEndian.Uint64((*[8]byte)(p)[:]) }
 func load4(p unsafe.Pointer) uint32 { return binary.LittleEndian.Uint32((*[4]byte)(p)[:]) }
@@ -254,7 +249,7 @@ func AppendAttributes(dst []byte, attrs model.Attributes) []byte {
 				p, end = base(dst), cap(dst)
 			}
 			if len(k) < 0x80 {
-				d := (*[maxString]byte)(unsafe.Add(p, i))
+				d := unsafe.Slice((*byte)(unsafe.Add(p, i)), 2+len(k))
 				d[0] = byte(len(k))
 				copy(d[1:], k)
 				d[1+len(k)] = byte(model.ValueInt)
