@@ -453,9 +453,12 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 		if sk == nil || sk.dropped {
 			continue
 		}
-		if w != nil && a.Value.Type() == model.ValueString && w.lastS != nil && w.lastStr == a.Value.Str() {
+		switch typ := a.Value.Type(); {
+		case typ == model.ValueString && w != nil && w.lastS != nil && w.lastStr == a.Value.Str():
 			b.mark(w.lastS)
-		} else {
+		case typ == model.ValueInt && sk.lastI != nil && sk.lastInt == a.Value.Int():
+			b.mark(sk.lastI)
+		default:
 			b.slotValue(sk, w, &a.Value)
 		}
 	}
@@ -463,10 +466,24 @@ func (b *searchBuilder) add(sp *model.Span, newTrace bool) {
 	for i := range sp.Events {
 		for j := range sp.Events[i].Attributes {
 			a := &sp.Events[i].Attributes[j]
-			if sk, w := b.slotKey(s, &s.evSlots, slot, a.Key); sk != nil && !sk.dropped {
-				b.slotValue(sk, w, &a.Value)
+			// As for span attributes, the last key and int value inline.
+			var sk *svcKey
+			w := (*slotWay)(nil)
+			if slot < len(s.evSlots) && s.evSlots[slot][0].name == a.Key && s.evSlots[slot][0].sk != nil {
+				w = &s.evSlots[slot][0]
+				sk = w.sk
+			} else {
+				sk, w = b.slotKey(s, &s.evSlots, slot, a.Key)
 			}
 			slot++
+			if sk == nil || sk.dropped {
+				continue
+			}
+			if a.Value.Type() == model.ValueInt && sk.lastI != nil && sk.lastInt == a.Value.Int() {
+				b.mark(sk.lastI)
+			} else {
+				b.slotValue(sk, w, &a.Value)
+			}
 		}
 	}
 	for i := range sp.Links {
