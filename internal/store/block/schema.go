@@ -352,8 +352,13 @@ func (r *Row) FromSpan(sp *model.Span) {
 // encoded non-string values in an arena the caller resets once the rows
 // are written.
 type rowEncoder struct {
-	res   map[*model.Resource]*resFields
-	arena []byte
+	res map[*model.Resource]*resFields
+	// recent are the resources looked up last, checked before the map
+	// (whose lookup, in a flush of many resources, costs cache misses):
+	// the spans of a trace alternate between a few services.
+	recent     [recentResources]recentRes
+	nextRecent int
+	arena      []byte
 	// slots are the keys of the attribute columns (none until the writer
 	// chooses them); nextSlot is where slot looks first: spans of one
 	// source list their attributes in the same order.
@@ -463,9 +468,33 @@ func (e *rowEncoder) spanCol(key string) (colRef, bool) {
 	return colRef{}, false
 }
 
+// recentRes is a resource and its columns.
+type recentRes struct {
+	res *model.Resource
+	f   *resFields
+}
+
+// recentResources is the number of resources a rowEncoder checks before
+// its map.
+const recentResources = 8
+
 // resource returns the resource columns of res, from the cache if it has
 // them.
 func (e *rowEncoder) resource(res *model.Resource) *resFields {
+	for i := range e.recent {
+		if r := &e.recent[i]; r.res == res && r.f != nil {
+			return r.f
+		}
+	}
+	f := e.resourceMiss(res)
+	e.recent[e.nextRecent] = recentRes{res, f}
+	e.nextRecent = (e.nextRecent + 1) % recentResources
+	return f
+}
+
+// resourceMiss returns the resource columns of res, missing from the
+// recent ones: from the map, or built.
+func (e *rowEncoder) resourceMiss(res *model.Resource) *resFields {
 	if f := e.res[res]; f != nil {
 		return f
 	}
