@@ -565,6 +565,7 @@ type loadedPage struct {
 	vals        []byte // values section, decompressed once decoded is set
 	decoded     bool
 	dec         []byte // decompression buffer (owned when cached)
+	cur         scanCursor // a scan's: where its last read of the page ended
 }
 
 // rowScan is the state of a sequential read: the last page of each
@@ -744,6 +745,7 @@ func (s *rowSource) loadPage(sc *rowScratch, lp *loadedPage, lf *rowLeaf, ch *ch
 		ch.headers[p].Store(&hc)
 	}
 	lp.h, lp.rep, lp.def, lp.vals, lp.decoded = h, nil, nil, nil, false
+	lp.cur.reset()
 	switch h.typ {
 	case pageDataV2:
 		rl, dl := int(h.repLength), int(h.defLength)
@@ -824,17 +826,116 @@ func (lp *loadedPage) values(codec format.CompressionCodec, key *pageKey) ([]byt
 	return lp.vals, nil
 }
 
+// scanCursor is where the last read of a scan's loaded page ended, so that
+// a read of later rows of the page (the next batch of a scan, the next
+// range of TracesAt) goes on from there instead of decoding the page's
+// levels and values from its start again (which made a scan in batches
+// quadratic in the page's rows). Each part is valid at its own position;
+// loadPage resets the cursor with the page.
+type scanCursor struct {
+	ok       bool
+	row      int    // rows of the page read
+	level    int    // levels passed: where row starts
+	val      int    // values (non-null) passed
+	rep, def hybrid // level decoders at level
+	// idx is the dictionary index decoder at value idxVal (idxOK).
+	idx    hybrid
+	idxVal int
+	idxOK  bool
+	// off is the byte offset of PLAIN byte array value offVal (offOK).
+	off, offVal int
+	offOK       bool
+	// ints are all the page's DELTA_BINARY_PACKED values once decoded
+	// (intsOK), for pages of at most maxCursorInts values.
+	ints   []int64
+	intsOK bool
+}
+
+// maxCursorInts bounds the values of a page a scan decodes at once (512
+// KiB of ints); bigger pages are decoded from their start at each read.
+const maxCursorInts = 1 << 16
+
+// reset forgets the cursor, keeping the ints' storage unless it is big.
+func (c *scanCursor) reset() {
+	ints := c.ints[:0]
+	if cap(ints) > maxCursorInts {
+		ints = nil
+	}
+	*c = scanCursor{ints: ints}
+}
+
+// at reports whether the cursor can go on to row lo.
+func (c *scanCursor) at(lo int) bool { return c != nil && c.ok && lo >= c.row }
+
+// indexes returns the dictionary index decoder of the values section src
+// at value vstart: from the cursor when it is at or before vstart.
+func (c *scanCursor) indexes(src []byte, vstart int) (hybrid, error) {
+	if c != nil && c.idxOK && vstart >= c.idxVal {
+		h := c.idx
+		return h, h.skip(vstart - c.idxVal)
+	}
+	if len(src) < 1 || src[0] > dictionaryMaxBits {
+		return hybrid{}, fmt.Errorf("dictionary index width")
+	}
+	h := newHybrid(src[1:], uint(src[0]))
+	return h, h.skip(vstart)
+}
+
+// keepIndexes records h, at value val.
+func (c *scanCursor) keepIndexes(h hybrid, val int) {
+	if c != nil {
+		c.idx, c.idxVal, c.idxOK = h, val, true
+	}
+}
+
+// deltas returns values [vstart, vstart+n) of a DELTA_BINARY_PACKED values
+// section src of nv values at most: from the whole page's values, decoded
+// at the scan's first read of the page, or decoded up to there.
+func (c *scanCursor) deltas(sc *rowScratch, src []byte, nv, vstart, n int) ([]int64, error) {
+	if c != nil && nv <= maxCursorInts {
+		if !c.intsOK {
+			ints, _, _, err := deltaInts(c.ints[:0], src, nv, 0, -1, false)
+			c.ints = ints[:0]
+			if err != nil {
+				return nil, err
+			}
+			c.ints, c.intsOK = ints, true
+		}
+		if vstart+n > len(c.ints) {
+			return nil, fmt.Errorf("%d delta values, want %d", max(len(c.ints)-vstart, 0), n)
+		}
+		return c.ints[vstart : vstart+n], nil
+	}
+	ints, _, _, err := deltaInts(sc.ints[:0], src, nv, vstart, vstart+n, false)
+	sc.ints = ints[:0]
+	if err != nil {
+		return nil, err
+	}
+	if len(ints) != n {
+		return nil, fmt.Errorf("%d delta values, want %d", len(ints), n)
+	}
+	return ints, nil
+}
+
 // readPage reads rows [lo, hi) of page p (of pageRows rows) into rows.
 func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch *chunkInfo, p, lo, hi, pageRows int, rows []Row) error {
 	lp, err := s.loadPage(sc, cached, lf, ch, p, pageRows)
 	if err != nil {
 		return err
 	}
+	var cur *scanCursor // a scan's: reads go on from the last one
+	if cached != nil {
+		cur = &lp.cur
+	}
 	if lf.top.kind != topNone {
 		if len(rows) != hi-lo {
 			return fmt.Errorf("BUG: %d rows for [%d, %d)", len(rows), lo, hi)
 		}
-		return s.readTop(sc, lp, cached == nil, lf, ch, p, lo, rows)
+		return s.readTop(sc, lp, cur, lf, ch, p, lo, rows)
+	}
+	resume := cur.at(lo)
+	if cur != nil {
+		cur.ok = false // until this read succeeds
 	}
 	nv := int(lp.h.numValues)
 	repB, defB := lp.rep, lp.def
@@ -843,9 +944,18 @@ func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch
 	start, n := lo, hi-lo
 	var repH, defH hybrid
 	if lf.maxRep > 0 {
-		repH = newHybrid(repB, lf.repWidth)
-		if start, err = repH.seekZero(lo, nv); err != nil {
-			return err
+		if resume {
+			repH = cur.rep
+			k, err := repH.seekZero(lo-cur.row, nv-cur.level)
+			if err != nil {
+				return err
+			}
+			start = cur.level + k
+		} else {
+			repH = newHybrid(repB, lf.repWidth)
+			if start, err = repH.seekZero(lo, nv); err != nil {
+				return err
+			}
 		}
 		sc.rep = sc.rep[:0]
 		rowsSeen := 0
@@ -856,6 +966,7 @@ func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch
 			}
 			if v == 0 {
 				if rowsSeen == hi-lo {
+					repH.unread() // the next row's: the cursor stops before it
 					break
 				}
 				rowsSeen++
@@ -872,22 +983,29 @@ func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch
 	}
 	vstart, vn := start, n
 	if lf.maxDef > 0 {
-		defH = newHybrid(defB, lf.defWidth)
-		if vstart, err = defH.countEq(start, uint32(lf.maxDef)); err != nil {
-			return err
-		}
-		sc.def = grow(sc.def, n)
-		vn = 0
-		for i := range sc.def {
-			v, err := defH.next()
+		if resume {
+			defH = cur.def
+			c, err := defH.countEq(start-cur.level, uint32(lf.maxDef))
 			if err != nil {
 				return err
 			}
-			if v > uint32(lf.maxDef) {
+			vstart = cur.val + c
+		} else {
+			defH = newHybrid(defB, lf.defWidth)
+			if vstart, err = defH.countEq(start, uint32(lf.maxDef)); err != nil {
+				return err
+			}
+		}
+		sc.def = grow(sc.def, n)
+		if err := defH.readBytes(sc.def); err != nil {
+			return err
+		}
+		vn = 0
+		for _, v := range sc.def {
+			if v > byte(lf.maxDef) {
 				return fmt.Errorf("definition level %d", v)
 			}
-			sc.def[i] = byte(v)
-			if v == uint32(lf.maxDef) {
+			if v == byte(lf.maxDef) {
 				vn++
 			}
 		}
@@ -907,7 +1025,7 @@ func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch
 		if err != nil {
 			return err
 		}
-		if err := s.decodeValues(sc, lf, ch, lp.h.encoding, vals, vstart, sc.vals, nv); err != nil {
+		if err := s.decodeValues(sc, cur, lf, ch, lp.h.encoding, vals, vstart, sc.vals, nv); err != nil {
 			return err
 		}
 	}
@@ -954,6 +1072,9 @@ func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch
 	if row != len(rows)-1 {
 		return fmt.Errorf("levels hold %d rows, want %d", row+1, len(rows))
 	}
+	if cur != nil {
+		cur.ok, cur.row, cur.level, cur.val, cur.rep, cur.def = true, hi, start+n, vstart+vn, repH, defH
+	}
 	return nil
 }
 
@@ -963,21 +1084,36 @@ func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch
 // by the rows, not copied), integers of a dictionary or of
 // DELTA_BINARY_PACKED and fixed-size ids of PLAIN are converted in one
 // loop per column, without readPage's per value setter call. Other
-// encodings are decoded by decodeValues and stored by the setter.
-func (s *rowSource) readTop(sc *rowScratch, lp *loadedPage, lookup bool, lf *rowLeaf, ch *chunkInfo, p, lo int, rows []Row) error {
-	nv, n := int(lp.h.numValues), len(rows)
+// encodings are decoded by decodeValues and stored by the setter. cur is
+// the page's scan cursor, or nil.
+func (s *rowSource) readTop(sc *rowScratch, lp *loadedPage, cur *scanCursor, lf *rowLeaf, ch *chunkInfo, p, lo int, rows []Row) error {
+	n := len(rows)
+	resume := cur.at(lo)
+	if cur != nil {
+		cur.ok = false // until this read succeeds
+	}
 	vstart, vn := lo, n
 	var def []byte // nil: every row has a value
+	var defH hybrid
 	maxDef := byte(lf.maxDef)
 	if lf.maxDef > 0 {
-		h := newHybrid(lp.def, lf.defWidth)
-		var err error
-		if vstart, err = h.countEq(lo, uint32(lf.maxDef)); err != nil {
-			return err
+		if resume {
+			defH = cur.def
+			c, err := defH.countEq(lo-cur.row, uint32(lf.maxDef))
+			if err != nil {
+				return err
+			}
+			vstart = cur.val + c
+		} else {
+			defH = newHybrid(lp.def, lf.defWidth)
+			var err error
+			if vstart, err = defH.countEq(lo, uint32(lf.maxDef)); err != nil {
+				return err
+			}
 		}
 		sc.def = grow(sc.def, n)
 		def = sc.def
-		if err := h.readBytes(def); err != nil {
+		if err := defH.readBytes(def); err != nil {
 			return err
 		}
 		vn = 0
@@ -990,6 +1126,20 @@ func (s *rowSource) readTop(sc *rowScratch, lp *loadedPage, lookup bool, lf *row
 			}
 		}
 	}
+	if err := s.storeTop(sc, lp, cur, lf, ch, p, def, vstart, vn, rows); err != nil {
+		return err
+	}
+	if cur != nil {
+		cur.ok, cur.row, cur.level, cur.val, cur.def = true, lo+n, lo+n, vstart+vn, defH
+	}
+	return nil
+}
+
+// storeTop decodes values [vstart, vstart+vn) of lp and stores them into
+// the rows whose definition level in def is the leaf's maximum (all rows
+// when def is nil), as readTop does.
+func (s *rowSource) storeTop(sc *rowScratch, lp *loadedPage, cur *scanCursor, lf *rowLeaf, ch *chunkInfo, p int, def []byte, vstart, vn int, rows []Row) error {
+	nv, n, maxDef := int(lp.h.numValues), len(rows), byte(lf.maxDef)
 	if vn == 0 {
 		return nil
 	}
@@ -997,7 +1147,7 @@ func (s *rowSource) readTop(sc *rowScratch, lp *loadedPage, lookup bool, lf *row
 		return fmt.Errorf("values past the page")
 	}
 	var key *pageKey
-	if lookup {
+	if cur == nil {
 		key = &pageKey{source: s.seq, group: ch.group, col: lf.col, page: p}
 	}
 	src, err := lp.values(ch.codec, key)
@@ -1012,11 +1162,8 @@ func (s *rowSource) readTop(sc *rowScratch, lp *loadedPage, lookup bool, lf *row
 		if err != nil {
 			return err
 		}
-		if len(src) < 1 || src[0] > dictionaryMaxBits {
-			return fmt.Errorf("dictionary index width")
-		}
-		h := newHybrid(src[1:], uint(src[0]))
-		if err := h.skip(vstart); err != nil {
+		h, err := cur.indexes(src, vstart)
+		if err != nil {
 			return err
 		}
 		sc.idx = grow(sc.idx, vn)
@@ -1024,6 +1171,7 @@ func (s *rowSource) readTop(sc *rowScratch, lp *loadedPage, lookup bool, lf *row
 		if err := h.readU32(idx); err != nil {
 			return err
 		}
+		cur.keepIndexes(h, vstart+vn)
 		dn := uint32(d.len())
 		for _, x := range idx {
 			if x >= dn {
@@ -1066,13 +1214,9 @@ func (s *rowSource) readTop(sc *rowScratch, lp *loadedPage, lookup bool, lf *row
 		}
 		return nil
 	case enc == encDeltaBinary && kind != topString && kind != topFixed:
-		ints, _, _, err := deltaInts(sc.ints[:0], src, nv, vstart, vstart+vn, false)
-		sc.ints = ints[:0]
+		ints, err := cur.deltas(sc, src, nv, vstart, vn)
 		if err != nil {
 			return err
-		}
-		if len(ints) != vn {
-			return fmt.Errorf("%d delta values, want %d", len(ints), vn)
 		}
 		storeInts(base, stride, off, kind, def, maxDef, ints, nil)
 		return nil
@@ -1101,7 +1245,7 @@ func (s *rowSource) readTop(sc *rowScratch, lp *loadedPage, lookup bool, lf *row
 		return nil
 	}
 	sc.vals = grow(sc.vals, vn)
-	if err := s.decodeValues(sc, lf, ch, enc, src, vstart, sc.vals, nv); err != nil {
+	if err := s.decodeValues(sc, cur, lf, ch, enc, src, vstart, sc.vals, nv); err != nil {
 		return err
 	}
 	vi := 0
@@ -1150,6 +1294,14 @@ func storeInts(base unsafe.Pointer, stride, off uintptr, kind topKind, def []byt
 			*(*uint32)(p) = uint32(v)
 		}
 		vi++
+	}
+}
+
+// unread steps back over the value next returned (only right after it).
+func (h *hybrid) unread() {
+	h.left++
+	if !h.rle {
+		h.idx--
 	}
 }
 
@@ -1229,30 +1381,43 @@ const (
 
 // decodeValues decodes values [vstart, vstart+len(out)) of a page's values
 // section (nv values at most, nulls included).
-func (s *rowSource) decodeValues(sc *rowScratch, lf *rowLeaf, ch *chunkInfo, enc int32, src []byte, vstart int, out []leafValue, nv int) error {
+func (s *rowSource) decodeValues(sc *rowScratch, cur *scanCursor, lf *rowLeaf, ch *chunkInfo, enc int32, src []byte, vstart int, out []leafValue, nv int) error {
 	n := len(out)
 	switch enc {
 	case encPlain:
+		if lf.kind == parquet.ByteArray {
+			from, off := 0, 0
+			if cur != nil && cur.offOK && vstart >= cur.offVal {
+				from, off = cur.offVal, cur.off
+			}
+			end, err := plainByteArrays(lf, src, from, off, vstart, out)
+			if err != nil {
+				return err
+			}
+			if cur != nil {
+				cur.off, cur.offVal, cur.offOK = end, vstart+n, true
+			}
+			return nil
+		}
 		return decodePlain(lf, src, vstart, out)
 	case encPlainDict, encRLEDictionary:
 		d, err := s.dictionary(lf, ch)
 		if err != nil {
 			return err
 		}
-		if len(src) < 1 || src[0] > dictionaryMaxBits {
-			return fmt.Errorf("dictionary index width")
-		}
-		h := newHybrid(src[1:], uint(src[0]))
-		if err := h.skip(vstart); err != nil {
+		h, err := cur.indexes(src, vstart)
+		if err != nil {
 			return err
 		}
-		for k := range out {
-			x, err := h.next()
-			if err != nil {
-				return err
-			}
-			if int(x) >= d.len() {
-				return fmt.Errorf("dictionary index %d of %d", x, d.len())
+		sc.idx = grow(sc.idx, n)
+		if err := h.readU32(sc.idx); err != nil {
+			return err
+		}
+		cur.keepIndexes(h, vstart+n)
+		dn := d.len()
+		for k, x := range sc.idx {
+			if int(x) >= dn {
+				return fmt.Errorf("dictionary index %d of %d", x, dn)
 			}
 			d.value(int(x), lf.setter.kind, &out[k])
 		}
@@ -1282,13 +1447,9 @@ func (s *rowSource) decodeValues(sc *rowScratch, lf *rowLeaf, ch *chunkInfo, enc
 		if lf.kind != parquet.Int32 && lf.kind != parquet.Int64 {
 			return fmt.Errorf("delta encoding of %v", lf.kind)
 		}
-		ints, _, _, err := deltaInts(sc.ints[:0], src, nv, vstart, vstart+n, false)
-		sc.ints = ints[:0]
+		ints, err := cur.deltas(sc, src, nv, vstart, n)
 		if err != nil {
 			return err
-		}
-		if len(ints) != n {
-			return fmt.Errorf("%d delta values, want %d", len(ints), n)
 		}
 		for k := range out {
 			v := ints[k]
@@ -1388,25 +1549,36 @@ func decodePlain(lf *rowLeaf, src []byte, vstart int, out []leafValue) error {
 			setBytes(lf.setter.kind, b[k*lf.typeLen:(k+1)*lf.typeLen], &out[k])
 		}
 	case parquet.ByteArray:
-		off := 0
-		for k := 0; k < vstart+n; k++ {
-			if len(src)-off < 4 {
-				return fmt.Errorf("plain values past the page")
-			}
-			l := binary.LittleEndian.Uint32(src[off:])
-			off += 4
-			if uint64(l) > uint64(len(src)-off) {
-				return fmt.Errorf("plain values past the page")
-			}
-			if k >= vstart {
-				setBytes(lf.setter.kind, src[off:off+int(l)], &out[k-vstart])
-			}
-			off += int(l)
-		}
+		_, err := plainByteArrays(lf, src, 0, 0, vstart, out)
+		return err
 	default:
 		return fmt.Errorf("%w: plain %v", errUnsupported, lf.kind)
 	}
 	return nil
+}
+
+// plainByteArrays decodes PLAIN byte arrays [vstart, vstart+len(out)),
+// walking from value from (at most vstart), which starts at byte off of
+// src, and returns the offset of the value after the last one.
+func plainByteArrays(lf *rowLeaf, src []byte, from, off, vstart int, out []leafValue) (int, error) {
+	if off < 0 || off > len(src) {
+		return 0, fmt.Errorf("plain values past the page")
+	}
+	for k := from; k < vstart+len(out); k++ {
+		if len(src)-off < 4 {
+			return 0, fmt.Errorf("plain values past the page")
+		}
+		l := binary.LittleEndian.Uint32(src[off:])
+		off += 4
+		if uint64(l) > uint64(len(src)-off) {
+			return 0, fmt.Errorf("plain values past the page")
+		}
+		if k >= vstart {
+			setBytes(lf.setter.kind, src[off:off+int(l)], &out[k-vstart])
+		}
+		off += int(l)
+	}
+	return off, nil
 }
 
 // scanBatch is the number of rows a scan reads at a time.

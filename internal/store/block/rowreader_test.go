@@ -544,3 +544,72 @@ func TestDecompressSingleBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestRowScanResumes reads blocks through scans in batches of several
+// sizes, and through one scan over increasing ranges with gaps (as
+// TracesAt does), and compares the rows with parquet-go's: a scan's reads
+// of a page go on from where the last one ended (scanCursor), in levels,
+// dictionary indexes, delta values and PLAIN byte arrays.
+func TestRowScanResumes(t *testing.T) {
+	opts := []WriterOptions{{}, {PageBufferSize: 4096}, {RowGroupRows: 700, PageBufferSize: 16 << 10}}
+	for i, o := range opts {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			spans := richSpans(500, int64(10+i))
+			be, m := writeBlock(t, spans, o)
+			rd := openBlock(t, be, m)
+			src, err := rd.rowSource()
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := make([]Row, m.Spans)
+			if err := rd.readRowsGeneric(0, all); err != nil {
+				t.Fatal(err)
+			}
+			for k := range all {
+				normalizeRow(&all[k])
+			}
+			same := func(what string, first int64, got []Row) {
+				t.Helper()
+				for k := range got {
+					c := got[k]
+					normalizeRow(&c)
+					if !reflect.DeepEqual(all[first+int64(k)], c) {
+						t.Fatalf("%s: row %d (-parquet-go +row reader):\n%s", what, first+int64(k), cmp.Diff(all[first+int64(k)], c, cmpopts.EquateEmpty(), cmpopts.IgnoreUnexported(Row{})))
+					}
+				}
+			}
+			for _, batch := range []int{1, 3, 64, 257, 1000} {
+				rs := src.scanner(rd.slotKeys)
+				rs.buf = make([]Row, batch)
+				var first int64
+				for {
+					rows, err := rs.batch()
+					if err != nil {
+						t.Fatalf("batch %d: %v", batch, err)
+					}
+					if len(rows) == 0 {
+						break
+					}
+					same(fmt.Sprintf("batches of %d", batch), first, rows)
+					first += int64(len(rows))
+				}
+				if first != m.Spans {
+					t.Fatalf("batches of %d: %d rows, want %d", batch, first, m.Spans)
+				}
+			}
+			rng := rand.New(rand.NewSource(int64(i)))
+			for rep := 0; rep < 5; rep++ {
+				scan := newRowScan()
+				for first := rng.Int63n(20); first < m.Spans; first += rng.Int63n(40) {
+					n := min(1+rng.Int63n(30), m.Spans-first)
+					rows := make([]Row, n)
+					if err := src.readRange(first, rows, scan); err != nil {
+						t.Fatalf("rows [%d, +%d): %v", first, n, err)
+					}
+					same("ranges with gaps", first, rows)
+					first += n
+				}
+			}
+		})
+	}
+}
