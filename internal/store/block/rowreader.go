@@ -1324,7 +1324,8 @@ func (h *hybrid) readBytes(dst []byte) error {
 				dst[i] = v
 			}
 		} else {
-			for i := range dst[:k] {
+			i := h.unpackFast(dst[:k], nil)
+			for ; i < k; i++ {
 				dst[i] = byte(h.packedAt(h.idx + i))
 			}
 			h.idx += k
@@ -1333,6 +1334,39 @@ func (h *hybrid) readBytes(dst []byte) error {
 		dst = dst[k:]
 	}
 	return nil
+}
+
+// unpackFast decodes the next values of the current bit-packed run into
+// d8 (or d32), as many as are wanted and whose 8 bytes from their first
+// byte are inside the run's buffer (up to its capacity), each with one
+// load, and returns how many. The caller decodes the rest with packedAt.
+func (h *hybrid) unpackFast(d8 []byte, d32 []uint32) int {
+	b := h.packed[:cap(h.packed)]
+	w := h.width
+	if w == 0 || w > 32 || len(b) < 8 {
+		return 0
+	}
+	mask := uint64(1)<<w - 1
+	// Value i's first byte is (idx+i)*w/8; its load needs 8 bytes.
+	last := (len(b)-8)*8/int(w) - h.idx // values idx .. idx+last are in
+	if last < 0 {
+		return 0
+	}
+	bit := uint(h.idx) * w
+	if d8 != nil {
+		n := min(len(d8), last+1)
+		for i := range d8[:n] {
+			d8[i] = byte(binary.LittleEndian.Uint64(b[bit>>3:]) >> (bit & 7) & mask)
+			bit += w
+		}
+		return n
+	}
+	n := min(len(d32), last+1)
+	for i := range d32[:n] {
+		d32[i] = uint32(binary.LittleEndian.Uint64(b[bit>>3:]) >> (bit & 7) & mask)
+		bit += w
+	}
+	return n
 }
 
 // readU32 decodes len(dst) values into dst, a run at a time.
@@ -1350,7 +1384,8 @@ func (h *hybrid) readU32(dst []uint32) error {
 				dst[i] = v
 			}
 		} else {
-			for i := range dst[:k] {
+			i := h.unpackFast(nil, dst[:k])
+			for ; i < k; i++ {
 				dst[i] = h.packedAt(h.idx + i)
 			}
 			h.idx += k
