@@ -13,8 +13,9 @@ import (
 // fields before its attributes, one attribute, the fields after them), an
 // upper bound of their size, and then writes them through put functions
 // that take the buffer's base pointer and a write index and do no bounds
-// checks: about half the instructions of appending field by field, each
-// append checking the capacity and storing the slice back. The bytes are
+// checks, instead of an append per field, each checking the capacity and
+// storing the slice back (docs/benchmarks.md, "WAL records and head
+// insert: CPU of the same bytes", has the figures). The bytes are
 // those of FORMAT.md, as before (TestEncoderMatchesReference,
 // FuzzEncoderMatchesReference compare them with plain appends).
 //
