@@ -1,9 +1,6 @@
 package block
 
-import (
-	"container/list"
-	"testing"
-)
+import "testing"
 
 // TestSetCacheBytes checks that changing a read cache's bound drops the
 // least recently used entries beyond the new bound, and that 0 keeps
@@ -33,7 +30,7 @@ func TestSetCacheBytes(t *testing.T) {
 	t.Run("dictionaries", func(t *testing.T) {
 		saved := dicts
 		defer func() { dicts = saved }()
-		dicts = &dictCache{max: 1000, m: map[dictKey]*list.Element{}}
+		dicts = &dictCache{newLRU[dictKey](1000, func(d *dictionary) int64 { return d.size })}
 		for i := 0; i < 10; i++ {
 			dicts.put(dictKey{col: i}, &dictionary{size: 100})
 		}

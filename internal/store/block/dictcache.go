@@ -1,11 +1,9 @@
 package block
 
 import (
-	"container/list"
 	"encoding/binary"
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -49,78 +47,28 @@ type dictKey struct {
 	group, col int
 }
 
-type dictEntry struct {
-	key dictKey
-	d   *dictionary
-}
-
-// dictCache is a least-recently-used cache of dictionaries.
+// dictCache is a least-recently-used cache of dictionaries; one too large
+// to keep is decoded for each use.
 type dictCache struct {
-	mu   sync.Mutex
-	max  int64
-	size int64
-	m    map[dictKey]*list.Element
-	lru  list.List
+	lruCache[dictKey, *dictionary]
 }
 
-var dicts = &dictCache{max: DictionaryCacheBytes, m: map[dictKey]*list.Element{}}
+func (c *dictCache) get(k dictKey) *dictionary {
+	d, _ := c.lookup(k)
+	return d
+}
+
+var dicts = &dictCache{newLRU[dictKey](DictionaryCacheBytes, func(d *dictionary) int64 { return d.size })}
 
 // DictionaryCacheUsed returns the bytes of decoded dictionaries the
 // process keeps (at most DictionaryCacheBytes, or the bound set by
 // SetDictionaryCacheBytes).
-func DictionaryCacheUsed() int64 {
-	dicts.mu.Lock()
-	defer dicts.mu.Unlock()
-	return dicts.size
-}
+func DictionaryCacheUsed() int64 { return dicts.used() }
 
 // SetDictionaryCacheBytes sets the bound of the decoded dictionaries the
 // process keeps (DictionaryCacheBytes until set; 0 keeps none), dropping
 // the least recently used ones beyond it.
-func SetDictionaryCacheBytes(n int64) {
-	c := dicts
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.max = max(n, 0)
-	c.evict()
-}
-
-// evict drops the least recently used dictionaries while the cache holds
-// more than its bound.
-func (c *dictCache) evict() {
-	for c.size > c.max {
-		e := c.lru.Back()
-		de := e.Value.(*dictEntry)
-		c.lru.Remove(e)
-		delete(c.m, de.key)
-		c.size -= de.d.size
-	}
-}
-
-func (c *dictCache) get(k dictKey) *dictionary {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[k]; ok {
-		c.lru.MoveToFront(e)
-		return e.Value.(*dictEntry).d
-	}
-	return nil
-}
-
-func (c *dictCache) put(k dictKey, d *dictionary) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if d.size > c.max/8 {
-		return // too big to keep: decoded for each use
-	}
-	if e, ok := c.m[k]; ok {
-		c.size -= e.Value.(*dictEntry).d.size
-		c.lru.Remove(e)
-	}
-	c.m[k] = c.lru.PushFront(&dictEntry{k, d})
-	c.size += d.size
-	c.evict()
-}
+func SetDictionaryCacheBytes(n int64) { dicts.setMax(n) }
 
 // dictionary returns the dictionary of the chunk of lf in ch, from the
 // cache or read and decoded.
