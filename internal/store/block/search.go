@@ -860,7 +860,13 @@ func (b *searchBuilder) markNew(t *termBuilder) {
 	}
 	before := t.size()
 	t.add(b.ord)
-	grown := t.size() - before
+	b.charge(k, t.size()-before)
+	b.checkBuildBudget()
+}
+
+// charge charges key k the growth of one of its posting lists, dropping it
+// when it goes over its budget.
+func (b *searchBuilder) charge(k *keyBuilder, grown int) {
 	k.size += grown
 	if k.budget {
 		b.size += grown
@@ -868,7 +874,6 @@ func (b *searchBuilder) markNew(t *termBuilder) {
 			b.drop(k)
 		}
 	}
-	b.checkBuildBudget()
 }
 
 // checkBuildBudget drops the largest key while the keys' postings are over
@@ -921,14 +926,8 @@ func (b *searchBuilder) markGroup(rt *resTerms) {
 			b.mark(t)
 			continue
 		}
-		if k := t.key; !same {
-			k.size += grown
-			if k.budget {
-				b.size += grown
-				if k.size > searchKeyBudget(len(b.frags)) {
-					b.drop(k)
-				}
-			}
+		if !same {
+			b.charge(t.key, grown)
 		}
 		b.checkBuildBudget()
 	}
