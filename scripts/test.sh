@@ -50,26 +50,25 @@ grep -v '^PASS' "$logdir/conf.log"
 while read -r p f; do count "$p" "$f"; done < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$logdir/conf.log")
 grep -q 'passed, ' "$logdir/conf.log" || count 0 1
 
+# node_tests TITLE RUNNER LOG: a node --test runner's step, counted from
+# its closing "# pass N" / "# fail N" lines (a failed run without a
+# failing test counts as one failure).
+node_tests() {
+  step "$1"
+  "$2" >"$logdir/$3" 2>&1
+  local rc=$?
+  tail -80 "$logdir/$3"
+  local p f
+  p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$logdir/$3" | tail -1); f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$logdir/$3" | tail -1)
+  p=${p:-0}; f=${f:-0}
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  count "$p" "$f"
+}
 if [ -x "$root/test/browser/run.sh" ]; then
-  step "browser tests (Chromium)"
-  "$root/test/browser/run.sh" >"$logdir/browser.log" 2>&1
-  rc=$?
-  tail -80 "$logdir/browser.log"
-  p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$logdir/browser.log" | tail -1); f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$logdir/browser.log" | tail -1)
-  p=${p:-0}; f=${f:-0}
-  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  count "$p" "$f"
+  node_tests "browser tests (Chromium)" "$root/test/browser/run.sh" browser.log
 fi
-
 if [ -x "$root/test/parquet/run.sh" ]; then
-  step "Parquet readers (DuckDB reads the blocks)"
-  CLEW_BIN="$root/bin/clew" "$root/test/parquet/run.sh" >"$logdir/parquet.log" 2>&1
-  rc=$?
-  tail -40 "$logdir/parquet.log"
-  p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$logdir/parquet.log" | tail -1); f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$logdir/parquet.log" | tail -1)
-  p=${p:-0}; f=${f:-0}
-  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-  count "$p" "$f"
+  CLEW_BIN="$root/bin/clew" node_tests "Parquet readers (DuckDB reads the blocks)" "$root/test/parquet/run.sh" parquet.log
 fi
 
 if [ -x "$root/scripts/ui-check.sh" ]; then
