@@ -564,7 +564,7 @@ type loadedPage struct {
 	rep, def    []byte // encoded levels
 	vals        []byte // values section, decompressed once decoded is set
 	decoded     bool
-	dec         []byte // decompression buffer (owned when cached)
+	dec         []byte     // decompression buffer (owned when cached)
 	cur         scanCursor // a scan's: where its last read of the page ended
 }
 
