@@ -66,6 +66,9 @@ func newMetrics(s *Store, reg prometheus.Registerer) metrics {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clew_local_dictionary_cache_bytes", Help: "Bytes of decoded Parquet dictionaries kept in memory for reads by id (bounded for the process)."}, func() float64 {
 				return float64(block.DictionaryCacheUsed())
 			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clew_local_page_cache_bytes", Help: "Bytes of decompressed block pages kept in memory for reads by id (bounded for the process)."}, func() float64 {
+				return float64(block.PageCacheUsed())
+			}),
 		)
 	}
 	return m
