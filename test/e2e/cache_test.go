@@ -47,11 +47,11 @@ func TestReadCacheBounds(t *testing.T) {
 			}
 			search := s.QueryURL() + "/api/traces?service=frontend&limit=20&lookback=1h"
 			mustGet(t, search)
-			loads := s.Metric(t, "clew_local_idxindex_loads_total")
+			loads := s.Metric(t, "clew_local_search_index_loads_total")
 			mustGet(t, search)
-			again := s.Metric(t, "clew_local_idxindex_loads_total") - loads
+			again := s.Metric(t, "clew_local_search_index_loads_total") - loads
 			blocks := s.Metric(t, "clew_local_blocks")
-			dict, idx, pages := s.Metric(t, "clew_local_dictionary_cache_bytes"), s.Metric(t, "clew_local_idxcache_bytes"), s.Metric(t, "clew_local_page_cache_bytes")
+			dict, idx, pages := s.Metric(t, "clew_local_dictionary_cache_bytes"), s.Metric(t, "clew_local_search_cache_bytes"), s.Metric(t, "clew_local_page_cache_bytes")
 			t.Logf("blocks %v, index loads %v then %v more; cache bytes: dictionaries %v, search %v, pages %v", blocks, loads, again, dict, idx, pages)
 			if loads < 1 {
 				t.Fatalf("the search read no block index (%v loads)", loads)
