@@ -241,7 +241,7 @@ func (r *Reader) FindTrace(ctx context.Context, id model.TraceID) ([]*model.Span
 	if err != nil || !ok {
 		return nil, err
 	}
-	if hi > r.meta.Spans || lo >= hi || hi-lo > 1<<20 {
+	if hi > r.meta.Spans || lo >= hi || hi-lo > int64(maxTraceRows) {
 		return nil, fmt.Errorf("%w: index entry [%d, %d) outside the data", ErrCorrupt, lo, hi)
 	}
 	rows := make([]Row, hi-lo)

@@ -245,7 +245,7 @@ func (r *Reader) TraceAt(ctx context.Context, ordinal int) (model.TraceID, []*mo
 	if n > IndexEntrySize {
 		hi = int64(binary.LittleEndian.Uint32(buf[IndexEntrySize+16:]))
 	}
-	if hi > r.meta.Spans || lo >= hi || hi-lo > 1<<20 {
+	if hi > r.meta.Spans || lo >= hi || hi-lo > int64(maxTraceRows) {
 		return id, nil, fmt.Errorf("%w: index entry [%d, %d) outside the data", ErrCorrupt, lo, hi)
 	}
 	rows := make([]Row, hi-lo)

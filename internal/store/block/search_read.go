@@ -154,7 +154,7 @@ func (r *Reader) entriesRows(ctx context.Context, ords []int, out []TraceRead, s
 			if o+1 < r.nIndex {
 				hi = int64(binary.LittleEndian.Uint32(e[IndexEntrySize+16:]))
 			}
-			if hi > r.meta.Spans || lo >= hi || hi-lo > 1<<20 {
+			if hi > r.meta.Spans || lo >= hi || hi-lo > int64(maxTraceRows) {
 				return fmt.Errorf("%w: index entry [%d, %d) outside the data", ErrCorrupt, lo, hi)
 			}
 			out[i].Ordinal, out[i].ID, spans[i] = o, id, [2]int64{lo, hi}

@@ -65,7 +65,24 @@ type Writer struct {
 	trace traceSpans
 	// slotsChosen is set once the attribute columns are chosen (slots.go).
 	slotsChosen bool
+	// dropped counts the spans past MaxTraceSpans of their trace.
+	dropped int64
 }
+
+// MaxTraceSpans is the most spans of one trace a block holds: a writer
+// drops the spans of a trace past it (Writer.Dropped counts them), and a
+// reader takes an index entry of more rows for damage. It bounds what one
+// lookup holds in memory (a trace of that size is hundreds of MB as
+// spans) and keeps a runaway trace, such as a batch job that never ends
+// its root span, from making its block unreadable.
+const MaxTraceSpans = 1 << 20
+
+// maxTraceRows is MaxTraceSpans, lowered by tests.
+var maxTraceRows = uint32(MaxTraceSpans)
+
+// Dropped returns the number of spans dropped because their trace already
+// had MaxTraceSpans spans in the block.
+func (w *Writer) Dropped() int64 { return w.dropped }
 
 // NewWriter starts a block. tmpDir holds the data file until Finish.
 func NewWriter(be Backend, tmpDir string, meta Meta, o WriterOptions) (*Writer, error) {
@@ -195,6 +212,10 @@ func (w *Writer) Add(sp *model.Span) error {
 		w.index = append(w.index, IndexEntry{TraceID: sp.TraceID, FirstRow: w.rows})
 		w.ids = append(w.ids, sp.TraceID)
 		w.trace.reset()
+	}
+	if w.index[len(w.index)-1].Rows >= maxTraceRows {
+		w.dropped++
+		return nil
 	}
 	w.index[len(w.index)-1].Rows++
 	w.lastTrace, w.lastStart, w.lastSpan, w.hasLast = sp.TraceID, sp.StartTimeUnixNano, sp.SpanID, true

@@ -199,6 +199,7 @@ func (s *Store) Compact(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	s.noteDropped(w, "compaction", m.ID)
 	r, err := block.Open(ctx, s.be, m.ID)
 	if err != nil {
 		return false, fmt.Errorf("open compacted block: %w", err)

@@ -524,6 +524,7 @@ func (s *Store) flushHead(ctx context.Context, h *head, walSeg int) error {
 	if err != nil {
 		return fmt.Errorf("flush head: %w", err)
 	}
+	s.noteDropped(w, "flush", meta.ID)
 	r, err := block.Open(ctx, s.be, meta.ID)
 	if err != nil {
 		return fmt.Errorf("open flushed block: %w", err)
@@ -538,6 +539,15 @@ func (s *Store) flushHead(ctx context.Context, h *head, walSeg int) error {
 	s.m.flushSeconds.Observe(time.Since(start).Seconds())
 	s.log.Debug("head flushed", "block", meta.ID, "spans", meta.Spans, "bytes", meta.Size(), "took", time.Since(start))
 	return nil
+}
+
+// noteDropped counts and logs the spans w dropped because their trace
+// already had block.MaxTraceSpans spans in the block.
+func (s *Store) noteDropped(w *block.Writer, by, id string) {
+	if n := w.Dropped(); n > 0 {
+		s.m.traceDropped.Add(float64(n))
+		s.log.Warn("spans dropped: their trace already has the most spans a block holds", "by", by, "block", id, "spans", n, "max_trace_spans", block.MaxTraceSpans)
+	}
 }
 
 // Close flushes the head to a block, stops the background work and closes

@@ -17,6 +17,7 @@ type metrics struct {
 	deletedBlocks  *prometheus.CounterVec
 	blockErrors    prometheus.Counter
 	walCorruptions prometheus.Counter
+	traceDropped   prometheus.Counter
 }
 
 func newMetrics(s *Store, reg prometheus.Registerer) metrics {
@@ -30,11 +31,12 @@ func newMetrics(s *Store, reg prometheus.Registerer) metrics {
 		compactErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_compaction_errors_total", Help: "Failed compactions."}),
 		deletedBlocks:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clew_local_blocks_deleted_total", Help: "Blocks deleted, by reason (compacted, retention, disk_budget)."}, []string{"reason"}),
 		blockErrors:    prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_block_errors_total", Help: "Blocks that could not be opened or read (damaged)."}),
+		traceDropped:   prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_trace_spans_dropped_total", Help: "Spans not written to a block (by a flush or a compaction) because their trace already had block.MaxTraceSpans spans in it."}),
 		walCorruptions: prometheus.NewCounter(prometheus.CounterOpts{Name: "clew_local_wal_corruptions_total", Help: "Damaged WAL segment tails truncated, and undecodable records skipped, at start-up."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.spansWritten, m.refusedFull, m.flushes, m.flushErrors, m.flushSeconds, m.compactions,
-			m.compactErrors, m.deletedBlocks, m.blockErrors, m.walCorruptions,
+			m.compactErrors, m.deletedBlocks, m.blockErrors, m.walCorruptions, m.traceDropped,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "clew_local_head_spans", Help: "Spans in memory (heads not yet in blocks)."}, func() float64 {
 				s.mu.RLock()
 				defer s.mu.RUnlock()
