@@ -1,15 +1,20 @@
-# Shared by scripts/bench.sh and scripts/soak.sh (sourced, not run): builds
-# bin/clew and starts it on local storage in $work/data with only the OTLP
-# receivers on and every listener on a free port. Sets pid, qport (query)
-# and gport (OTLP/gRPC); extra server flags are the function's arguments,
-# then $CLEW_FLAGS. Returns once /readyz answers.
+# Shared by scripts/bench.sh, soak.sh, ingest-cpu.sh and compact-cpu.sh
+# (sourced, not run): builds bin/clew and starts it (or the binary
+# $CLEW_BIN, without building) on local storage in $work/data with only the
+# OTLP receivers on and every listener on a free port. Sets pid, qport
+# (query) and gport (OTLP/gRPC); extra server flags are the function's
+# arguments, then $CLEW_FLAGS. Returns once /readyz answers.
 start_clew() {
-  go build -o bin/clew ./cmd/clew
+  local bin=${CLEW_BIN:-}
+  if [ -z "$bin" ]; then
+    go build -o bin/clew ./cmd/clew
+    bin=./bin/clew
+  fi
   freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
   qport=$(freeport); gport=$(freeport)
   local hport sport tport
   hport=$(freeport); sport=$(freeport); tport=$(freeport)
-  ./bin/clew --storage=local --data-dir="$work/data" --log.level=warn \
+  "$bin" --storage=local --data-dir="$work/data" --log.level=warn \
     --query.addr=127.0.0.1:$qport \
     --receivers.otlp.grpc.addr=127.0.0.1:$gport --receivers.otlp.http.addr=127.0.0.1:$hport \
     --receivers.jaeger.agent-sampling.addr=127.0.0.1:$sport --tempo.addr=127.0.0.1:$tport \

@@ -21,17 +21,9 @@ cd "$root"
 [ -x bin/clew ] || go build -o bin/clew ./cmd/clew
 work=$(mktemp -d); pid=
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-fp() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-q=$(fp); g=$(fp); h=$(fp); sp=$(fp); tp=$(fp)
-"$bin" --storage=local --data-dir="$work/data" --log.level=warn --query.addr=127.0.0.1:$q \
-  --receivers.otlp.grpc.addr=127.0.0.1:$g --receivers.otlp.http.addr=127.0.0.1:$h \
-  --receivers.jaeger.agent-sampling.addr=127.0.0.1:$sp --tempo.addr=127.0.0.1:$tp \
-  --receivers.jaeger.agent-compact.enabled=false --receivers.jaeger.agent-binary.enabled=false \
-  --receivers.jaeger.collector-http.enabled=false --receivers.jaeger.collector-grpc.enabled=false \
-  --receivers.zipkin.enabled=false --receivers.datadog.enabled=false --receivers.xray.enabled=false \
-  --local.flush-interval=2s --local.flush-spans=100000 --local.compaction-interval="$interval" >"$work/log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$q/readyz" >/dev/null && break; sleep 0.05; done
+. scripts/benchlib.sh
+CLEW_BIN=$bin start_clew --local.flush-interval=2s --local.flush-spans=100000 --local.compaction-interval="$interval"
+q=$qport g=$gport
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' /proc/$pid/stat; }
 metric() { curl -sf "http://127.0.0.1:$q/metrics" | awk -v m="$1" '$1==m {print $2}'; }
