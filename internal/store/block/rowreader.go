@@ -983,31 +983,8 @@ func (s *rowSource) readPage(sc *rowScratch, cached *loadedPage, lf *rowLeaf, ch
 	}
 	vstart, vn := start, n
 	if lf.maxDef > 0 {
-		if resume {
-			defH = cur.def
-			c, err := defH.countEq(start-cur.level, uint32(lf.maxDef))
-			if err != nil {
-				return err
-			}
-			vstart = cur.val + c
-		} else {
-			defH = newHybrid(defB, lf.defWidth)
-			if vstart, err = defH.countEq(start, uint32(lf.maxDef)); err != nil {
-				return err
-			}
-		}
-		sc.def = grow(sc.def, n)
-		if err := defH.readBytes(sc.def); err != nil {
+		if defH, vstart, vn, err = readDefs(sc, cur, resume, defB, lf, start, n); err != nil {
 			return err
-		}
-		vn = 0
-		for _, v := range sc.def {
-			if v > byte(lf.maxDef) {
-				return fmt.Errorf("definition level %d", v)
-			}
-			if v == byte(lf.maxDef) {
-				vn++
-			}
 		}
 	}
 	if vstart+vn > nv {
@@ -1095,36 +1072,13 @@ func (s *rowSource) readTop(sc *rowScratch, lp *loadedPage, cur *scanCursor, lf 
 	vstart, vn := lo, n
 	var def []byte // nil: every row has a value
 	var defH hybrid
-	maxDef := byte(lf.maxDef)
 	if lf.maxDef > 0 {
-		if resume {
-			defH = cur.def
-			c, err := defH.countEq(lo-cur.row, uint32(lf.maxDef))
-			if err != nil {
-				return err
-			}
-			vstart = cur.val + c
-		} else {
-			defH = newHybrid(lp.def, lf.defWidth)
-			var err error
-			if vstart, err = defH.countEq(lo, uint32(lf.maxDef)); err != nil {
-				return err
-			}
-		}
-		sc.def = grow(sc.def, n)
-		def = sc.def
-		if err := defH.readBytes(def); err != nil {
+		// A top-level column's levels are its rows: cur.level is cur.row.
+		var err error
+		if defH, vstart, vn, err = readDefs(sc, cur, resume, lp.def, lf, lo, n); err != nil {
 			return err
 		}
-		vn = 0
-		for _, d := range def {
-			if d > maxDef {
-				return fmt.Errorf("definition level %d", d)
-			}
-			if d == maxDef {
-				vn++
-			}
-		}
+		def = sc.def
 	}
 	if err := s.storeTop(sc, lp, cur, lf, ch, p, def, vstart, vn, rows); err != nil {
 		return err
@@ -1133,6 +1087,41 @@ func (s *rowSource) readTop(sc *rowScratch, lp *loadedPage, cur *scanCursor, lf 
 		cur.ok, cur.row, cur.level, cur.val, cur.def = true, lo+n, lo+n, vstart+vn, defH
 	}
 	return nil
+}
+
+// readDefs reads the definition levels [at, at+n) of a page into sc.def
+// and returns their decoder (after them), the values before level at and
+// the values among the n: from the cursor's decoder when resume (the
+// page's last read ended at level cur.level), else from the page's levels
+// defs.
+func readDefs(sc *rowScratch, cur *scanCursor, resume bool, defs []byte, lf *rowLeaf, at, n int) (defH hybrid, vstart, vn int, err error) {
+	if resume {
+		defH = cur.def
+		c, err := defH.countEq(at-cur.level, uint32(lf.maxDef))
+		if err != nil {
+			return defH, 0, 0, err
+		}
+		vstart = cur.val + c
+	} else {
+		defH = newHybrid(defs, lf.defWidth)
+		if vstart, err = defH.countEq(at, uint32(lf.maxDef)); err != nil {
+			return defH, 0, 0, err
+		}
+	}
+	sc.def = grow(sc.def, n)
+	if err := defH.readBytes(sc.def); err != nil {
+		return defH, 0, 0, err
+	}
+	maxDef := byte(lf.maxDef)
+	for _, d := range sc.def {
+		if d > maxDef {
+			return defH, 0, 0, fmt.Errorf("definition level %d", d)
+		}
+		if d == maxDef {
+			vn++
+		}
+	}
+	return defH, vstart, vn, nil
 }
 
 // storeTop decodes values [vstart, vstart+vn) of lp and stores them into
