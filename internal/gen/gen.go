@@ -187,6 +187,26 @@ func New(o Options) (*Generator, error) {
 	return g, nil
 }
 
+// Batches returns the spans of n new traces, the i-th starting at
+// first + i*step, in batches of whole traces of at least per spans each
+// (the last may hold fewer): the load as a sender of batches of traces
+// makes it. per <= 0 gives one batch.
+func (g *Generator) Batches(n, per int, first time.Time, step time.Duration) [][]*model.Span {
+	var batches [][]*model.Span
+	var cur []*model.Span
+	for i := 0; i < n; i++ {
+		cur = append(cur, g.Trace(first.Add(time.Duration(i)*step))...)
+		if per > 0 && len(cur) >= per {
+			batches = append(batches, cur)
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		batches = append(batches, cur)
+	}
+	return batches
+}
+
 // Trace returns the spans of one new trace starting at start, root first,
 // every parent before its children. A call to another service is a client
 // span in the caller's service with the callee's server span as its child,

@@ -205,3 +205,41 @@ func BenchmarkTrace(b *testing.B) {
 		g.Trace(now)
 	}
 }
+
+// TestBatches checks that Batches cuts whole traces into batches of at
+// least per spans, and gives the traces Trace would.
+func TestBatches(t *testing.T) {
+	opts := DefaultOptions()
+	g1, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2, _ := New(opts)
+	first := time.Unix(1_700_000_000, 0)
+	batches := g1.Batches(25, 35, first, time.Millisecond)
+	var want []*model.Span
+	for i := 0; i < 25; i++ {
+		want = append(want, g2.Trace(first.Add(time.Duration(i)*time.Millisecond))...)
+	}
+	var got []*model.Span
+	for i, b := range batches {
+		if i < len(batches)-1 && len(b) < 35 {
+			t.Errorf("batch %d of %d spans, want at least 35", i, len(b))
+		}
+		if b[0].ParentSpanID != (model.SpanID{}) {
+			t.Errorf("batch %d starts inside a trace", i)
+		}
+		got = append(got, b...)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d spans in batches, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].SpanID != want[i].SpanID || got[i].TraceID != want[i].TraceID {
+			t.Fatalf("span %d differs from Trace's", i)
+		}
+	}
+	if n := len(g2.Batches(3, 0, first, time.Millisecond)); n != 1 {
+		t.Errorf("per 0: %d batches, want 1", n)
+	}
+}

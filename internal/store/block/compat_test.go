@@ -31,11 +31,7 @@ func compatSpans(tb testing.TB) []*model.Span {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	start := time.Unix(1_700_000_000, 0)
-	for i := 0; i < 12; i++ {
-		spans = append(spans, g.Trace(start.Add(time.Duration(i)*time.Millisecond))...)
-	}
-	return spans
+	return append(spans, g.Batches(12, 0, time.Unix(1_700_000_000, 0), time.Millisecond)[0]...)
 }
 
 // TestReadV1Block reads the version 1 block of testdata/v1 every way a

@@ -21,12 +21,7 @@ func genSpansLoad(tb testing.TB, traces int) []*model.Span {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	start := time.Now().Add(-time.Minute)
-	var spans []*model.Span
-	for i := 0; i < traces; i++ {
-		spans = append(spans, g.Trace(start.Add(time.Duration(i)*time.Millisecond))...)
-	}
-	return spans
+	return g.Batches(traces, 0, time.Now().Add(-time.Minute), time.Millisecond)[0]
 }
 
 // BenchmarkWriteGen writes a block of the storage benchmark's load: what

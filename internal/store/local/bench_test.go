@@ -17,20 +17,7 @@ func genLoad(tb testing.TB, traces int) [][]*model.Span {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var batches [][]*model.Span
-	var cur []*model.Span
-	start := time.Now().Add(-time.Minute)
-	for i := 0; i < traces; i++ {
-		cur = append(cur, g.Trace(start.Add(time.Duration(i)*time.Millisecond))...)
-		if len(cur) >= 500 {
-			batches = append(batches, cur)
-			cur = nil
-		}
-	}
-	if len(cur) > 0 {
-		batches = append(batches, cur)
-	}
-	return batches
+	return g.Batches(traces, 500, time.Now().Add(-time.Minute), time.Millisecond)
 }
 
 // writeLoad writes batches to s, flushing after every flushEvery batches

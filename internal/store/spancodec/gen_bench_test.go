@@ -19,19 +19,7 @@ func genBatches(tb testing.TB, traces, per int) [][]*model.Span {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var batches [][]*model.Span
-	var cur []*model.Span
-	start := time.Now().Add(-time.Minute)
-	for i := 0; i < traces; i++ {
-		cur = append(cur, g.Trace(start.Add(time.Duration(i)*time.Millisecond))...)
-		if len(cur) >= per {
-			batches = append(batches, cur)
-			cur = nil
-		}
-	}
-	if len(cur) > 0 {
-		batches = append(batches, cur)
-	}
+	batches := g.Batches(traces, per, time.Now().Add(-time.Minute), time.Millisecond)
 	// As an OTLP receiver decodes an export: grouped by resource, a
 	// trace's spans spread over its services' groups.
 	for _, bt := range batches {
